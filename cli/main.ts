@@ -1,0 +1,105 @@
+/**
+ * `resource-pool`: the operator's command line. Offline commands (validate, plan) run here; the rest
+ * talk to the HTTP API.
+ */
+import { readFile } from 'node:fs/promises';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { parseMaxPoolSize, planFile } from '../lib/plan.js';
+import { rangesJson } from '../lib/shapes.js';
+import { DEFAULT_HEADROOM_PERCENT, planSite } from '../lib/sizing.js';
+import { renderTable } from './table.js';
+
+/** Exit code for a file that is not valid; 2 is for usage and I/O problems. */
+const EXIT_INVALID = 1;
+const EXIT_USAGE = 2;
+
+function wholeNumber(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number >= 0');
+  return n;
+}
+
+function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+async function validate(file: string, opts: { json?: boolean; maxPoolSize?: string }): Promise<void> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    process.stderr.write(`resource-pool: cannot read ${file}: ${(e as Error).message}\n`);
+    process.exitCode = EXIT_USAGE;
+    return;
+  }
+  const maxPoolSize = parseMaxPoolSize(opts.maxPoolSize ?? process.env.MAX_POOL_SIZE);
+  // One file on its own: every pool is new.
+  const result = planFile(text, [], { maxPoolSize });
+  if (!result.ok) {
+    process.exitCode = EXIT_INVALID;
+    if (opts.json) return printJson({ valid: false, errors: result.errors });
+    process.stdout.write(`${file}: invalid, ${result.errors.length} error${result.errors.length === 1 ? '' : 's'}\n`);
+    for (const e of result.errors) process.stdout.write(`  ${e.path}: ${e.message}\n`);
+    return;
+  }
+  const pools = result.plan.changes.map((c) => ({ name: c.name, type: c.type, size: Number(c.size), ranges: rangesJson(c.type, c.added) }));
+  if (opts.json) return printJson({ valid: true, pools, warnings: result.plan.warnings });
+  const rows = pools.map((p) => [
+    p.name,
+    p.type,
+    p.size.toLocaleString('en-US'),
+    p.ranges.map((r) => `[${r.start}, ${r.end})${r.auto_assign ? '' : ' (auto_assign = false)'}`).join(', '),
+  ]);
+  process.stdout.write(`${file}: valid, ${pools.length} pool${pools.length === 1 ? '' : 's'}\n\n`);
+  process.stdout.write(`${renderTable(['Name', 'Type', 'Size', 'Ranges'], rows)}\n`);
+  for (const w of result.plan.warnings) process.stdout.write(`warning: ${w}\n`);
+}
+
+function plan(opts: { hosts: number; dpusPerHost: number; vpcs: number; headroom: number; json?: boolean }): void {
+  const sizing = planSite({ hosts: opts.hosts, dpusPerHost: opts.dpusPerHost, vpcs: opts.vpcs, headroomPercent: opts.headroom });
+  if (opts.json) return printJson({ headroom_percent: opts.headroom, pools: sizing });
+  const rows = sizing.map((s) => [
+      s.pool,
+      s.need.toLocaleString('en-US'),
+      s.withHeadroom.toLocaleString('en-US'),
+      s.prefixLength === undefined ? '-' : `/${s.prefixLength}`,
+      s.prefixHolds === undefined ? '-' : s.prefixHolds.toLocaleString('en-US'),
+      s.formula,
+  ]);
+  process.stdout.write(`${renderTable(['Pool', 'Need', `With ${opts.headroom}% headroom`, 'Smallest prefix', 'Holds', 'From'], rows)}\n`);
+}
+
+export function buildProgram(): Command {
+  const program = new Command('resource-pool')
+    .description('Manage resource pools (IPv4/IPv6 addresses, VNIs, VLAN IDs, ASNs) of a resource-pools service')
+    .showHelpAfterError('(run with --help for usage)');
+
+  program
+    .command('validate')
+    .description('check a pool file on its own, offline; exit 0 when valid, 1 when not')
+    .argument('<file>', 'pool TOML file, e.g. config/pools.toml')
+    .option('--json', 'print {"valid":true,"pools":[...],"warnings":[...]} or {"valid":false,"errors":[...]}')
+    .option('--max-pool-size <n>', 'largest pool accepted (default: MAX_POOL_SIZE or 250000)')
+    .addHelpText('after', '\nExample:\n  $ resource-pool validate config/pools.toml\n  $ resource-pool validate site.toml --json | jq .errors')
+    .action(validate);
+
+  program
+    .command('plan')
+    .description('size the DPU pools of a site: lo-ip = hosts × DPUs per host, vpc-dpu-lo = VPCs × DPUs (worst case)')
+    .requiredOption('--hosts <n>', 'number of hosts', wholeNumber)
+    .requiredOption('--vpcs <n>', 'number of VPCs', wholeNumber)
+    .addOption(new Option('--dpus-per-host <n>', 'DPUs in each host').argParser(wholeNumber).default(1))
+    .addOption(new Option('--headroom <percent>', 'extra room on top of the need').argParser(wholeNumber).default(DEFAULT_HEADROOM_PERCENT))
+    .option('--json', 'print the sizing as JSON')
+    .addHelpText('after', '\nExample:\n  $ resource-pool plan --hosts 40 --dpus-per-host 2 --vpcs 100')
+    .action(plan);
+
+  return program;
+}
+
+try {
+  await buildProgram().parseAsync(process.argv);
+} catch (e) {
+  process.stderr.write(`resource-pool: ${(e as Error).message}\n`);
+  process.exitCode = EXIT_USAGE;
+}

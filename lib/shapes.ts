@@ -1,0 +1,52 @@
+/**
+ * The JSON shapes of the contract (SPEC section 2) built from domain values, shared by the HTTP API,
+ * the CLI and the config-sync handler so that they cannot drift apart.
+ */
+import type { Ignored, Plan } from './plan.js';
+import { type FlaggedRun, normalizeFlagged, runSize } from './runs.js';
+import { formatValue, type JsonValue, type PoolType } from './values.js';
+
+export interface RangeJson {
+  start: JsonValue;
+  end: JsonValue;
+  auto_assign: boolean;
+  size: number;
+}
+
+export interface ConfigResultJson {
+  applied: boolean;
+  dry_run: boolean;
+  pools: { name: string; action: 'created' | 'grown' | 'unchanged'; added: number; size: number }[];
+  ignored: Ignored[];
+  warnings: string[];
+}
+
+/** A pool's value set as merged, sorted [start, end) runs, each with its size. */
+export function rangesJson(type: PoolType, runs: readonly FlaggedRun[]): RangeJson[] {
+  return normalizeFlagged(runs).map((r) => ({
+    start: formatValue(type, r.start),
+    end: formatEnd(type, r.end),
+    auto_assign: r.autoAssign,
+    size: Number(runSize([r])),
+  }));
+}
+
+/**
+ * `end` is exclusive, so a run reaching the last address of the space (only a /31, /32, /127 or /128
+ * prefix at the very top can) ends one past it, which has no address form; it reads as the carry.
+ */
+function formatEnd(type: PoolType, end: bigint): JsonValue {
+  if (type === 'ipv4' && end === 1n << 32n) return '256.0.0.0';
+  if (type === 'ipv6' && end === 1n << 128n) return '10000::';
+  return formatValue(type, end);
+}
+
+export function configResultJson(plan: Plan, opts: { applied: boolean; dryRun: boolean }): ConfigResultJson {
+  return {
+    applied: opts.applied,
+    dry_run: opts.dryRun,
+    pools: plan.changes.map((c) => ({ name: c.name, action: c.action, added: Number(c.addedCount), size: Number(c.size) })),
+    ignored: plan.ignored,
+    warnings: plan.warnings,
+  };
+}
