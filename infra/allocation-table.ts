@@ -1,0 +1,106 @@
+import { type Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { type IMetric, MathExpression, Metric } from 'aws-cdk-lib/aws-cloudwatch';
+import {
+  AttributeType,
+  BillingMode,
+  type CfnTable,
+  Operation,
+  ProjectionType,
+  Table,
+  TableEncryption,
+} from 'aws-cdk-lib/aws-dynamodb';
+import { Construct } from 'constructs';
+import { nagArn } from './nag.js';
+import type { ServiceFunction } from './service-function.js';
+
+/** The one global secondary index of the store (lookups by value). */
+export const BY_VALUE_INDEX = 'by-value';
+export const TTL_ATTRIBUTE = 'expires_at';
+
+/** Operations the store issues; one ThrottledRequests series each (an alarm may use at most 10 metrics). */
+const STORE_OPERATIONS = [
+  Operation.GET_ITEM,
+  Operation.QUERY,
+  Operation.SCAN,
+  Operation.PUT_ITEM,
+  Operation.UPDATE_ITEM,
+  Operation.DELETE_ITEM,
+  Operation.TRANSACT_WRITE_ITEMS,
+  Operation.TRANSACT_GET_ITEMS,
+] as const;
+
+/**
+ * The single table that holds pools, bitmap chunks, allocations and config syncs. It is the system of
+ * record for who holds which address or VNI, so it outlives the stack: retained on delete, protected
+ * against deletion, and restorable to any second of the last 35 days.
+ */
+export class AllocationTable extends Construct {
+  readonly table: Table;
+
+  constructor(scope: Construct, id: string) {
+    super(scope, id);
+    this.table = new Table(this, 'Table', {
+      partitionKey: { name: 'pk', type: AttributeType.STRING },
+      sortKey: { name: 'sk', type: AttributeType.STRING },
+      // Allocation traffic is bursty (a rack coming up allocates hundreds of values at once).
+      billingMode: BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      deletionProtection: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+      encryption: TableEncryption.AWS_MANAGED,
+      timeToLiveAttribute: TTL_ATTRIBUTE,
+    });
+    this.table.addGlobalSecondaryIndex({
+      indexName: BY_VALUE_INDEX,
+      partitionKey: { name: 'gpk', type: AttributeType.STRING },
+      sortKey: { name: 'gsk', type: AttributeType.STRING },
+      projectionType: ProjectionType.ALL,
+    });
+  }
+
+  /** Items and the index: read, conditional writes and transactions. */
+  grantReadWriteData(fn: ServiceFunction): void {
+    this.table.grantReadWriteData(fn.function);
+    this.acknowledgeIndexes(fn);
+  }
+
+  /** Items and the index, read only. */
+  grantReadData(fn: ServiceFunction): void {
+    this.table.grantReadData(fn.function);
+    this.acknowledgeIndexes(fn);
+  }
+
+  private acknowledgeIndexes(fn: ServiceFunction): void {
+    fn.acknowledgeGrant(
+      `IAM5[Resource::${nagArn(this.table.node.defaultChild as CfnTable)}/index/*]`,
+      `DynamoDB grants cover the table's indexes as <table>/index/*; this table has exactly one index (${BY_VALUE_INDEX}), which the handlers query.`,
+    );
+  }
+
+  /**
+   * Every throttle the store can meet on an on-demand table (partition key range, table maximum or
+   * account quota): ThrottledRequests per operation counts whole requests, whatever the reason and
+   * including GSI write throttles that throttle the base write; Read/WriteThrottleEvents add the items
+   * throttled inside batch requests, which ThrottledRequests counts only when every item is throttled.
+   * Each series is FILLed with 0 so a quiet operation does not blank the sum.
+   */
+  metricThrottles(period: Duration): IMetric {
+    const tableName = this.table.tableName;
+    const metric = (metricName: string, dimensionsMap: Record<string, string>) =>
+      new Metric({ namespace: 'AWS/DynamoDB', metricName, dimensionsMap, statistic: 'Sum', period });
+    const usingMetrics: Record<string, Metric> = {};
+    for (const operation of STORE_OPERATIONS) {
+      usingMetrics[operation.toLowerCase()] = metric('ThrottledRequests', { TableName: tableName, Operation: operation });
+    }
+    usingMetrics.readevents = metric('ReadThrottleEvents', { TableName: tableName });
+    usingMetrics.writeevents = metric('WriteThrottleEvents', { TableName: tableName });
+    return new MathExpression({
+      expression: `SUM([${Object.keys(usingMetrics)
+        .map((k) => `FILL(${k}, 0)`)
+        .join(', ')}])`,
+      usingMetrics,
+      label: 'DynamoDB throttles',
+      period,
+    });
+  }
+}

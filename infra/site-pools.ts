@@ -1,0 +1,48 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parsePoolsFile } from '../lib/config.js';
+
+/**
+ * The pool file travels inside the template (as a custom resource property) and in the invocation of the
+ * function that uploads it; real pool files are a few KB.
+ */
+export const MAX_SITE_POOLS_BYTES = 128 * 1024;
+
+/** A site pools file, read and validated when the app is synthesized. */
+export interface SitePools {
+  /** As given (context `poolsFile`), for messages. */
+  readonly path: string;
+  readonly text: string;
+  /** Names of the pools it defines, in file order. */
+  readonly poolNames: string[];
+  readonly warnings: string[];
+}
+
+export class SitePoolsError extends Error {
+  override name = 'SitePoolsError';
+}
+
+/**
+ * Reads and validates the file the same way config-sync will, so a file that would be rejected at
+ * deploy time fails the synth instead, with every error at its place.
+ */
+export function loadSitePools(path: string, cwd = process.cwd()): SitePools {
+  let text: string;
+  try {
+    text = readFileSync(resolve(cwd, path), 'utf8');
+  } catch (err) {
+    throw new SitePoolsError(`poolsFile ${path}: cannot read it (${(err as Error).message})`);
+  }
+  const size = Buffer.byteLength(text, 'utf8');
+  if (size > MAX_SITE_POOLS_BYTES) {
+    throw new SitePoolsError(
+      `poolsFile ${path}: ${size} bytes is over the ${MAX_SITE_POOLS_BYTES} bytes a deploy can carry; upload it to the config bucket instead`,
+    );
+  }
+  const parsed = parsePoolsFile(text);
+  if (parsed.errors.length > 0) {
+    const lines = parsed.errors.map((e) => `  ${e.path}: ${e.message}`);
+    throw new SitePoolsError(`poolsFile ${path} is invalid:\n${lines.join('\n')}`);
+  }
+  return { path, text, poolNames: parsed.pools.map((p) => p.name), warnings: parsed.warnings };
+}

@@ -1,0 +1,51 @@
+/**
+ * Errors as typed values. Every failure a caller can act on carries one of the contract's codes
+ * (SPEC section 2); adapters map codes to their transport (HTTP status, CLI exit code).
+ */
+import type { ConfigIssue } from './config.js';
+
+export const ERROR_CODES = [
+  'INVALID_ARGUMENT',
+  'INVALID_CONFIG',
+  'VALUE_NOT_IN_POOL',
+  'POOL_NOT_FOUND',
+  'NOT_FOUND',
+  'METHOD_NOT_ALLOWED',
+  'NOT_ALLOCATED',
+  'RESOURCE_EXHAUSTED',
+  'VALUE_IN_USE',
+  'OWNER_CONFLICT',
+  'OWNER_MISMATCH',
+  'PAYLOAD_TOO_LARGE',
+  'UNAVAILABLE',
+  'INTERNAL',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export class PoolError extends Error {
+  readonly code: ErrorCode;
+  readonly details?: unknown;
+  /** For UNAVAILABLE: when a retry makes sense. */
+  readonly retryAfterSeconds?: number;
+
+  constructor(code: ErrorCode, message: string, opts: { details?: unknown; retryAfterSeconds?: number; cause?: unknown } = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = 'PoolError';
+    this.code = code;
+    this.details = opts.details;
+    this.retryAfterSeconds = opts.retryAfterSeconds;
+  }
+}
+
+export function invalidConfig(errors: ConfigIssue[]): PoolError {
+  const first = errors[0];
+  const more = errors.length > 1 ? ` (and ${errors.length - 1} more)` : '';
+  return new PoolError('INVALID_CONFIG', `the pool file is rejected: ${first ? `${first.path}: ${first.message}` : 'no detail'}${more}`, {
+    details: errors,
+  });
+}
+
+export function isPoolError(e: unknown, code?: ErrorCode): e is PoolError {
+  return e instanceof PoolError && (code === undefined || e.code === code);
+}

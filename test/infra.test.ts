@@ -1,0 +1,661 @@
+// The CDK app, asserted on its synthesized template (bundling skipped; test/infra-bundle.test.ts bundles
+// for real). Every app here runs cdk-nag as `npm run synth` does, so any unacknowledged finding fails
+// the synth behind each assertion too.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { App, type CfnElement, Stack, Validations } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Bucket } from 'aws-cdk-lib/aws-s3';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parsePoolsFile } from '../lib/config.js';
+import { DEFAULT_UTILIZATION_ALARM_PERCENT, METRICS_NAMESPACE } from '../lib/telemetry.js';
+import { defineResourcePoolsApp } from '../infra/resource-pools-app.js';
+import type { ResourcePoolsStack } from '../infra/stack.js';
+
+const POOLS_FILE = 'config/pools.toml';
+const SITE_POOLS = parsePoolsFile(readFileSync(POOLS_FILE, 'utf8')).pools.map((p) => p.name);
+
+type Json = Record<string, unknown>;
+type Resources = Record<string, { Type: string; Properties?: Json; DependsOn?: string[]; DeletionPolicy?: string; UpdateReplacePolicy?: string }>;
+
+const outdirs: string[] = [];
+function newApp(context: Record<string, unknown> = {}): App {
+  const outdir = mkdtempSync(join(tmpdir(), 'rp-infra-test-'));
+  outdirs.push(outdir);
+  return new App({
+    outdir,
+    // The built-in CloudFormation validation costs ~4 s per synth; `npm run synth` keeps it.
+    builtinCloudFormationValidation: false,
+    context: { 'aws:cdk:bundling-stacks': [], ...context },
+  });
+}
+afterAll(() => {
+  for (const dir of outdirs) rmSync(dir, { recursive: true, force: true });
+});
+
+interface Synthesized {
+  stack: ResourcePoolsStack;
+  template: Template;
+  resources: Resources;
+  id: (construct: { node: { defaultChild?: unknown } }) => string;
+}
+
+function synth(context: Record<string, unknown> = {}): Synthesized {
+  const stack = defineResourcePoolsApp(newApp(context));
+  const template = Template.fromStack(stack);
+  const resources = template.toJSON().Resources as Resources;
+  const id = (construct: { node: { defaultChild?: unknown } }) =>
+    stack.resolve((construct.node.defaultChild as CfnElement).logicalId) as string;
+  return { stack, template, resources, id };
+}
+
+/** A template value as text: `${Logical}` for a Ref, `${Logical.Attr}` for a GetAtt, joins joined. */
+function text(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (Array.isArray(value)) return value.map(text).join(',');
+  if (value && typeof value === 'object') {
+    const o = value as Json;
+    if ('Ref' in o) return `\${${o.Ref as string}}`;
+    if ('Fn::GetAtt' in o) return `\${${(o['Fn::GetAtt'] as string[]).join('.')}}`;
+    if ('Fn::Join' in o) {
+      const [sep, parts] = o['Fn::Join'] as [string, unknown[]];
+      return parts.map(text).join(sep);
+    }
+    return JSON.stringify(Object.fromEntries(Object.entries(o).map(([k, v]) => [k, text(v)])));
+  }
+  return String(value);
+}
+
+/** Every IAM-style statement anywhere in the template (role, managed, bucket, queue, topic and key policies). */
+function allStatements(resources: Resources): { resource: string; statement: Json }[] {
+  const found: { resource: string; statement: Json }[] = [];
+  const walk = (resource: string, node: unknown): void => {
+    if (Array.isArray(node)) node.forEach((n) => walk(resource, n));
+    else if (node && typeof node === 'object') {
+      for (const [k, v] of Object.entries(node as Json)) {
+        if (k === 'Statement' && Array.isArray(v)) for (const s of v) found.push({ resource, statement: s as Json });
+        else walk(resource, v);
+      }
+    }
+  };
+  for (const [logicalId, r] of Object.entries(resources)) walk(logicalId, r.Properties);
+  return found;
+}
+
+const asList = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+
+/** Logical IDs a function's role policies name in their Resource entries, and the actions they allow. */
+function rolePermissions(s: Synthesized, fnLogicalId: string): { refs: Set<string>; actions: Set<string> } {
+  const fn = s.resources[fnLogicalId];
+  const roleId = ((fn.Properties!.Role as Json)['Fn::GetAtt'] as string[])[0];
+  expect(s.resources[roleId].Properties!.ManagedPolicyArns, 'no AWS managed policy on a service role').toBeUndefined();
+  expect(s.resources[roleId].Properties!.Policies).toBeUndefined();
+  const refs = new Set<string>();
+  const actions = new Set<string>();
+  for (const r of Object.values(s.resources)) {
+    if (r.Type !== 'AWS::IAM::Policy') continue;
+    if (!asList(r.Properties!.Roles).some((x) => (x as Json).Ref === roleId)) continue;
+    for (const st of (r.Properties!.PolicyDocument as Json).Statement as Json[]) {
+      expect(st.Effect).toBe('Allow');
+      for (const a of asList(st.Action as string | string[])) actions.add(a);
+      for (const res of asList(st.Resource)) {
+        for (const m of text(res).matchAll(/\$\{([A-Za-z0-9]+)[.}]/g)) refs.add(m[1]);
+        expect(text(res), 'no resource wildcard beyond a path pattern').not.toBe('*');
+      }
+    }
+  }
+  return { refs, actions };
+}
+
+function alarmsOn(resources: Resources, metricName: string): Json[] {
+  return Object.values(resources)
+    .filter((r) => r.Type === 'AWS::CloudWatch::Alarm')
+    .map((r) => r.Properties!)
+    .filter((p) => p.MetricName === metricName || JSON.stringify(p.Metrics ?? []).includes(`"MetricName":"${metricName}"`));
+}
+
+/** Runs the app's validation (cdk-nag) and returns its unacknowledged findings as `rule @ construct path`. */
+function nagFindings(app: App): string[] {
+  let error: unknown;
+  try {
+    app.synth();
+  } catch (e) {
+    error = e;
+  }
+  const reportPath = join(app.outdir, 'validation-report.json');
+  let report: { pluginReports: { pluginName: string; violations: { ruleName: string; violatingConstructs?: { constructPath: string }[] }[] }[] };
+  try {
+    report = JSON.parse(readFileSync(reportPath, 'utf8'));
+  } catch {
+    // No report means the synth failed before validation: that is a failure of its own.
+    throw error ?? new Error(`no validation report at ${reportPath}`);
+  }
+  const findings = report.pluginReports
+    .filter((p) => p.pluginName === 'AwsSolutions')
+    .flatMap((p) => p.violations.flatMap((v) => (v.violatingConstructs ?? []).map((c) => `${v.ruleName} @ ${c.constructPath}`)));
+  if (error && findings.length === 0) throw error;
+  return findings;
+}
+
+// Synthesized on first use, so that a synth failure (such as a cdk-nag finding) fails each test with its
+// own message rather than one hook for the whole file.
+let baseApp: Synthesized | undefined;
+let siteApp: Synthesized | undefined;
+const base = (): Synthesized => (baseApp ??= synth());
+const site = (): Synthesized =>
+  (siteApp ??= synth({ poolsFile: POOLS_FILE, utilizationAlarmPercent: '75', maxPoolSize: '1000000', alarmEmail: 'noc@example.com' }));
+
+describe('allocation table', () => {
+  it('is on-demand, point-in-time recoverable, deletion-protected, retained and AWS-managed encrypted', () => {
+    base().template.resourceCountIs('AWS::DynamoDB::Table', 1);
+    base().template.hasResource('AWS::DynamoDB::Table', {
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+      Properties: Match.objectLike({
+        BillingMode: 'PAY_PER_REQUEST',
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        DeletionProtectionEnabled: true,
+        // SSEEnabled without a key of our own = the AWS managed key (aws/dynamodb).
+        SSESpecification: { SSEEnabled: true },
+      }),
+    });
+    const table = Object.values(base().resources).find((r) => r.Type === 'AWS::DynamoDB::Table')!;
+    expect((table.Properties!.SSESpecification as Json).KMSMasterKeyId).toBeUndefined();
+  });
+
+  it('has the data model keys, the by-value index and the TTL attribute', () => {
+    base().template.hasResourceProperties('AWS::DynamoDB::Table', {
+      KeySchema: [
+        { AttributeName: 'pk', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ],
+      AttributeDefinitions: Match.arrayWith([
+        { AttributeName: 'pk', AttributeType: 'S' },
+        { AttributeName: 'sk', AttributeType: 'S' },
+        { AttributeName: 'gpk', AttributeType: 'S' },
+        { AttributeName: 'gsk', AttributeType: 'S' },
+      ]),
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: 'by-value',
+          KeySchema: [
+            { AttributeName: 'gpk', KeyType: 'HASH' },
+            { AttributeName: 'gsk', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'ALL' },
+        },
+      ],
+      TimeToLiveSpecification: { AttributeName: 'expires_at', Enabled: true },
+    });
+  });
+});
+
+describe('config bucket', () => {
+  it('is versioned, encrypted, private, TLS-only and logs its access to a separate bucket', () => {
+    const bucketId = base().id(base().stack.configBucket.bucket);
+    const logsId = base().id(base().stack.configBucket.accessLogsBucket);
+    const bucket = base().resources[bucketId];
+    expect(bucket.DeletionPolicy).toBe('Retain');
+    expect(bucket.Properties).toMatchObject({
+      VersioningConfiguration: { Status: 'Enabled' },
+      BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+      LoggingConfiguration: { DestinationBucketName: { Ref: logsId } },
+    });
+    expect(base().resources[logsId].Properties).toMatchObject({
+      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+    });
+    for (const id of [bucketId, logsId]) {
+      base().template.hasResourceProperties('AWS::S3::BucketPolicy', {
+        Bucket: { Ref: id },
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({ Effect: 'Deny', Action: 's3:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          ]),
+        },
+      });
+    }
+  });
+
+  it('invokes config-sync for each .toml object created', () => {
+    base().template.hasResourceProperties('Custom::S3BucketNotifications', {
+      BucketName: { Ref: base().id(base().stack.configBucket.bucket) },
+      NotificationConfiguration: {
+        LambdaFunctionConfigurations: [
+          {
+            Events: ['s3:ObjectCreated:*'],
+            Filter: { Key: { FilterRules: [{ Name: 'suffix', Value: '.toml' }] } },
+            LambdaFunctionArn: { 'Fn::GetAtt': [base().id(base().stack.configSync.function.function), 'Arn'] },
+          },
+        ],
+      },
+    });
+  });
+
+  it('retries a failed config-sync twice, then parks the event in an encrypted, TLS-only dead-letter queue', () => {
+    const dlq = base().id(base().stack.configSync.deadLetterQueue);
+    expect(base().resources[dlq].Properties).toMatchObject({ SqsManagedSseEnabled: true, MessageRetentionPeriod: 1209600 });
+    base().template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      Queues: [{ Ref: dlq }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+    base().template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: base().id(base().stack.configSync.function.function) },
+      MaximumRetryAttempts: 2,
+      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [dlq, 'Arn'] } } },
+    });
+  });
+});
+
+describe('functions', () => {
+  const each = (s: Synthesized) => ({
+    api: s.stack.apiFunction,
+    configSync: s.stack.configSync.function,
+    metrics: s.stack.metricsReporter.function,
+  });
+
+  it('run on Node 24, arm64, with source maps, the service environment and a log group kept one month', () => {
+    for (const fn of Object.values(each(base()))) {
+      const props = base().resources[base().id(fn.function)].Properties!;
+      expect(props).toMatchObject({ Runtime: 'nodejs24.x', Architectures: ['arm64'], Handler: 'index.handler' });
+      expect((props.Environment as Json).Variables).toMatchObject({
+        TABLE_NAME: { Ref: base().id(base().stack.table.table) },
+        POWERTOOLS_SERVICE_NAME: 'resource-pools',
+        POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+        POWERTOOLS_LOG_LEVEL: 'INFO',
+        NODE_OPTIONS: '--enable-source-maps',
+      });
+      expect(((props.Environment as Json).Variables as Json).MAX_POOL_SIZE).toBeUndefined();
+      const logGroup = base().id(fn.logGroup);
+      expect(props.LoggingConfig).toEqual({ LogGroup: { Ref: logGroup } });
+      expect(base().resources[logGroup].Properties!.RetentionInDays).toBe(30);
+    }
+    const configSync = base().resources[base().id(base().stack.configSync.function.function)].Properties!;
+    expect((configSync.Environment as Json).Variables).toMatchObject({ CONFIG_BUCKET: { Ref: base().id(base().stack.configBucket.bucket) } });
+  });
+
+  it('pass context maxPoolSize on as MAX_POOL_SIZE', () => {
+    for (const fn of Object.values(each(site()))) {
+      const props = site().resources[site().id(fn.function)].Properties!;
+      expect(((props.Environment as Json).Variables as Json).MAX_POOL_SIZE).toBe('1000000');
+    }
+  });
+
+  it('run the metrics function every minute, without retrying a stale run', () => {
+    base().template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(1 minute)',
+      State: 'ENABLED',
+      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [base().id(base().stack.metricsReporter.function.function), 'Arn'] } })],
+    });
+  });
+
+  it('give each function only its own resources', () => {
+    const fns = each(base());
+    const table = base().id(base().stack.table.table);
+    const bucket = base().id(base().stack.configBucket.bucket);
+    const dlq = base().id(base().stack.configSync.deadLetterQueue);
+
+    const api = rolePermissions(base(), base().id(fns.api.function));
+    expect([...api.refs].sort()).toEqual([table, base().id(fns.api.logGroup)].sort());
+    expect([...api.actions].some((a) => a.startsWith('s3:') || a.startsWith('sqs:'))).toBe(false);
+    expect(api.actions).toContain('dynamodb:PutItem');
+
+    const sync = rolePermissions(base(), base().id(fns.configSync.function));
+    expect([...sync.refs].sort()).toEqual([table, bucket, dlq, base().id(fns.configSync.logGroup)].sort());
+    expect([...sync.actions].filter((a) => a.startsWith('s3:')).sort()).toEqual(['s3:GetObject', 's3:GetObjectVersion']);
+
+    const metrics = rolePermissions(base(), base().id(fns.metrics.function));
+    expect([...metrics.refs].sort()).toEqual([table, base().id(fns.metrics.logGroup)].sort());
+    const writes = ['PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem'].map((a) => `dynamodb:${a}`);
+    expect([...metrics.actions].filter((a) => writes.includes(a))).toEqual([]);
+    expect([...metrics.actions].some((a) => !a.startsWith('dynamodb:') && !a.startsWith('logs:'))).toBe(false);
+  });
+
+  it('grant no `*` action and no service-wide `service:*` action anywhere', () => {
+    for (const s of [base(), site()]) {
+      const allows = allStatements(s.resources).filter(({ statement }) => statement.Effect === 'Allow');
+      expect(allows.length).toBeGreaterThan(10);
+      for (const { resource, statement } of allows) {
+        for (const action of asList(statement.Action as string | string[])) {
+          expect(action === '*' || action.endsWith(':*'), `${resource} allows ${action}`).toBe(false);
+        }
+      }
+    }
+  });
+});
+
+describe('HTTP API', () => {
+  it('sends every path and method to the API function, IAM-authorized', () => {
+    const routes = Object.values(base().resources).filter((r) => r.Type === 'AWS::ApiGatewayV2::Route');
+    expect(routes.map((r) => r.Properties!.RouteKey).sort()).toEqual(['ANY /', 'ANY /{proxy+}']);
+    for (const r of routes) expect(r.Properties!.AuthorizationType).toBe('AWS_IAM');
+    base().template.resourceCountIs('AWS::ApiGatewayV2::Integration', 1);
+    base().template.hasResourceProperties('AWS::ApiGatewayV2::Integration', {
+      IntegrationType: 'AWS_PROXY',
+      PayloadFormatVersion: '2.0',
+      IntegrationUri: { 'Fn::GetAtt': [base().id(base().stack.apiFunction.function), 'Arn'] },
+    });
+  });
+
+  it('has one $default stage with JSON access logs and default throttling', () => {
+    base().template.resourceCountIs('AWS::ApiGatewayV2::Stage', 1);
+    const stage = Object.values(base().resources).find((r) => r.Type === 'AWS::ApiGatewayV2::Stage')!.Properties!;
+    expect(stage).toMatchObject({
+      StageName: '$default',
+      AutoDeploy: true,
+      DefaultRouteSettings: { ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 },
+      AccessLogSettings: { DestinationArn: { 'Fn::GetAtt': [base().id(base().stack.api.accessLogs), 'Arn'] } },
+    });
+    const format = JSON.parse((stage.AccessLogSettings as Json).Format as string) as Json;
+    expect(format).toMatchObject({ requestId: '$context.requestId', userArn: '$context.identity.userArn', status: '$context.status' });
+    expect(base().resources[base().id(base().stack.api.accessLogs)].Properties!.RetentionInDays).toBe(90);
+  });
+
+  it('offers reader, allocator and admin managed policies scoped to this API', () => {
+    const apiRef = `arn:\${AWS::Partition}:execute-api:\${AWS::Region}:\${AWS::AccountId}:\${${base().id(base().stack.api.api)}}/$default/`;
+    const resourcesOf = (policy: 'reader' | 'allocator' | 'admin') => {
+      const props = base().resources[base().id(base().stack.callerPolicies.policies[policy])].Properties!;
+      const statements = (props.PolicyDocument as Json).Statement as Json[];
+      expect(statements).toHaveLength(1);
+      expect(statements[0]).toMatchObject({ Effect: 'Allow', Action: 'execute-api:Invoke' });
+      return asList(statements[0].Resource).map((r) => {
+        const arn = text(r);
+        expect(arn.startsWith(apiRef), arn).toBe(true);
+        return arn.slice(apiRef.length);
+      });
+    };
+    base().template.resourceCountIs('AWS::IAM::ManagedPolicy', 3);
+    expect(resourcesOf('reader')).toEqual(['GET/v1/*']);
+    expect(resourcesOf('allocator').sort()).toEqual(
+      ['GET/v1/*', 'POST/v1/pools/*/allocations', 'DELETE/v1/pools/*/allocations/*', 'DELETE/v1/pools/*/owners/*'].sort(),
+    );
+    expect(resourcesOf('admin')).toEqual(['*/*']);
+  });
+
+  it('outputs the endpoint and the policy ARNs', () => {
+    const outputs = base().template.toJSON().Outputs as Record<string, { Value: unknown }>;
+    expect(text(outputs.ApiUrl.Value)).toBe(`https://\${${base().id(base().stack.api.api)}}.execute-api.\${AWS::Region}.\${AWS::URLSuffix}/`);
+    expect(outputs.ReaderPolicyArn.Value).toEqual({ Ref: base().id(base().stack.callerPolicies.policies.reader) });
+    expect(outputs.AllocatorPolicyArn.Value).toEqual({ Ref: base().id(base().stack.callerPolicies.policies.allocator) });
+    expect(outputs.AdminPolicyArn.Value).toEqual({ Ref: base().id(base().stack.callerPolicies.policies.admin) });
+    for (const name of ['TableName', 'ConfigBucketName', 'DeadLetterQueueUrl', 'AlarmTopicArn', 'DashboardName']) {
+      expect(outputs[name], name).toBeDefined();
+    }
+  });
+});
+
+describe('alarms', () => {
+  const topic = (s: Synthesized) => ({ Ref: s.id(s.stack.alarmTopic.topic) });
+
+  it('all notify the one alarm topic, on alarm and on recovery', () => {
+    for (const s of [base(), site()]) {
+      const alarms = Object.values(s.resources).filter((r) => r.Type === 'AWS::CloudWatch::Alarm');
+      // max utilization, exhausted, sync failures, dead letters, 3 function errors, API 5xx, throttles
+      expect(alarms).toHaveLength(9 + (s === site() ? SITE_POOLS.length : 0));
+      for (const a of alarms) {
+        expect(a.Properties!.AlarmActions).toEqual([topic(s)]);
+        expect(a.Properties!.OKActions).toEqual([topic(s)]);
+        expect(a.Properties!.ComparisonOperator).toBe('GreaterThanOrEqualToThreshold');
+        expect(a.Properties!.AlarmDescription).toEqual(expect.any(String));
+      }
+    }
+  });
+
+  it('watch the highest utilization of any pool at the default threshold, and notify when reporting stops', () => {
+    const [max] = alarmsOn(base().resources, 'MaxPoolUtilization');
+    expect(max).toMatchObject({
+      Namespace: METRICS_NAMESPACE,
+      Statistic: 'Maximum',
+      Period: 60,
+      Threshold: DEFAULT_UTILIZATION_ALARM_PERCENT,
+      EvaluationPeriods: 5,
+      DatapointsToAlarm: 3,
+      TreatMissingData: 'missing',
+      InsufficientDataActions: [topic(base())],
+    });
+    expect(max.Dimensions).toBeUndefined();
+    expect(alarmsOn(base().resources, 'PoolUtilization')).toEqual([]);
+  });
+
+  it('watch each pool of the poolsFile, at the threshold from context', () => {
+    const perPool = alarmsOn(site().resources, 'PoolUtilization');
+    expect(perPool.map((a) => (a.Dimensions as Json[])[0].Value).sort()).toEqual([...SITE_POOLS].sort());
+    expect(SITE_POOLS).toHaveLength(6);
+    for (const a of perPool) {
+      expect(a).toMatchObject({
+        Namespace: METRICS_NAMESPACE,
+        Dimensions: [{ Name: 'Pool', Value: expect.any(String) }],
+        Statistic: 'Maximum',
+        Period: 60,
+        Threshold: 75,
+        EvaluationPeriods: 5,
+        DatapointsToAlarm: 3,
+        TreatMissingData: 'missing',
+      });
+      expect(a.InsufficientDataActions).toBeUndefined();
+    }
+    expect(alarmsOn(site().resources, 'MaxPoolUtilization')[0].Threshold).toBe(75);
+  });
+
+  it('fire on any exhaustion and any rejected config, with no dimension', () => {
+    for (const metric of ['AllocationsExhausted', 'ConfigSyncFailures']) {
+      const [alarm, ...rest] = alarmsOn(base().resources, metric);
+      expect(rest).toEqual([]);
+      expect(alarm).toMatchObject({
+        Namespace: METRICS_NAMESPACE,
+        Statistic: 'Sum',
+        Period: 60,
+        Threshold: 1,
+        EvaluationPeriods: 1,
+        TreatMissingData: 'notBreaching',
+      });
+      expect(alarm.Dimensions).toBeUndefined();
+    }
+  });
+
+  it('fire on any message in the dead-letter queue', () => {
+    const [alarm] = alarmsOn(base().resources, 'ApproximateNumberOfMessagesVisible');
+    expect(alarm).toMatchObject({
+      Namespace: 'AWS/SQS',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [base().id(base().stack.configSync.deadLetterQueue), 'QueueName'] } }],
+      Statistic: 'Maximum',
+      Period: 60,
+      Threshold: 1,
+      TreatMissingData: 'notBreaching',
+    });
+  });
+
+  it('fire on errors of each function', () => {
+    const alarms = alarmsOn(base().resources, 'Errors');
+    const fns = [base().stack.apiFunction, base().stack.configSync.function, base().stack.metricsReporter.function];
+    expect(alarms.map((a) => (a.Dimensions as Json[])[0].Value)).toEqual(
+      expect.arrayContaining(fns.map((f) => ({ Ref: base().id(f.function) }))),
+    );
+    expect(alarms).toHaveLength(3);
+    for (const a of alarms) {
+      expect(a).toMatchObject({ Namespace: 'AWS/Lambda', Statistic: 'Sum', Period: 60, Threshold: 1, TreatMissingData: 'notBreaching' });
+    }
+  });
+
+  it('fire on any API 5xx', () => {
+    const [alarm] = alarmsOn(base().resources, '5xx');
+    expect(alarm).toMatchObject({
+      Namespace: 'AWS/ApiGateway',
+      Dimensions: [{ Name: 'ApiId', Value: { Ref: base().id(base().stack.api.api) } }],
+      Statistic: 'Sum',
+      Period: 60,
+      Threshold: 1,
+      TreatMissingData: 'notBreaching',
+    });
+  });
+
+  it('fire on any DynamoDB throttle of the table, whatever the operation', () => {
+    const [alarm, ...rest] = alarmsOn(base().resources, 'ThrottledRequests');
+    expect(rest).toEqual([]);
+    expect(alarm).toMatchObject({ Threshold: 1, EvaluationPeriods: 1, TreatMissingData: 'notBreaching' });
+    const metrics = alarm.Metrics as { Id: string; Expression?: string; MetricStat?: { Metric: Json; Stat: string; Period: number } }[];
+    expect(metrics.length).toBeLessThanOrEqual(11); // CloudWatch: at most 10 metrics per alarm, plus the expression
+    const tableRef = { Ref: base().id(base().stack.table.table) };
+    const stats = metrics.filter((m) => m.MetricStat).map((m) => m.MetricStat!);
+    for (const st of stats) {
+      expect(st.Metric.Namespace).toBe('AWS/DynamoDB');
+      expect(st.Metric.Dimensions).toEqual(expect.arrayContaining([{ Name: 'TableName', Value: tableRef }]));
+      expect(st).toMatchObject({ Stat: 'Sum', Period: 60 });
+    }
+    const ops = stats
+      .filter((st) => st.Metric.MetricName === 'ThrottledRequests')
+      .map((st) => ((st.Metric.Dimensions as Json[]).find((d) => d.Name === 'Operation') as Json).Value);
+    expect(ops).toEqual(expect.arrayContaining(['GetItem', 'Query', 'PutItem', 'UpdateItem', 'DeleteItem', 'TransactWriteItems']));
+    expect(stats.map((st) => st.Metric.MetricName)).toEqual(expect.arrayContaining(['ReadThrottleEvents', 'WriteThrottleEvents']));
+    const expression = metrics.find((m) => m.Expression)!.Expression!;
+    expect(expression).toMatch(/^SUM\(\[FILL\(/);
+  });
+
+  it('publish through an encrypted, TLS-only topic that CloudWatch may use, with the e-mail from context', () => {
+    const topicId = base().id(base().stack.alarmTopic.topic);
+    const keyId = base().id(base().stack.alarmTopic.key);
+    expect(base().resources[topicId].Properties!.KmsMasterKeyId).toEqual({ 'Fn::GetAtt': [keyId, 'Arn'] });
+    expect(base().resources[keyId].Properties!.EnableKeyRotation).toBe(true);
+    base().template.hasResourceProperties('AWS::KMS::Key', {
+      KeyPolicy: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Principal: { Service: 'cloudwatch.amazonaws.com' }, Action: ['kms:Decrypt', 'kms:GenerateDataKey*'] }),
+        ]),
+      },
+    });
+    base().template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+    base().template.resourceCountIs('AWS::SNS::Subscription', 0);
+    site().template.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'noc@example.com',
+      TopicArn: { Ref: site().id(site().stack.alarmTopic.topic) },
+    });
+  });
+});
+
+describe('dashboard', () => {
+  it('shows utilization, allocations and releases, latency, errors and config syncs', () => {
+    base().template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+    const body = text(Object.values(site().resources).find((r) => r.Type === 'AWS::CloudWatch::Dashboard')!.Properties!.DashboardBody);
+    for (const metric of [
+      'PoolUtilization', 'MaxPoolUtilization', 'Allocations', 'Releases', 'AllocationLatency', 'Latency',
+      'Errors', '4xx', '5xx', 'AllocationsExhausted', 'ThrottledRequests', 'ConfigSyncs', 'ConfigSyncFailures',
+      'ApproximateNumberOfMessagesVisible',
+    ]) {
+      expect(body, metric).toContain(`"${metric}"`);
+    }
+    expect(body).toContain('"p99"');
+    expect(body).toContain('SEARCH(');
+    for (const pool of SITE_POOLS) expect(body, pool).toContain(`"Pool","${pool}"`);
+  });
+});
+
+describe('site pools file (context poolsFile)', () => {
+  it('is uploaded to the config bucket once the notification and config-sync exist', () => {
+    const uploads = Object.entries(site().resources).filter(([, r]) => r.Type === 'Custom::SitePoolsUpload');
+    expect(uploads).toHaveLength(1);
+    const [, upload] = uploads[0];
+    const call = JSON.parse(text(upload.Properties!.Create)) as Json;
+    expect(call).toMatchObject({
+      service: 'S3',
+      action: 'putObject',
+      parameters: { Key: 'pools/site.toml', Body: readFileSync(POOLS_FILE, 'utf8'), Bucket: `\${${site().id(site().stack.configBucket.bucket)}}` },
+    });
+    expect(text(upload.Properties!.Update)).toBe(text(upload.Properties!.Create));
+    const notifications = Object.entries(site().resources).find(([, r]) => r.Type === 'Custom::S3BucketNotifications')![0];
+    const syncPolicy = site().id({ node: { defaultChild: site().stack.configSync.function.role.node.findChild('DefaultPolicy').node.defaultChild } });
+    expect(upload.DependsOn).toEqual(
+      expect.arrayContaining([notifications, site().id(site().stack.configSync.function.function), syncPolicy]),
+    );
+    const uploadPolicy = Object.values(site().resources).filter(
+      (r) => r.Type === 'AWS::IAM::Policy' && text(r.Properties!.PolicyDocument).includes('s3:PutObject'),
+    );
+    expect(uploadPolicy).toHaveLength(1);
+    expect((uploadPolicy[0].Properties!.PolicyDocument as Json).Statement).toEqual([
+      {
+        Effect: 'Allow',
+        Action: 's3:PutObject',
+        Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [site().id(site().stack.configBucket.bucket), 'Arn'] }, '/pools/site.toml']] },
+      },
+    ]);
+    base().template.resourceCountIs('Custom::SitePoolsUpload', 0);
+  });
+
+  it('fails the synth with every error at its place when invalid', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rp-pools-'));
+    outdirs.push(dir);
+    const bad = join(dir, 'bad.toml');
+    writeFileSync(bad, '[pools.bad]\ntype = "integer"\nranges = [{ start = 10, end = 5 }]\n\n[pools.worse]\ntype = "ipv5"\n');
+    let message = '';
+    try {
+      defineResourcePoolsApp(newApp({ poolsFile: bad }));
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toContain(`poolsFile ${bad} is invalid`);
+    expect(message).toContain('pools.bad.ranges[0].end: end 5 must be greater than start 10');
+    expect(message).toContain('pools.worse.type:');
+    expect(() => defineResourcePoolsApp(newApp({ poolsFile: join(dir, 'missing.toml') }))).toThrow(/cannot read it/);
+  });
+
+  it('rejects malformed numeric context', () => {
+    expect(() => defineResourcePoolsApp(newApp({ utilizationAlarmPercent: 'eighty' }))).toThrow(/utilizationAlarmPercent/);
+    expect(() => defineResourcePoolsApp(newApp({ utilizationAlarmPercent: 120 }))).toThrow(/utilizationAlarmPercent/);
+    expect(() => defineResourcePoolsApp(newApp({ maxPoolSize: '-5' }))).toThrow(/maxPoolSize/);
+    expect(() => defineResourcePoolsApp(newApp({ alarmEmail: 'not-an-address' }))).toThrow(/alarmEmail/);
+  });
+});
+
+describe('cdk-nag (AWS Solutions)', () => {
+  it('reports no unacknowledged finding, with or without a pools file', () => {
+    expect(nagFindings(defineResourcePoolsApp(newApp()).node.root as App)).toEqual([]);
+    expect(nagFindings(defineResourcePoolsApp(newApp({ poolsFile: POOLS_FILE })).node.root as App)).toEqual([]);
+  });
+
+  it('would report a finding: the check above can fail', () => {
+    const app = newApp();
+    const stack = new Stack(app, 'Canary');
+    new Bucket(stack, 'PlainBucket');
+    const role = new Role(stack, 'WideRole', { assumedBy: new ServicePrincipal('lambda.amazonaws.com') });
+    role.addToPolicy(new PolicyStatement({ actions: ['dynamodb:*'], resources: ['*'] }));
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
+    const findings = nagFindings(app);
+    expect(findings).toEqual(
+      expect.arrayContaining([
+        'AwsSolutions-S1 @ Canary/PlainBucket/Resource',
+        'AwsSolutions-S10 @ Canary/PlainBucket/Resource',
+        'AwsSolutions-IAM5[Action::dynamodb:*] @ Canary/WideRole/DefaultPolicy/Resource',
+      ]),
+    );
+  });
+
+  it('gives every acknowledgement a reason, on a construct inside the stack', () => {
+    const stack = defineResourcePoolsApp(newApp({ poolsFile: POOLS_FILE }));
+    const acks: { path: string; id: string; reason: string }[] = [];
+    for (const c of stack.node.findAll()) {
+      for (const entry of c.node.metadata) {
+        if (entry.type !== Validations.ACKNOWLEDGED_RULES_METADATA_KEY) continue;
+        for (const [id, reason] of Object.entries(entry.data as Record<string, string>)) acks.push({ path: c.node.path, id, reason });
+      }
+    }
+    expect(acks.length).toBeGreaterThan(5);
+    for (const a of acks) {
+      expect(a.id, a.path).toMatch(/AwsSolutions-/);
+      expect(a.reason.length, `${a.path} ${a.id}`).toBeGreaterThan(40);
+      expect(a.path, 'acknowledged on the construct that raises it, not on the stack').not.toBe(stack.node.path);
+    }
+  });
+});

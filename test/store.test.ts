@@ -1,0 +1,113 @@
+import { beforeAll, describe, expect, test } from 'vitest';
+import { isPoolError } from '../lib/errors.js';
+import type { PoolStore } from '../lib/store.js';
+import { freshStore, register, val } from './support/store.js';
+
+async function code(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+    return 'OK';
+  } catch (e) {
+    if (isPoolError(e)) return e.code;
+    throw e;
+  }
+}
+
+describe('store on DynamoDB Local', () => {
+  let store: PoolStore;
+  beforeAll(async () => {
+    store = await freshStore();
+    await register(
+      store,
+      `[pools.vni]
+type = "integer"
+ranges = [{ start = 2024500, end = 2024510 }, { start = 5000, end = 5002, auto_assign = false }]
+[pools.lo]
+type = "ipv4"
+prefix = "10.0.0.0/30"
+[pools.v6]
+type = "ipv6"
+prefix = "2001:db8::/126"
+exclude = ["2001:db8::1"]`,
+    );
+  });
+
+  test('registration creates pools with exact stats', async () => {
+    const pools = await store.pools();
+    expect(pools.map((p) => [p.name, p.type, p.size, p.used, p.autoAssignSize])).toEqual([
+      ['lo', 'ipv4', 2, 0, 2],
+      ['v6', 'ipv6', 2, 0, 2],
+      ['vni', 'integer', 12, 0, 10],
+    ]);
+  });
+
+  test('allocate picks an auto_assign value; the owner is the idempotency key', async () => {
+    const first = await store.allocate('vni', 'vpc-1');
+    expect(first.created).toBe(true);
+    expect(first.allocation.value).toBeGreaterThanOrEqual(2024500n);
+    expect(first.allocation.value).toBeLessThan(2024510n);
+    const again = await store.allocate('vni', 'vpc-1');
+    expect(again).toEqual({ allocation: first.allocation, created: false });
+    expect(await store.findByOwner('vni', 'vpc-1')).toEqual(first.allocation);
+    expect(await store.findByValue('vni', val(Number(first.allocation.value)))).toEqual(first.allocation);
+    expect((await store.pool('vni')).used).toBe(1);
+  });
+
+  test('explicit values, including auto_assign = false ones', async () => {
+    const manual = await store.allocate('vni', 'ext-1', val(5001));
+    expect(manual.allocation.value).toBe(5001n);
+    expect(await code(store.allocate('vni', 'ext-2', val(5001)))).toBe('VALUE_IN_USE');
+    expect(await code(store.allocate('vni', 'ext-1', val(5000)))).toBe('OWNER_CONFLICT');
+    expect(await store.allocate('vni', 'ext-1', val(5001))).toMatchObject({ created: false });
+    expect(await code(store.allocate('vni', 'ext-3', val(4999)))).toBe('VALUE_NOT_IN_POOL');
+    expect(await code(store.allocate('vni', 'ext-3', val('10.0.0.1')))).toBe('INVALID_ARGUMENT');
+    expect(await code(store.allocate('nope', 'ext-3'))).toBe('POOL_NOT_FOUND');
+  });
+
+  test('release only by the owner; then the value is free again', async () => {
+    const a = await store.allocate('lo', 'dpu-1');
+    const v = a.allocation.value;
+    const shown = `10.0.0.${Number(v & 255n)}`;
+    expect(await code(store.releaseValue('lo', val(shown), 'dpu-2'))).toBe('OWNER_MISMATCH');
+    expect(await code(store.releaseValue('lo', val('10.0.0.3'), 'dpu-2'))).toBe('VALUE_NOT_IN_POOL');
+    await store.releaseValue('lo', val(shown), 'dpu-1');
+    expect(await code(store.findByValue('lo', val(shown)))).toBe('NOT_ALLOCATED');
+    expect(await code(store.releaseValue('lo', val(shown), 'dpu-1'))).toBe('NOT_ALLOCATED');
+    expect(await code(store.releaseOwner('lo', 'dpu-1'))).toBe('NOT_ALLOCATED');
+    expect((await store.pool('lo')).used).toBe(0);
+  });
+
+  test('exhaustion fails at once, allocates nothing, and says how full the pool is', async () => {
+    await store.allocate('v6', 'a');
+    await store.allocate('v6', 'b');
+    const err = await store.allocate('v6', 'c').catch((e) => e);
+    expect(isPoolError(err, 'RESOURCE_EXHAUSTED')).toBe(true);
+    expect(err.message).toContain('2 of 2 in use');
+    expect(err.details).toEqual({ size: 2, used: 2, auto_assign_size: 2, auto_assign_free: 0 });
+    // The owner's own holding still answers even when the pool is full.
+    expect(await store.allocate('v6', 'a')).toMatchObject({ created: false });
+    await store.releaseOwner('v6', 'b');
+    expect((await store.allocate('v6', 'c')).allocation.value).toBeDefined();
+    expect((await store.pool('v6')).used).toBe(2);
+  });
+
+  test('listing is in value order, paged', async () => {
+    for (const o of ['l1', 'l2', 'l3', 'l4']) await store.allocate('vni', o);
+    const all = [];
+    let after: string | undefined;
+    do {
+      const page = await store.allocations('vni', { limit: 2, after });
+      all.push(...page.allocations);
+      after = page.last;
+    } while (after);
+    const values = all.map((a) => a.value);
+    expect(values).toEqual([...values].sort((a, b) => (a < b ? -1 : 1)));
+    expect(all.length).toBe((await store.pool('vni')).used);
+  });
+
+  test('check finds no disagreement', async () => {
+    const report = await store.check();
+    expect(report.pools.map((p) => p.problems)).toEqual([[], [], []]);
+    expect(report.ok).toBe(true);
+  });
+});
