@@ -50,3 +50,68 @@ export function configResultJson(plan: Plan, opts: { applied: boolean; dryRun: b
     warnings: plan.warnings,
   };
 }
+
+export interface PoolJson {
+  name: string;
+  type: PoolType;
+  size: number;
+  used: number;
+  free: number;
+  auto_assign_free: number;
+  /** used / size, 0..1 */
+  utilization: number;
+  /** Inclusive bounds, as NICo's list shows them. */
+  min: JsonValue;
+  max: JsonValue;
+  ranges: RangeJson[];
+  created_at: string;
+  updated_at: string;
+}
+
+/** What the store knows of a pool, as far as its JSON shape needs. */
+export interface PoolCounts {
+  name: string;
+  type: PoolType;
+  size: number;
+  used: number;
+  autoAssignSize: number;
+  autoAssignUsed: number;
+  runs: readonly FlaggedRun[];
+  createdAt: string;
+  updatedAt: string;
+}
+
+export function poolJson(p: PoolCounts): PoolJson {
+  const runs = normalizeFlagged(p.runs);
+  const first = runs[0];
+  const last = runs[runs.length - 1];
+  return {
+    name: p.name,
+    type: p.type,
+    size: p.size,
+    used: p.used,
+    free: p.size - p.used,
+    auto_assign_free: p.autoAssignSize - p.autoAssignUsed,
+    utilization: p.size === 0 ? 0 : p.used / p.size,
+    min: formatValue(p.type, first?.start ?? 0n),
+    max: formatValue(p.type, (last?.end ?? 1n) - 1n),
+    ranges: rangesJson(p.type, runs),
+    created_at: p.createdAt,
+    updated_at: p.updatedAt,
+  };
+}
+
+export interface AllocationJson {
+  pool: string;
+  value: JsonValue;
+  owner: string;
+  allocated_at: string;
+}
+
+export function allocationJson(a: { pool: string; type: PoolType; value: bigint; owner: string; allocatedAt: string }): AllocationJson {
+  return { pool: a.pool, value: formatValue(a.type, a.value), owner: a.owner, allocated_at: a.allocatedAt };
+}
+
+/** `owner`: 1-256 characters of printable ASCII without spaces (`!` to `~`). */
+export const OWNER_PATTERN = /^[!-~]{1,256}$/;
+export const OWNER_RULE = '1-256 characters of printable ASCII without spaces (! to ~)';
