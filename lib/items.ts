@@ -34,7 +34,11 @@ export interface RegistryItem {
   ver: number;
 }
 
-/** A pool's definition and its "full chunk" bitmap; read by every allocation, so kept small. */
+/**
+ * A pool's definition and the set of its full chunks; read by every allocation. Chunks join and leave
+ * `full` with DynamoDB's ADD and DELETE on a number set, which commute, so two allocations filling
+ * different chunks never conflict on this item. DynamoDB stores no empty set: absent means none.
+ */
 export interface MetaItem {
   pk: string;
   sk: string;
@@ -43,8 +47,8 @@ export interface MetaItem {
   /** "start,end,auto,firstChunk,chunkBits" with start and end in hex. */
   segments: string[];
   prefix?: string;
-  /** Bit c set: chunk c has no free value. Exact, because it changes in the same transaction as the chunk. */
-  full: Uint8Array;
+  /** Chunks with no free value. Exact, because it changes in the same transaction as the chunk. */
+  full: ReadonlySet<number>;
   ver: number;
   created_at: string;
   updated_at: string;
@@ -90,4 +94,17 @@ export function decodeSegments(encoded: readonly string[]): Segment[] {
 /** DynamoDB returns binary attributes as Uint8Array; an empty one may be omitted altogether. */
 export function bytes(v: unknown): Uint8Array {
   return v instanceof Uint8Array ? v : new Uint8Array(0);
+}
+
+/** A number set as read back (a Set of numbers), or empty when DynamoDB left the attribute out. */
+export function numberSet(v: unknown): ReadonlySet<number> {
+  return v instanceof Set ? new Set([...v].map(Number)) : new Set();
+}
+
+export function decodeMeta(item: Record<string, unknown>): MetaItem {
+  return { ...(item as unknown as MetaItem), full: numberSet(item.full) };
+}
+
+export function decodeChunk(item: Record<string, unknown>): ChunkItem {
+  return { ...(item as unknown as ChunkItem), bits: bytes(item.bits) };
 }

@@ -79,6 +79,9 @@ export class Layout {
   /** Dense index of each segment's first value, in segment order. */
   private readonly indexBase: bigint[];
   private readonly baseOf = new Map<Segment, bigint>();
+  private readonly autoSegments: Segment[];
+  /** Auto_assign chunks before each auto_assign segment, then their total. */
+  private readonly autoChunkBase: number[] = [];
 
   constructor(segments: readonly Segment[]) {
     this.segments = segments;
@@ -92,6 +95,13 @@ export class Layout {
       return b;
     });
     this.size = base;
+    this.autoSegments = segments.filter((s) => s.autoAssign);
+    let autoChunks = 0;
+    for (const s of this.autoSegments) {
+      this.autoChunkBase.push(autoChunks);
+      autoChunks += segmentChunks(s);
+    }
+    this.autoChunkBase.push(autoChunks);
   }
 
   /** The segment holding a value, found by binary search over segments in value order. */
@@ -149,6 +159,25 @@ export class Layout {
       else hi = mid - 1;
     }
     return this.segments[lo].start + (index - this.indexBase[lo]);
+  }
+
+  /** How many chunks hold auto_assign values: the chunks a random allocation chooses from. */
+  autoChunkCount(): number {
+    return this.autoChunkBase[this.autoChunkBase.length - 1] ?? 0;
+  }
+
+  /** The i-th (0-based) auto_assign chunk, counting through segments in chunk order. */
+  autoChunkAt(i: number): number | undefined {
+    if (!Number.isInteger(i) || i < 0 || i >= this.autoChunkCount()) return undefined;
+    const auto = this.autoSegments;
+    let lo = 0;
+    let hi = auto.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.autoChunkBase[mid] <= i) lo = mid;
+      else hi = mid - 1;
+    }
+    return auto[lo].firstChunk + (i - this.autoChunkBase[lo]);
   }
 
   /** The values as flagged runs, in value order. */

@@ -15,6 +15,8 @@ export interface RegisteredPool {
   runs: FlaggedRun[];
   /** The largest prefix registered for the pool, kept to explain shrinks. */
   prefix?: string;
+  /** How many separate runs registrations have added so far (the store's segments); runs if unknown. */
+  segments?: number;
 }
 
 export type PoolAction = 'created' | 'grown' | 'unchanged';
@@ -55,6 +57,12 @@ export const DEFAULT_MAX_POOL_SIZE = 250_000;
 /** Registration writes every changed pool in one transaction, which holds at most 100 items. */
 export const MAX_CHANGED_POOLS = 99;
 
+/**
+ * Every run a registration adds is kept as its own segment in the pool's definition item, which every
+ * allocation reads; this keeps that item small whatever the history of grows.
+ */
+export const MAX_SEGMENTS_PER_POOL = 256;
+
 export function planRegistration(registered: readonly RegisteredPool[], file: PoolsFile, options: PlanOptions): PlanResult {
   const byName = new Map(registered.map((p) => [p.name, p]));
   const errors: ConfigIssue[] = [];
@@ -69,6 +77,13 @@ export function planRegistration(registered: readonly RegisteredPool[], file: Po
       errors.push({
         path: spec.path,
         message: `pool '${spec.name}' would hold ${change.size} values, more than MAX_POOL_SIZE (${options.maxPoolSize}); split it into several pools or raise MAX_POOL_SIZE`,
+      });
+    }
+    const segments = (existing ? (existing.segments ?? existing.runs.length) : 0) + change.added.length;
+    if (segments > MAX_SEGMENTS_PER_POOL) {
+      errors.push({
+        path: spec.path,
+        message: `pool '${spec.name}' would be made of ${segments} separate ranges, more than ${MAX_SEGMENTS_PER_POOL}; use fewer, larger ranges (a prefix, or merge adjacent ranges)`,
       });
     }
     errors.push(...overlapsRegistered(spec, change.added, registered));
@@ -219,16 +234,18 @@ export function applyPlan(registered: readonly RegisteredPool[], plan: Plan): Re
       type: c.type,
       runs: normalizeFlagged([...(before?.runs ?? []), ...c.added]),
       prefix: c.prefix,
+      segments: (before ? (before.segments ?? before.runs.length) : 0) + c.added.length,
     });
   }
   return [...out.values()];
 }
 
 /**
- * The largest MAX_POOL_SIZE an operator may set: the store keeps one "full" bit per chunk of a pool in
- * the pool's definition item, which every allocation reads, so that item must stay small.
+ * The largest MAX_POOL_SIZE an operator may set: the whole 24-bit VNI space. The store lists a pool's
+ * full chunks in the pool's definition item, which every allocation reads, so that item must stay
+ * well inside DynamoDB's 400 KB (16,384 chunks of 1,024 values at most: about 64 KB when all are full).
  */
-export const MAX_POOL_SIZE_CEILING = 2 ** 27;
+export const MAX_POOL_SIZE_CEILING = 2 ** 24;
 
 /** Reads MAX_POOL_SIZE as an operator writes it; unset means the default. */
 export function parseMaxPoolSize(text: string | undefined): number {

@@ -29,11 +29,12 @@ import { emptyBitmap, getBit, popcount, randomClearBit, withBit } from './bitmap
 import type { ConfigIssue } from './config.js';
 import { PoolError } from './errors.js';
 import {
-  bytes,
   CHUNK_PREFIX,
   type ChunkItem,
   chunkFromSk,
   chunkSk,
+  decodeChunk,
+  decodeMeta,
   decodeSegments,
   encodeSegments,
   type MetaItem,
@@ -47,11 +48,11 @@ import {
   SYNC_PK,
   TABLE_KEYS,
 } from './items.js';
-import { appendSegments, Layout, TARGET_CHUNKS_PER_SEGMENT } from './layout.js';
+import { appendSegments, Layout, type Position, type Segment, segmentChunks, TARGET_CHUNKS_PER_SEGMENT } from './layout.js';
 import type { Plan, RegisteredPool } from './plan.js';
 import type { FlaggedRun } from './runs.js';
 import type { ConfigResultJson } from './shapes.js';
-import { type Parsed, type PoolType, showValue, valueFromSortKey, valueSortKey } from './values.js';
+import { formatValue, type Parsed, type PoolType, showValue, valueFromSortKey, valueSortKey } from './values.js';
 
 export interface RetryPolicy {
   /** Attempts before answering UNAVAILABLE. */
@@ -226,7 +227,8 @@ export class PoolStore {
     const pools = names.flatMap((name) => {
       const meta = metas.get(name);
       if (!meta) return [];
-      return [{ name, type: meta.type, runs: new Layout(decodeSegments(meta.segments)).runs(), prefix: meta.prefix }];
+      const layout = layoutOf(meta);
+      return [{ name, type: meta.type, runs: layout.runs(), prefix: meta.prefix, segments: layout.segments.length }];
     });
     return { pools, version: registry?.ver ?? 0, metas };
   }
@@ -271,14 +273,14 @@ export class PoolStore {
     for (const c of changed) {
       const meta = state.metas.get(c.name);
       if (!meta) {
-        const item: MetaItem = {
+        // No `full` attribute: DynamoDB keeps no empty set, and a new pool has no full chunk.
+        const item: Omit<MetaItem, 'full'> = {
           pk: poolPk(c.name),
           sk: META_SK,
           name: c.name,
           type: c.type,
           segments: encodeSegments(appendSegments([], c.added, this.targetChunks)),
           prefix: c.prefix,
-          full: new Uint8Array(0),
           ver: 1,
           created_at: at,
           updated_at: at,
@@ -348,7 +350,7 @@ export class PoolStore {
 
   /** Exact counts, summed from the chunk items: the chunks are the truth, there is no separate counter. */
   private async statsOf(meta: MetaItem): Promise<PoolStats> {
-    const layout = new Layout(decodeSegments(meta.segments));
+    const layout = layoutOf(meta);
     let used = 0;
     let autoUsed = 0;
     for await (const item of this.queryAll({
@@ -378,66 +380,40 @@ export class PoolStore {
   /**
    * One value for (pool, owner). Without a value, a random free auto_assign value; with one, exactly
    * that value. `created` is false when the owner already held a value (the idempotent retry).
+   *
+   * The happy path is two reads (the pool, one chunk) and one transaction (the chunk's bitmap on its
+   * version, the owner record on its absence). The owner is not read first: the owner record's
+   * condition fails, and hands the holding back, when the owner already holds a value.
    */
   async allocate(pool: string, owner: string, value?: ValueInput): Promise<{ allocation: Allocation; created: boolean }> {
     const rid = randomUUID();
-    /** Chunk items as last seen this call (undefined: never written, all free). */
-    const chunks = new Map<number, ChunkItem | undefined>();
-    /** Chunks found full although the definition we read says otherwise: skip them this call. */
-    const skip = new Set<number>();
-    let meta: MetaItem | undefined;
-    let holding: OwnerItem | undefined;
-    let stale = true;
-    let ambiguous = false;
+    let meta = await this.requireMeta(pool);
+    const wanted = value ? wantedValue(pool, meta, value) : undefined;
+    /** A chunk as a failed condition just handed it back: fresher than reading it again. */
+    let fresh: { chunk: number; item: ChunkItem | undefined } | undefined;
     const pacing = new Pacing(this.retryPolicy, this.random);
 
     while (pacing.more()) {
-      if (stale) {
-        [meta, holding] = await this.getMetaAndOwner(pool, owner);
-        chunks.clear();
-        skip.clear();
-        stale = false;
-      }
-      if (!meta) throw poolNotFound(pool);
-      const layout = new Layout(decodeSegments(meta.segments));
-
-      let wanted: bigint | undefined;
-      if (value) {
-        wanted = parseFor(value, meta.type);
-        if (!layout.locate(wanted)) throw valueNotInPool(pool, meta.type, wanted);
-      }
-      if (holding) {
-        const held = toAllocation(pool, meta.type, holding);
-        if (wanted !== undefined && held.value !== wanted) {
-          throw new PoolError(
-            'OWNER_CONFLICT',
-            `owner '${owner}' already holds ${showValue(meta.type, held.value)} in pool '${pool}', not ${showValue(meta.type, wanted)}; release it first`,
-            { details: { held: showValue(meta.type, held.value) } },
-          );
-        }
-        return { allocation: held, created: holding.rid === rid };
-      }
-
-      const chunk = wanted !== undefined ? layout.locate(wanted)?.chunk : this.pickChunk(meta, layout, skip);
-      if (chunk === undefined) throw await this.exhausted(pool, meta);
-      if (!chunks.has(chunk)) chunks.set(chunk, await this.getChunk(meta.pk, chunk));
-      const current = chunks.get(chunk);
+      const layout = layoutOf(meta);
+      const chunk = wanted !== undefined ? layout.locate(wanted)?.chunk : this.pickChunk(layout, meta.full);
+      if (chunk === undefined) return this.noFreeValue(pool, owner, rid, meta);
+      const current = fresh?.chunk === chunk ? fresh.item : await this.getChunk(meta.pk, chunk);
+      fresh = undefined;
       const info = layout.chunk(chunk);
-      if (!info) throw new Error(`chunk ${chunk} outside pool ${pool}`);
+      if (!info) throw new Error(`chunk ${chunk} lies outside pool '${pool}'`);
       const bits = current?.bits ?? emptyBitmap(info.segment.chunkBits);
       const used = current?.used ?? 0;
 
       let bit: number;
       if (wanted !== undefined) {
         bit = Number(wanted - info.firstValue);
-        if (getBit(bits, bit)) {
-          throw new PoolError('VALUE_IN_USE', `${showValue(meta.type, wanted)} in pool '${pool}' is held by another owner`);
-        }
+        if (getBit(bits, bit)) return this.valueTaken(pool, owner, rid, meta, wanted);
       } else {
         bit = randomClearBit(bits, info.validBits, this.random);
         if (bit < 0) {
-          // Our copy of the definition predates this chunk filling up: choose again.
-          skip.add(chunk);
+          // The pool item we hold predates this chunk filling up; its full set is exact when read.
+          meta = await this.requireMeta(pool);
+          pacing.reread();
           continue;
         }
       }
@@ -455,33 +431,51 @@ export class PoolStore {
         gpk: meta.pk,
         gsk: valueSortKey(meta.type, v),
       };
-      const becomesFull = used + 1 === info.validBits;
       const outcome = await this.transact([
         this.chunkWrite(meta.pk, chunk, current, withBit(bits, bit, true), used + 1),
-        { Put: { TableName: this.tableName, Item: ownerItem, ConditionExpression: 'attribute_not_exists(pk)', ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const } },
-        ...(becomesFull ? [this.fullBitWrite(meta, chunk, true)] : []),
+        { Put: { TableName: this.tableName, Item: ownerItem, ConditionExpression: 'attribute_not_exists(pk)', ReturnValuesOnConditionCheckFailure: 'ALL_OLD' } },
+        ...(used + 1 === info.validBits ? [this.fullSetWrite(meta.pk, chunk, 'ADD')] : []),
       ]);
-      if (outcome.ok) return { allocation: toAllocation(pool, meta.type, ownerItem), created: true };
-      ambiguous ||= outcome.ambiguous;
-      if (outcome.failed) {
-        // A failed condition hands back the item as it now stands: choose again at once with it.
-        const [chunkNow, ownerNow, metaNow = null] = outcome.failed;
-        if (chunkNow !== null) chunks.set(chunk, chunkNow as ChunkItem | undefined);
-        if (ownerNow !== null) holding = ownerNow as unknown as OwnerItem;
-        if (metaNow !== null) meta = metaNow ? decodeMeta(metaNow) : undefined;
+      if (outcome.kind === 'ok') return { allocation: toAllocation(pool, meta.type, ownerItem), created: true };
+      if (outcome.kind === 'conflict') {
+        const [chunkNow, holdingNow] = outcome.failed;
+        if (holdingNow) return holdingAnswer(pool, owner, rid, meta.type, decodeOwner(holdingNow), wanted);
+        if (chunkNow !== null) fresh = { chunk, item: chunkNow ? decodeChunk(chunkNow) : undefined };
         await pacing.conflict();
       } else {
-        stale = true;
         await pacing.failure();
       }
     }
 
-    if (ambiguous) {
-      // A write may have landed: the owner record says whether it did, before we answer.
-      const [metaNow, held] = await this.getMetaAndOwner(pool, owner);
-      if (held && metaNow) return { allocation: toAllocation(pool, metaNow.type, held), created: held.rid === rid };
-    }
+    // Every attempt failed; one may still have landed where the answer was lost: the owner record says.
+    const held = await this.getOwner(meta.pk, owner);
+    if (held) return holdingAnswer(pool, owner, rid, meta.type, held, wanted);
     throw unavailable(`allocation in pool '${pool}'`);
+  }
+
+  /** No auto_assign chunk has a free value: exhausted, unless the owner already holds one. */
+  private async noFreeValue(pool: string, owner: string, rid: string, meta: MetaItem): Promise<{ allocation: Allocation; created: boolean }> {
+    const held = await this.getOwner(meta.pk, owner);
+    if (held) return holdingAnswer(pool, owner, rid, meta.type, held, undefined);
+    this.events.exhausted?.(pool);
+    const layout = layoutOf(meta);
+    const autoSize = Number(layout.autoAssignSize());
+    const used = autoSize + (await this.usedIn(meta.pk, layout.segments.filter((s) => !s.autoAssign)));
+    const size = Number(layout.size);
+    return Promise.reject(
+      new PoolError(
+        'RESOURCE_EXHAUSTED',
+        `pool '${pool}' has no free auto-assignable value: ${autoSize} of ${autoSize} in use (${used} of ${size} values in the pool); grow the pool or release values`,
+        { details: { size, used, auto_assign_size: autoSize, auto_assign_free: 0 } },
+      ),
+    );
+  }
+
+  /** The explicit value is taken: by this owner (the idempotent retry), or by someone else. */
+  private async valueTaken(pool: string, owner: string, rid: string, meta: MetaItem, wanted: bigint): Promise<{ allocation: Allocation; created: boolean }> {
+    const held = await this.getOwner(meta.pk, owner);
+    if (held) return holdingAnswer(pool, owner, rid, meta.type, held, wanted);
+    throw new PoolError('VALUE_IN_USE', `${showValue(meta.type, wanted)} in pool '${pool}' is held by another owner`);
   }
 
   /** Release by value; only its owner may. */
@@ -495,70 +489,66 @@ export class PoolStore {
   }
 
   private async release(pool: string, owner: string, value: ValueInput | undefined): Promise<void> {
-    let meta: MetaItem | undefined;
-    let holding: OwnerItem | undefined;
-    /** The holding's chunk as last seen, keyed by chunk number. */
-    let chunk: { n: number; item: ChunkItem | undefined } | undefined;
-    let ambiguous = false;
+    const [meta, found] = await this.getMetaAndOwner(pool, owner);
+    if (!meta) throw poolNotFound(pool);
+    const wanted = value ? wantedValue(pool, meta, value) : undefined;
+    const layout = layoutOf(meta);
+    let holding = found;
+    let fresh: ChunkItem | undefined | null = null;
+    /** An earlier attempt may have landed without our hearing of it. */
+    let unsure = false;
     const pacing = new Pacing(this.retryPolicy, this.random);
+
     while (pacing.more()) {
-      if (!meta) [meta, holding] = await this.getMetaAndOwner(pool, owner);
-      if (!meta) throw poolNotFound(pool);
-      const layout = new Layout(decodeSegments(meta.segments));
-      let wanted: bigint | undefined;
-      if (value) {
-        wanted = parseFor(value, meta.type);
-        if (!layout.locate(wanted)) throw valueNotInPool(pool, meta.type, wanted);
-      }
       if (!holding || (wanted !== undefined && valueFromSortKey(holding.gsk) !== wanted)) {
-        if (ambiguous && !holding) return; // our earlier attempt released it
-        if (wanted === undefined) throw new PoolError('NOT_ALLOCATED', `owner '${owner}' holds nothing in pool '${pool}'`);
-        const pos = layout.locate(wanted);
-        const bits = pos ? (await this.getChunk(meta.pk, pos.chunk))?.bits : undefined;
-        if (pos && bits && getBit(bits, pos.bit)) {
-          throw new PoolError('OWNER_MISMATCH', `${showValue(meta.type, wanted)} in pool '${pool}' is not held by '${owner}'; only its owner may release it`);
-        }
-        throw new PoolError('NOT_ALLOCATED', `${showValue(meta.type, wanted)} in pool '${pool}' is not allocated`);
+        if (unsure && !holding) return;
+        throw await this.notReleasable(pool, owner, meta, wanted);
       }
       const info = layout.chunk(holding.chunk);
-      if (!info) throw new Error(`allocation of '${owner}' points outside pool ${pool}`);
-      if (chunk?.n !== holding.chunk) chunk = { n: holding.chunk, item: await this.getChunk(meta.pk, holding.chunk) };
-      const bits = chunk.item?.bits ?? emptyBitmap(info.segment.chunkBits);
-      const used = chunk.item?.used ?? 0;
-      const wasFull = used === info.validBits;
-      const tx = [
-        this.chunkWrite(meta.pk, holding.chunk, chunk.item, withBit(bits, holding.bit, false), used - 1),
+      if (!info) throw new Error(`the allocation of '${owner}' points outside pool '${pool}'`);
+      const current = fresh !== null ? fresh : await this.getChunk(meta.pk, holding.chunk);
+      fresh = null;
+      const bits = current?.bits ?? emptyBitmap(info.segment.chunkBits);
+      const used = current?.used ?? 0;
+      const outcome = await this.transact([
+        this.chunkWrite(meta.pk, holding.chunk, current, withBit(bits, holding.bit, false), used - 1),
         {
           Delete: {
             TableName: this.tableName,
             Key: { pk: holding.pk, sk: holding.sk },
             ConditionExpression: 'rid = :rid',
             ExpressionAttributeValues: { ':rid': holding.rid },
-            ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
           },
         },
-        ...(wasFull ? [this.fullBitWrite(meta, holding.chunk, false)] : []),
-      ];
-      const outcome = await this.transact(tx);
-      if (outcome.ok) return;
-      ambiguous ||= outcome.ambiguous;
-      if (outcome.failed) {
-        const [chunkNow, ownerNow, metaNow = null] = outcome.failed;
-        if (chunkNow !== null) chunk = { n: holding.chunk, item: chunkNow as ChunkItem | undefined };
-        if (ownerNow !== null) holding = ownerNow as OwnerItem | undefined;
-        if (metaNow !== null) meta = metaNow ? decodeMeta(metaNow) : undefined;
+        ...(used === info.validBits ? [this.fullSetWrite(meta.pk, holding.chunk, 'DELETE')] : []),
+      ]);
+      if (outcome.kind === 'ok') return;
+      if (outcome.kind === 'conflict') {
+        unsure ||= outcome.maybeLanded;
+        const [chunkNow, holdingNow] = outcome.failed;
+        if (chunkNow !== null) fresh = chunkNow ? decodeChunk(chunkNow) : undefined;
+        if (holdingNow !== null) holding = holdingNow ? decodeOwner(holdingNow) : undefined;
         await pacing.conflict();
       } else {
-        meta = undefined;
-        chunk = undefined;
+        unsure ||= outcome.kind === 'unknown';
+        holding = await this.getOwner(meta.pk, owner);
         await pacing.failure();
       }
     }
-    if (ambiguous) {
-      const [, held] = await this.getMetaAndOwner(pool, owner);
-      if (!held) return;
-    }
+    if (unsure && !(await this.getOwner(meta.pk, owner))) return;
     throw unavailable(`release in pool '${pool}'`);
+  }
+
+  /** Why (pool, owner, value) cannot be released: nothing held, or held by someone else. */
+  private async notReleasable(pool: string, owner: string, meta: MetaItem, wanted: bigint | undefined): Promise<PoolError> {
+    if (wanted === undefined) return new PoolError('NOT_ALLOCATED', `owner '${owner}' holds nothing in pool '${pool}'`);
+    const pos = layoutOf(meta).locate(wanted);
+    const bits = pos ? (await this.getChunk(meta.pk, pos.chunk))?.bits : undefined;
+    if (pos && bits && getBit(bits, pos.bit)) {
+      return new PoolError('OWNER_MISMATCH', `${showValue(meta.type, wanted)} in pool '${pool}' is not held by '${owner}'; only its owner may release it`);
+    }
+    return new PoolError('NOT_ALLOCATED', `${showValue(meta.type, wanted)} in pool '${pool}' is not allocated`);
   }
 
   // ---------------------------------------------------------------- lookups
@@ -575,11 +565,9 @@ export class PoolStore {
    * says who holds it, and may trail the table by a moment, so a miss there is asked again.
    */
   async findByValue(pool: string, value: ValueInput): Promise<Allocation> {
-    const meta = await this.getMeta(pool);
-    if (!meta) throw poolNotFound(pool);
-    const wanted = parseFor(value, meta.type);
-    const pos = new Layout(decodeSegments(meta.segments)).locate(wanted);
-    if (!pos) throw valueNotInPool(pool, meta.type, wanted);
+    const meta = await this.requireMeta(pool);
+    const wanted = wantedValue(pool, meta, value);
+    const pos = layoutOf(meta).locate(wanted) as Position;
     for (let attempt = 0; attempt < 8; attempt++) {
       if (attempt > 0) await this.backoff(attempt);
       const chunk = await this.getChunk(meta.pk, pos.chunk);
@@ -634,7 +622,7 @@ export class PoolStore {
     for (const { name } of state.pools) {
       const meta = state.metas.get(name);
       if (!meta) continue;
-      const layout = new Layout(decodeSegments(meta.segments));
+      const layout = layoutOf(meta);
       const problems: string[] = [];
       const chunkItems = new Map<number, ChunkItem>();
       for await (const item of this.queryAll({
@@ -642,7 +630,7 @@ export class PoolStore {
         ExpressionAttributeValues: { ':pk': meta.pk, ':c': CHUNK_PREFIX },
         ConsistentRead: true,
       })) {
-        chunkItems.set(chunkFromSk(item.sk as string), { ...(item as unknown as ChunkItem), bits: bytes(item.bits) });
+        chunkItems.set(chunkFromSk(item.sk as string), decodeChunk(item));
       }
       const claimed = new Map<string, string>();
       let allocations = 0;
@@ -682,11 +670,12 @@ export class PoolStore {
             problems.push(`${showValue(meta.type, info.firstValue + BigInt(b))} is marked allocated but has no allocation record (leaked)`);
           }
         }
-        if (getBit(meta.full, c) !== (set === info.validBits)) {
-          problems.push(`chunk ${c} is ${set === info.validBits ? '' : 'not '}full but the pool's full-chunk bitmap says otherwise`);
+        if (meta.full.has(c) !== (set === info.validBits)) {
+          problems.push(`chunk ${c} is ${set === info.validBits ? '' : 'not '}full but the pool's set of full chunks says otherwise`);
         }
       }
       for (const c of chunkItems.keys()) if (c >= layout.chunkCount) problems.push(`chunk item ${c} lies outside the pool`);
+      for (const c of meta.full) if (c >= layout.chunkCount) problems.push(`the pool's set of full chunks names chunk ${c}, outside the pool`);
       if (used !== allocations) problems.push(`chunks count ${used} used but there are ${allocations} allocation records`);
       if (problems.length > 0) report.ok = false;
       report.pools.push({ name, size: Number(layout.size), used, allocations, problems });
@@ -696,37 +685,44 @@ export class PoolStore {
 
   // ---------------------------------------------------------------- internals
 
-  private pickChunk(meta: MetaItem, layout: Layout, skip: ReadonlySet<number>): number | undefined {
-    // Count candidate chunks first, then pick the k-th: uniform over non-full auto_assign chunks,
-    // without building a list as long as the pool.
-    let candidates = 0;
-    for (const s of layout.segments) {
-      if (!s.autoAssign) continue;
-      const n = Math.ceil(Number(s.end - s.start) / s.chunkBits);
-      for (let c = s.firstChunk; c < s.firstChunk + n; c++) if (!getBit(meta.full, c) && !skip.has(c)) candidates++;
+  /**
+   * A uniformly random auto_assign chunk that is not full, or undefined when every one is. Guessing
+   * is cheap while most chunks have room; past that, count through the chunks that do.
+   */
+  private pickChunk(layout: Layout, full: ReadonlySet<number>): number | undefined {
+    const total = layout.autoChunkCount();
+    for (let guess = 0; guess < 8; guess++) {
+      const c = layout.autoChunkAt(Math.floor(this.random() * total));
+      if (c === undefined) return undefined;
+      if (!full.has(c)) return c;
     }
-    if (candidates === 0) return undefined;
-    let k = Math.floor(this.random() * candidates);
-    for (const s of layout.segments) {
-      if (!s.autoAssign) continue;
-      const n = Math.ceil(Number(s.end - s.start) / s.chunkBits);
-      for (let c = s.firstChunk; c < s.firstChunk + n; c++) {
-        if (getBit(meta.full, c) || skip.has(c)) continue;
-        if (k === 0) return c;
-        k--;
-      }
+    let autoFull = 0;
+    for (const c of full) if (layout.chunk(c)?.segment.autoAssign) autoFull++;
+    const open = total - autoFull;
+    if (open <= 0) return undefined;
+    let k = Math.floor(this.random() * open);
+    for (let i = 0; i < total; i++) {
+      const c = layout.autoChunkAt(i) as number;
+      if (full.has(c)) continue;
+      if (k-- === 0) return c;
     }
     return undefined;
   }
 
-  private async exhausted(pool: string, meta: MetaItem): Promise<PoolError> {
-    this.events.exhausted?.(pool);
-    const stats = await this.statsOf(meta);
-    return new PoolError(
-      'RESOURCE_EXHAUSTED',
-      `pool '${pool}' has no free auto-assignable value: ${stats.autoAssignUsed} of ${stats.autoAssignSize} in use (${stats.used} of ${stats.size} values in the pool); grow the pool or release values`,
-      { details: { size: stats.size, used: stats.used, auto_assign_size: stats.autoAssignSize, auto_assign_free: stats.autoAssignSize - stats.autoAssignUsed } },
-    );
+  /** Values in use in the chunks of these segments, from the chunks' counts. */
+  private async usedIn(pk: string, segments: readonly Segment[]): Promise<number> {
+    let used = 0;
+    for (const s of segments) {
+      for await (const item of this.queryAll({
+        KeyConditionExpression: 'pk = :pk AND sk BETWEEN :first AND :last',
+        ExpressionAttributeValues: { ':pk': pk, ':first': chunkSk(s.firstChunk), ':last': chunkSk(s.firstChunk + segmentChunks(s) - 1) },
+        ProjectionExpression: 'used',
+        ConsistentRead: true,
+      })) {
+        used += Number(item.used ?? 0);
+      }
+    }
+    return used;
   }
 
   private chunkWrite(pk: string, chunk: number, current: ChunkItem | undefined, bits: Uint8Array, used: number) {
@@ -742,50 +738,69 @@ export class PoolStore {
     };
   }
 
-  private fullBitWrite(meta: MetaItem, chunk: number, full: boolean) {
+  /**
+   * A chunk joins or leaves the pool's full set. ADD and DELETE on a set commute, so this needs no
+   * version: the chunk's own condition, in the same transaction, is what makes it exact.
+   */
+  private fullSetWrite(pk: string, chunk: number, op: 'ADD' | 'DELETE') {
     return {
       Update: {
         TableName: this.tableName,
-        Key: { pk: meta.pk, sk: META_SK },
-        UpdateExpression: 'SET #full = :f, ver = ver + :one',
-        ConditionExpression: 'ver = :v',
+        Key: { pk, sk: META_SK },
+        UpdateExpression: `${op} #full :c`,
+        ConditionExpression: 'attribute_exists(pk)',
         ExpressionAttributeNames: { '#full': 'full' },
-        ExpressionAttributeValues: { ':f': withBit(meta.full, chunk, full), ':one': 1, ':v': meta.ver },
-        ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
+        ExpressionAttributeValues: { ':c': new Set([chunk]) },
       },
     };
   }
 
   /**
-   * Runs a transaction. `failed` holds, per transaction item, the item as it now stands when its
-   * condition failed (undefined when it no longer exists) or null when its condition held.
+   * Runs a transaction and says how it ended. When the answer is lost (a timeout, a dropped
+   * connection, a server error) the very same transaction is sent again with the same client token:
+   * DynamoDB answers success without writing twice if the first one landed, so `ok` and `conflict`
+   * are always definite. `unknown` is left only when every replay was lost too.
    */
-  private async transact(
-    items: NonNullable<TransactWriteCommandInput['TransactItems']>,
-  ): Promise<{ ok: true } | { ok: false; ambiguous: boolean; failed?: (Record<string, unknown> | undefined | null)[] }> {
-    try {
-      await this.db.send(new TransactWriteCommand({ TransactItems: items }));
-      return { ok: true };
-    } catch (e) {
-      if (e instanceof TransactionCanceledException) {
-        const reasons = e.CancellationReasons ?? [];
-        if (reasons.some((r) => r.Code === 'ConditionalCheckFailed')) {
-          this.events.retry?.('contention');
-          
-          return { ok: false, ambiguous: false, failed: reasons.map(reasonItem) };
+  private async transact(items: NonNullable<TransactWriteCommandInput['TransactItems']>): Promise<TxOutcome> {
+    const token = randomUUID();
+    /** A send of this transaction may have landed: from then on only a definite answer will do. */
+    let uncertain = false;
+    for (let replay = 0; ; replay++) {
+      try {
+        await this.db.send(new TransactWriteCommand({ TransactItems: items, ClientRequestToken: token }));
+        return { kind: 'ok' };
+      } catch (e) {
+        let rejected: 'throttled' | 'contention' | undefined;
+        if (e instanceof TransactionCanceledException) {
+          const reasons = e.CancellationReasons ?? [];
+          if (reasons.some((r) => r.Code === 'ConditionalCheckFailed')) {
+            this.events.retry?.('contention');
+            return { kind: 'conflict', failed: reasons.map(reasonItem), maybeLanded: uncertain };
+          }
+          // Another transaction held one of the items (real DynamoDB only), or throttling: this send wrote nothing.
+          rejected = reasons.some((r) => r.Code === 'ThrottlingError' || r.Code === 'ProvisionedThroughputExceeded') ? 'throttled' : 'contention';
+        } else {
+          const kind = classify(e);
+          if (kind === 'fatal') throw e;
+          if (kind === 'ambiguous') uncertain = true;
+          else rejected = kind;
         }
-        this.events.retry?.(reasons.some((r) => r.Code === 'ThrottlingError' || r.Code === 'ProvisionedThroughputExceeded') ? 'throttled' : 'contention');
-        return { ok: false, ambiguous: false };
+        this.events.retry?.(rejected ?? 'ambiguous');
+        if (rejected && !uncertain) return { kind: 'busy' };
+        if (replay >= MAX_REPLAYS) return { kind: 'unknown' };
+        await this.backoff(replay + 1);
       }
-      const kind = classify(e);
-      if (kind === 'fatal') throw e;
-      this.events.retry?.(kind);
-      return { ok: false, ambiguous: kind === 'ambiguous' };
     }
   }
 
   private async backoff(attempt: number): Promise<void> {
     await sleep(jitter(this.retryPolicy, attempt, this.random));
+  }
+
+  private async requireMeta(pool: string): Promise<MetaItem> {
+    const meta = await this.getMeta(pool);
+    if (!meta) throw poolNotFound(pool);
+    return meta;
   }
 
   private async getMetaAndOwner(pool: string, owner: string): Promise<[MetaItem | undefined, OwnerItem | undefined]> {
@@ -797,17 +812,22 @@ export class PoolStore {
     );
     if (out.UnprocessedKeys && Object.keys(out.UnprocessedKeys).length > 0) {
       // Throttled part-way: read both items on their own instead.
-      return [await this.getMeta(pool), (await this.getItem(pk, ownerSk(owner))) as OwnerItem | undefined];
+      return [await this.getMeta(pool), await this.getOwner(pk, owner)];
     }
     const items = out.Responses?.[this.tableName] ?? [];
     const meta = items.find((i) => i.sk === META_SK);
     const holding = items.find((i) => i.sk !== META_SK);
-    return [meta ? decodeMeta(meta) : undefined, holding as OwnerItem | undefined];
+    return [meta ? decodeMeta(meta) : undefined, holding ? decodeOwner(holding) : undefined];
   }
 
   private async getMeta(pool: string): Promise<MetaItem | undefined> {
     const item = await this.getItem(poolPk(pool), META_SK);
     return item ? decodeMeta(item) : undefined;
+  }
+
+  private async getOwner(pk: string, owner: string): Promise<OwnerItem | undefined> {
+    const item = await this.getItem(pk, ownerSk(owner));
+    return item ? decodeOwner(item) : undefined;
   }
 
   private async getMetas(names: readonly string[]): Promise<Map<string, MetaItem>> {
@@ -829,7 +849,7 @@ export class PoolStore {
 
   private async getChunk(pk: string, chunk: number): Promise<ChunkItem | undefined> {
     const item = await this.getItem(pk, chunkSk(chunk));
-    return item ? ({ ...item, bits: bytes(item.bits) } as ChunkItem) : undefined;
+    return item ? decodeChunk(item) : undefined;
   }
 
   private async getItem(pk: string, sk: string): Promise<Record<string, unknown> | undefined> {
@@ -846,6 +866,22 @@ export class PoolStore {
   }
 }
 
+/** How often a transaction whose answer was lost is sent again, with the same client token. */
+const MAX_REPLAYS = 5;
+
+type TxOutcome =
+  | { kind: 'ok' }
+  /**
+   * A condition failed: per transaction item, the item as it now stands (undefined: absent), or null
+   * where the condition held. `maybeLanded`: an earlier send's answer was lost; with DynamoDB's client
+   * tokens that send cannot have landed, but the callers do not rely on it.
+   */
+  | { kind: 'conflict'; failed: (Record<string, unknown> | undefined | null)[]; maybeLanded: boolean }
+  /** Rejected before anything was written (throttling, a transaction conflict): choose again and retry. */
+  | { kind: 'busy' }
+  /** Every answer was lost: it may or may not have landed. */
+  | { kind: 'unknown' };
+
 /**
  * Retry pacing. A failed condition comes back with the item as it now stands, so the next choice is
  * already informed and is tried at once; only repeated conflicts, throttling and errors back off,
@@ -861,6 +897,11 @@ class Pacing {
 
   more(): boolean {
     return this.attempts++ < this.policy.maxAttempts;
+  }
+
+  /** A fresh read instead of a write: it does not use up a write attempt, but it is not free either. */
+  reread(): void {
+    this.attempts -= 0.5;
   }
 
   async conflict(): Promise<void> {
@@ -880,16 +921,53 @@ function jitter(policy: RetryPolicy, n: number, random: () => number): number {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-function decodeMeta(item: Record<string, unknown>): MetaItem {
-  return { ...(item as unknown as MetaItem), full: bytes(item.full) };
-}
-
 function reasonItem(r: CancellationReason): Record<string, unknown> | undefined | null {
   if (r.Code !== 'ConditionalCheckFailed') return null;
-  if (!r.Item) return undefined;
-  const item = unmarshall(r.Item) as Record<string, unknown>;
-  for (const k of ['bits', 'full']) if (k in item) item[k] = bytes(item[k]);
-  return item;
+  return r.Item ? (unmarshall(r.Item) as Record<string, unknown>) : undefined;
+}
+
+function decodeOwner(item: Record<string, unknown>): OwnerItem {
+  return item as unknown as OwnerItem;
+}
+
+/** A Layout per pool item read: built once per read, not kept between calls. */
+const layouts = new WeakMap<MetaItem, Layout>();
+function layoutOf(meta: MetaItem): Layout {
+  let layout = layouts.get(meta);
+  if (!layout) {
+    layout = new Layout(decodeSegments(meta.segments));
+    layouts.set(meta, layout);
+  }
+  return layout;
+}
+
+/** The explicit value of a request, checked against the pool: INVALID_ARGUMENT, then VALUE_NOT_IN_POOL. */
+function wantedValue(pool: string, meta: MetaItem, value: ValueInput): bigint {
+  const parsed = value(meta.type);
+  if (!parsed.ok) throw new PoolError('INVALID_ARGUMENT', parsed.message);
+  if (!layoutOf(meta).locate(parsed.value)) throw valueNotInPool(pool, meta.type, parsed.value);
+  return parsed.value;
+}
+
+/** The owner already holds a value: the same answer again (200), or OWNER_CONFLICT when it asked for another. */
+function holdingAnswer(
+  pool: string,
+  owner: string,
+  rid: string,
+  type: PoolType,
+  holding: OwnerItem,
+  wanted: bigint | undefined,
+): { allocation: Allocation; created: boolean } {
+  const held = toAllocation(pool, type, holding);
+  if (wanted !== undefined && held.value !== wanted) {
+    throw new PoolError(
+      'OWNER_CONFLICT',
+      `owner '${owner}' already holds ${showValue(type, held.value)} in pool '${pool}', not ${showValue(type, wanted)}; release it first`,
+      { details: { held: formatValue(type, held.value) } },
+    );
+  }
+  // Our own request's record (rid) means an earlier attempt of this very call landed: still a creation.
+  return { allocation: held, created: holding.rid === rid };
 }
 
 /** Throttling and conflicts are safe to retry; a lost connection may have written: ambiguous. */
@@ -906,12 +984,6 @@ function classify(e: unknown): 'throttled' | 'contention' | 'ambiguous' | 'fatal
 
 function toAllocation(pool: string, type: PoolType, item: OwnerItem): Allocation {
   return { pool, type, value: valueFromSortKey(item.gsk), owner: item.owner, allocatedAt: item.at };
-}
-
-function parseFor(value: ValueInput, type: PoolType): bigint {
-  const parsed = value(type);
-  if (!parsed.ok) throw new PoolError('INVALID_ARGUMENT', parsed.message);
-  return parsed.value;
 }
 
 function poolNotFound(pool: string): PoolError {

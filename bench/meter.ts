@@ -1,0 +1,86 @@
+/**
+ * Write units per operation, measured on the items themselves: a client whose successful transactions
+ * are weighed item by item (the larger of the item before and after, as DynamoDB bills an update), and
+ * whose owner-record writes are also counted for the by-value index that DynamoDB maintains from them.
+ * It reads every item before and after each write, so it is for a metering pass, never for timing.
+ */
+import {
+  type AttributeValue,
+  type DynamoDBClient,
+  GetItemCommand,
+  type TransactWriteItem,
+  type TransactWriteItemsCommandInput,
+} from '@aws-sdk/client-dynamodb';
+import { localDynamoClient } from '../local/dynamodb-local.js';
+import { itemSize, writeUnits } from './item-size.js';
+
+export interface WriteTally {
+  operations: number;
+  /** Table write units, transactional items counted twice. */
+  tableUnits: number;
+  /** Write units of the by-value index, which copies every owner record. */
+  indexUnits: number;
+  /** The largest item written, in bytes. */
+  largestItem: number;
+}
+
+type Key = Record<string, AttributeValue>;
+
+export class WriteMeter {
+  readonly client: DynamoDBClient;
+  private readonly reader: DynamoDBClient;
+  private tally: WriteTally = emptyTally();
+
+  constructor(
+    endpoint: string,
+    private readonly tableName: string,
+    /** The index key attribute: items carrying it are copied into the index. */
+    private readonly indexKey: string,
+  ) {
+    this.client = localDynamoClient(endpoint);
+    this.reader = localDynamoClient(endpoint);
+    this.client.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName !== 'TransactWriteItemsCommand') return next(args);
+        const input = args.input as TransactWriteItemsCommandInput;
+        const items = input.TransactItems ?? [];
+        const before = await Promise.all(items.map((i) => this.read(keyOf(i))));
+        const result = await next(args);
+        const after = await Promise.all(items.map((i) => this.read(keyOf(i))));
+        this.tally.operations++;
+        items.forEach((item, n) => {
+          const written = item.Put?.Item ?? after[n];
+          const size = Math.max(before[n] ? itemSize(before[n]) : 0, written ? itemSize(written) : 0);
+          this.tally.tableUnits += writeUnits(size, true);
+          this.tally.largestItem = Math.max(this.tally.largestItem, size);
+          const indexed = (before[n] && this.indexKey in before[n]) || (written && this.indexKey in written);
+          if (indexed) this.tally.indexUnits += writeUnits(size, false);
+        });
+        return result;
+      },
+      { step: 'serialize', name: 'writeMeter' },
+    );
+  }
+
+  /** The tally since the last take, and a fresh one. */
+  take(): WriteTally {
+    const t = this.tally;
+    this.tally = emptyTally();
+    return t;
+  }
+
+  private async read(key: Key | undefined): Promise<Record<string, AttributeValue> | undefined> {
+    if (!key) return undefined;
+    const out = await this.reader.send(new GetItemCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }));
+    return out.Item;
+  }
+}
+
+function keyOf(i: TransactWriteItem): Key | undefined {
+  if (i.Put?.Item) return { pk: i.Put.Item.pk, sk: i.Put.Item.sk };
+  return i.Update?.Key ?? i.Delete?.Key ?? undefined;
+}
+
+function emptyTally(): WriteTally {
+  return { operations: 0, tableUnits: 0, indexUnits: 0, largestItem: 0 };
+}
