@@ -1,17 +1,15 @@
 /**
  * `resource-pool`: the operator's command line. Offline commands (validate, plan) run here; the rest
- * talk to the HTTP API.
+ * (cli/commands.ts) talk to the HTTP API.
  */
 import { readFile } from 'node:fs/promises';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { parseMaxPoolSize, planFile } from '../lib/plan.js';
 import { rangesJson } from '../lib/shapes.js';
 import { DEFAULT_HEADROOM_PERCENT, planSite } from '../lib/sizing.js';
+import { addApiCommands } from './commands.js';
+import { EXIT_CODES_HELP, EXIT_INVALID, EXIT_USAGE } from './exit-codes.js';
 import { renderTable } from './table.js';
-
-/** Exit code for a file that is not valid; 2 is for usage and I/O problems. */
-const EXIT_INVALID = 1;
-const EXIT_USAGE = 2;
 
 function wholeNumber(text: string): number {
   const n = Number(text);
@@ -72,7 +70,20 @@ function plan(opts: { hosts: number; dpusPerHost: number; vpcs: number; headroom
 export function buildProgram(): Command {
   const program = new Command('resource-pool')
     .description('Manage resource pools (IPv4/IPv6 addresses, VNIs, VLAN IDs, ASNs) of a resource-pools service')
-    .showHelpAfterError('(run with --help for usage)');
+    .showHelpAfterError('(run with --help for usage)')
+    // Usage errors exit 2 (not commander's 1, which means "invalid file" here); inherited by every command.
+    .exitOverride()
+    .addHelpText(
+      'after',
+      `
+Examples (against the local stack started with \`npm start\`):
+  $ resource-pool list
+  $ resource-pool allocate vpc-vni --owner vpc-42
+  $ resource-pool grow -f site.toml --dry-run
+  $ resource-pool release vpc-vni --owner vpc-42
+  $ resource-pool list --endpoint https://abc123.execute-api.eu-west-1.amazonaws.com   # SigV4-signed
+${EXIT_CODES_HELP}`,
+    );
 
   program
     .command('validate')
@@ -94,12 +105,18 @@ export function buildProgram(): Command {
     .addHelpText('after', '\nExample:\n  $ resource-pool plan --hosts 40 --dpus-per-host 2 --vpcs 100')
     .action(plan);
 
+  addApiCommands(program);
   return program;
 }
 
 try {
   await buildProgram().parseAsync(process.argv);
 } catch (e) {
-  process.stderr.write(`resource-pool: ${(e as Error).message}\n`);
-  process.exitCode = EXIT_USAGE;
+  if (e instanceof CommanderError) {
+    // Commander has printed the problem (or the help) already; only the exit code is ours.
+    process.exitCode = e.exitCode === 0 ? 0 : EXIT_USAGE;
+  } else {
+    process.stderr.write(`resource-pool: ${(e as Error).message}\n`);
+    process.exitCode = EXIT_USAGE;
+  }
 }

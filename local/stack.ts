@@ -1,0 +1,266 @@
+/**
+ * The local stack: DynamoDB Local (embedded, or the one at DYNAMODB_ENDPOINT), the table, the site's
+ * pools file registered through the one registration path, a local S3 whose uploads run the real
+ * config-sync code, and the HTTP application on a Node server.
+ */
+import { readFile, rm } from 'node:fs/promises';
+import { mkdtempSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { createAdaptorServer } from '@hono/node-server';
+import type { S3Event } from 'aws-lambda';
+import { type ConfigSyncDeps, type RecordOutcome, type SyncLogger, syncS3Event } from '../functions/config-sync.js';
+import { createApp } from '../functions/http/app.js';
+import type { ConfigIssue } from '../lib/config.js';
+import { isPoolError } from '../lib/errors.js';
+import { registerFile } from '../lib/registration.js';
+import type { ConfigResultJson } from '../lib/shapes.js';
+import { PoolStore } from '../lib/store.js';
+import { type DynamoDbLocal, localDynamoClient, startDynamoDbLocal } from './dynamodb-local.js';
+import { listenError, localS3Client, startLocalS3 } from './s3.js';
+import { CONFIG_BUCKET, type LocalStackSettings } from './settings.js';
+
+export interface StackOutput {
+  info(line: string): void;
+  error(line: string): void;
+}
+
+export interface RunningStack {
+  apiUrl: string;
+  s3Endpoint: string;
+  dynamodbEndpoint: string;
+  /** Started here (not DYNAMODB_ENDPOINT). */
+  embeddedDynamoDb: boolean;
+  /** The startup registration, unless LISTEN_ONLY. */
+  registration?: ConfigResultJson;
+  poolNames: string[];
+  stop(): Promise<void>;
+}
+
+/** POOLS_FILE was rejected: nothing was registered. */
+export class StartupRejected extends Error {
+  constructor(
+    readonly file: string,
+    readonly errors: ConfigIssue[],
+  ) {
+    super(`${file} is rejected: ${errors.length} error${errors.length === 1 ? '' : 's'}; nothing was registered`);
+    this.name = 'StartupRejected';
+  }
+}
+
+/** What S3 + Lambda do for an event that keeps failing: two retries, then give up (the DLQ in AWS). */
+const SYNC_RETRY_DELAYS_MS = [1000, 2000];
+/** How long stopping waits for an upload being applied. */
+const SYNC_DRAIN_MS = 5000;
+
+const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '']);
+
+/** An address this machine's clients can use for a server listening on `host`. */
+function reachable(host: string): string {
+  if (WILDCARD_HOSTS.has(host)) return '127.0.0.1';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+/** As printed for people: `localhost` for a server on every interface. */
+function shown(host: string): string {
+  return WILDCARD_HOSTS.has(host) ? 'localhost' : reachable(host);
+}
+
+export async function startLocalStack(settings: LocalStackSettings, out: StackOutput): Promise<RunningStack> {
+  // Stopped in reverse order if a later part fails to start, so a failed start leaves nothing behind.
+  const stops: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const stop of stops.splice(0).reverse()) {
+      try {
+        await stop();
+      } catch (e) {
+        out.error(`while stopping: ${(e as Error).message}`);
+      }
+    }
+  };
+
+  try {
+    let dynamodbEndpoint = settings.dynamodbEndpoint;
+    let ddb: DynamoDbLocal | undefined;
+    if (dynamodbEndpoint === undefined) {
+      const started = await startDynamoDbLocal({
+        port: settings.ddbPort,
+        dataDir: settings.inMemory ? undefined : join(settings.dataDir, 'dynamodb'),
+        sharedDb: true,
+      });
+      stops.push(() => started.stop());
+      ddb = started;
+      dynamodbEndpoint = `http://localhost:${started.port}`;
+    }
+
+    const client: DynamoDBClient = localDynamoClient(ddb?.endpoint ?? dynamodbEndpoint);
+    stops.push(async () => client.destroy());
+    const store = new PoolStore({ client, tableName: settings.tableName });
+    await store.ensureTable();
+
+    let registration: ConfigResultJson | undefined;
+    if (!settings.listenOnly) registration = await registerPoolsFile(store, settings);
+
+    const s3Client = localS3Client(`http://${reachable(settings.host)}:${settings.s3Port}`);
+    stops.push(async () => s3Client.destroy());
+    const syncs = new SyncQueue({ store, s3: s3Client, maxPoolSize: settings.maxPoolSize, logger: consoleSyncLogger(out) }, out);
+    const s3Directory = settings.inMemory ? mkdtempSync(join(tmpdir(), 'resource-pools-s3-')) : join(settings.dataDir, 's3');
+    if (settings.inMemory) stops.push(() => rm(s3Directory, { recursive: true, force: true }));
+    const s3 = await startLocalS3({
+      port: settings.s3Port,
+      host: settings.host,
+      directory: s3Directory,
+      resetOnClose: settings.inMemory,
+      buckets: [CONFIG_BUCKET],
+      onEvent: (event) => syncs.push(event),
+    });
+    stops.push(() => syncs.drain(SYNC_DRAIN_MS));
+    stops.push(() => s3.close());
+    // Uploads that arrive while stopping are not picked up any more.
+    stops.push(async () => syncs.stop());
+
+    const app = createApp({
+      store,
+      maxPoolSize: settings.maxPoolSize,
+      logger: { error: (msg: string, extra?: object) => out.error(`api: ${msg}${extra ? ` ${JSON.stringify(extra)}` : ''}`) },
+    });
+    const server = createAdaptorServer({ fetch: app.fetch }) as Server;
+    await listen(server, settings.port, settings.host);
+    stops.push(() => closeServer(server));
+
+    const poolNames = (await store.pools()).map((p) => p.name);
+    return {
+      apiUrl: `http://${shown(settings.host)}:${settings.port}`,
+      s3Endpoint: `http://${shown(settings.host)}:${settings.s3Port}`,
+      dynamodbEndpoint,
+      embeddedDynamoDb: ddb !== undefined,
+      registration,
+      poolNames,
+      stop: stopAll,
+    };
+  } catch (e) {
+    await stopAll();
+    throw e;
+  }
+}
+
+async function registerPoolsFile(store: PoolStore, settings: LocalStackSettings): Promise<ConfigResultJson> {
+  const shown = relative(process.cwd(), settings.poolsFile) || settings.poolsFile;
+  let text: string;
+  try {
+    text = await readFile(settings.poolsFile, 'utf8');
+  } catch (e) {
+    throw new Error(`cannot read POOLS_FILE ${shown}: ${(e as Error).message} (set POOLS_FILE to your pools file, or LISTEN_ONLY=true to skip startup registration)`);
+  }
+  try {
+    return (await registerFile(store, text, { source: 'startup', maxPoolSize: settings.maxPoolSize })).result;
+  } catch (e) {
+    if (isPoolError(e, 'INVALID_CONFIG')) throw new StartupRejected(shown, (e.details as ConfigIssue[] | undefined) ?? []);
+    throw e;
+  }
+}
+
+/**
+ * Runs uploads one after another, in the order S3 reported them, with Lambda's retries for failures
+ * that a retry may cure.
+ */
+class SyncQueue {
+  private tail: Promise<void> = Promise.resolve();
+  private stopped = false;
+
+  constructor(
+    private readonly deps: ConfigSyncDeps,
+    private readonly out: StackOutput,
+  ) {}
+
+  push(event: S3Event): void {
+    if (this.stopped) return;
+    this.tail = this.tail.then(() => this.run(event));
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
+
+  /** Waits for what is queued, at most `ms`. */
+  async drain(ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.tail, new Promise((r) => (timer = setTimeout(r, ms)))]);
+    clearTimeout(timer);
+  }
+
+  private async run(event: S3Event): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        for (const outcome of await syncS3Event(this.deps, event)) this.report(outcome);
+        return;
+      } catch (e) {
+        const delay = SYNC_RETRY_DELAYS_MS[attempt];
+        if (delay === undefined || this.stopped) {
+          this.out.error(`config-sync: gave up on ${describeEvent(event)} after ${attempt + 1} attempts (in AWS it would go to the dead-letter queue): ${(e as Error).message}`);
+          return;
+        }
+        this.out.error(`config-sync: ${(e as Error).message}; retrying in ${delay / 1000}s`);
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  }
+
+  private report(outcome: RecordOutcome): void {
+    if (outcome.status === 'skipped') {
+      this.out.info(`config-sync: ignored ${outcome.key}: ${outcome.reason}`);
+      return;
+    }
+    const where = `s3://${outcome.object.bucket}/${outcome.object.key}`;
+    if (outcome.status === 'applied') {
+      const pools = outcome.result.pools.map((p) => `${p.name} ${p.action}${p.added > 0 ? ` +${p.added}` : ''} (size ${p.size})`).join(', ');
+      this.out.info(`config-sync: applied ${where}: ${pools || 'no pools'}`);
+      for (const i of outcome.result.ignored) this.out.info(`  ignored ${i.pool}: ${i.reason}`);
+      for (const w of outcome.result.warnings) this.out.info(`  warning: ${w}`);
+      return;
+    }
+    this.out.error(`config-sync: rejected ${where}, nothing was changed:`);
+    for (const e of outcome.errors) this.out.error(`  ${e.path}: ${e.message}`);
+  }
+}
+
+function describeEvent(event: S3Event): string {
+  return event.Records.map((r) => `s3://${r.s3.bucket.name}/${r.s3.object.key}`).join(', ');
+}
+
+/** Warnings and errors only: the queue reports every outcome in a line of its own. */
+function consoleSyncLogger(out: StackOutput): SyncLogger {
+  const line = (message: string, attributes: Record<string, unknown>) => `config-sync: ${message} ${JSON.stringify(attributes)}`;
+  return {
+    info: () => {},
+    warn: (message, attributes) => out.error(line(message, attributes)),
+    error: (message, attributes) => {
+      // Rejections are reported by the queue with every error on its own line.
+      if (message.startsWith('pool file rejected')) return;
+      out.error(line(message, attributes));
+    },
+  };
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const failed = (e: Error) => reject(listenError('API', port, 'PORT', e));
+    server.once('error', failed);
+    server.listen(port, host, () => {
+      server.off('error', failed);
+      resolve();
+    });
+  });
+}
+
+/** Stops listening at once and drops idle keep-alive connections, so no port stays open. */
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeIdleConnections();
+    // Requests still running get a moment to answer before their connections go.
+    setTimeout(() => server.closeAllConnections(), 1000).unref();
+  });
+}
