@@ -63,6 +63,9 @@ export const MAX_CHANGED_POOLS = 99;
  */
 export const MAX_SEGMENTS_PER_POOL = 256;
 
+/** The registry item names every pool; this keeps it a few tens of KB. */
+export const MAX_POOLS = 1000;
+
 export function planRegistration(registered: readonly RegisteredPool[], file: PoolsFile, options: PlanOptions): PlanResult {
   const byName = new Map(registered.map((p) => [p.name, p]));
   const errors: ConfigIssue[] = [];
@@ -90,6 +93,10 @@ export function planRegistration(registered: readonly RegisteredPool[], file: Po
     changes.push(change);
   }
 
+  const created = changes.filter((c) => c.action === 'created').length;
+  if (registered.length + created > MAX_POOLS) {
+    errors.push({ path: 'pools', message: `at most ${MAX_POOLS} pools can be registered; ${registered.length} are, and this file creates ${created} more` });
+  }
   const changed = changes.filter((c) => c.action !== 'unchanged').length;
   if (changed > MAX_CHANGED_POOLS) {
     errors.push({ path: 'pools', message: `a file may create or grow at most ${MAX_CHANGED_POOLS} pools at once; this one changes ${changed}; split it into several files` });

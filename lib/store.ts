@@ -145,7 +145,8 @@ export class RegistryChanged extends Error {
   }
 }
 
-const MAX_SYNC_ERRORS = 100;
+/** A sync record keeps at most this many entries of each list, so it stays far inside DynamoDB's 400 KB. */
+const MAX_SYNC_LIST = 100;
 
 export class PoolStore {
   readonly tableName: string;
@@ -999,9 +1000,18 @@ function unavailable(what: string): PoolError {
 }
 
 function syncItem(sync: SyncRecord): Record<string, unknown> {
-  const trimmed: SyncRecord =
-    sync.errors && sync.errors.length > MAX_SYNC_ERRORS
-      ? { ...sync, errors: [...sync.errors.slice(0, MAX_SYNC_ERRORS), { path: '(more)', message: `${sync.errors.length - MAX_SYNC_ERRORS} more errors not recorded` }] }
-      : sync;
-  return { pk: SYNC_PK, sk: `${sync.at}#${sync.id}`, record: JSON.stringify(trimmed) };
+  const record: SyncRecord = { ...sync };
+  if (sync.errors) record.errors = capped(sync.errors, (n) => ({ path: '(more)', message: `${n} more errors not recorded` }));
+  if (sync.result) {
+    record.result = {
+      ...sync.result,
+      ignored: capped(sync.result.ignored, (n) => ({ pool: '(more)', reason: `${n} more ignored entries not recorded` })),
+      warnings: capped(sync.result.warnings, (n) => `${n} more warnings not recorded`),
+    };
+  }
+  return { pk: SYNC_PK, sk: `${sync.at}#${sync.id}`, record: JSON.stringify(record) };
+}
+
+function capped<T>(list: T[], more: (n: number) => T): T[] {
+  return list.length > MAX_SYNC_LIST ? [...list.slice(0, MAX_SYNC_LIST), more(list.length - MAX_SYNC_LIST)] : list;
 }

@@ -145,6 +145,25 @@ describe('registration errors', () => {
     const toml = Array.from({ length: 100 }, (_, i) => `[pools.p${i}]\ntype = "integer"\nranges = [{ start = ${i * 10}, end = ${i * 10 + 5} }]`).join('\n');
     expect(errors([], toml)).toEqual([{ path: 'pools', message: expect.stringContaining('at most 99 pools at once') }]);
   });
+
+  test('a pool is made of at most 256 separate ranges over its whole history', () => {
+    const ranges = (from: number, n: number) =>
+      `[pools.v]\ntype = "integer"\nranges = [${Array.from({ length: n }, (_, i) => `{ start = ${(from + i) * 10}, end = ${(from + i) * 10 + 5} }`).join(', ')}]`;
+    const state = apply([], ranges(0, 200));
+    expect(state[0].segments).toBe(200);
+    expect(planFile(ranges(200, 56), state, OPTIONS).ok).toBe(true);
+    expect(errors(state, ranges(200, 57))).toEqual([{ path: 'pools.v', message: expect.stringContaining('257 separate ranges, more than 256') }]);
+  });
+
+  test('at most 1,000 pools can be registered', () => {
+    const pools = (from: number, n: number) =>
+      Array.from({ length: n }, (_, i) => `[pools.p${from + i}]\ntype = "integer"\nranges = [{ start = ${(from + i) * 10}, end = ${(from + i) * 10 + 5} }]`).join('\n');
+    let state: RegisteredPool[] = [];
+    for (let from = 0; from < 990; from += 99) state = apply(state, pools(from, Math.min(99, 990 - from)));
+    expect(state).toHaveLength(990);
+    expect(planFile(pools(990, 10), state, OPTIONS).ok).toBe(true);
+    expect(errors(state, pools(990, 11))).toEqual([{ path: 'pools', message: expect.stringContaining('at most 1000 pools can be registered; 990 are, and this file creates 11 more') }]);
+  });
 });
 
 // Property tests over random files of integer pools: small ranges in a small space, so that overlaps,

@@ -105,6 +105,18 @@ exclude = ["2001:db8::1"]`,
     expect(all.length).toBe((await store.pool('vni')).used);
   });
 
+  test('a rejected file is recorded with its errors, at most 100 of them plus a count of the rest', async () => {
+    const bad = Array.from({ length: 150 }, (_, i) => `[pools.bad${i}]\ntype = "integer"`).join('\n');
+    const err = await register(store, bad).catch((e) => e);
+    expect(isPoolError(err, 'INVALID_CONFIG')).toBe(true);
+    expect(err.details).toHaveLength(150);
+    const [latest] = await store.syncs(1);
+    expect(latest).toMatchObject({ source: 'startup', status: 'rejected' });
+    expect(latest.errors).toHaveLength(101);
+    expect(latest.errors?.[100]).toEqual({ path: '(more)', message: '50 more errors not recorded' });
+    expect((await store.pools()).map((p) => p.name)).toEqual(['lo', 'v6', 'vni']);
+  });
+
   test('check finds no disagreement', async () => {
     const report = await store.check();
     expect(report.pools.map((p) => p.problems)).toEqual([[], [], []]);
