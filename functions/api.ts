@@ -1,9 +1,183 @@
-// TEMPORARY STUB from the infra helper: replace with the real handler
-// Lets the CDK app bundle and synthesize before the HTTP app exists; answers every request 503.
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+/**
+ * The API Lambda (API Gateway HTTP API, payload v2): a thin adapter around the one HTTP application.
+ * The store, logger and metrics are built once per container; metrics of each invocation are written
+ * as CloudWatch EMF before it returns.
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { Logger } from '@aws-lambda-powertools/logger';
+import type { Metrics } from '@aws-lambda-powertools/metrics';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { type APIGatewayProxyResult, handle, type LambdaEvent } from 'hono/aws-lambda';
+import { PoolError } from '../lib/errors.js';
+import { parseMaxPoolSize } from '../lib/plan.js';
+import { type Allocation, PoolStore, type StoreOptions, type ValueInput } from '../lib/store.js';
+import { Metric, type MetricName, SERVICE_NAME } from '../lib/telemetry.js';
+import { MetricUnit, publishAggregate, publishForPool, serviceMetrics } from './emf.js';
+import { createApp } from './http/app.js';
+import { errorJson, STATUS_OF } from './http/errors.js';
 
-export const handler = async (_event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => ({
-  statusCode: 503,
-  headers: { 'content-type': 'application/json' },
-  body: JSON.stringify({ error: { code: 'UNAVAILABLE', message: 'the API handler is not built yet' } }),
-});
+/**
+ * What one invocation did, written out at its end: per-pool series (dimension `Pool`) and the
+ * aggregates (no dimension, which the alarms read) are separate EMF documents.
+ */
+export class InvocationMetrics {
+  private readonly perPool = new Map<string, Map<MetricName, number>>();
+  private readonly totals = new Map<MetricName, number>();
+  private readonly latenciesMs: number[] = [];
+
+  count(metric: MetricName, pool?: string): void {
+    this.totals.set(metric, (this.totals.get(metric) ?? 0) + 1);
+    if (pool === undefined) return;
+    const counts = this.perPool.get(pool) ?? new Map<MetricName, number>();
+    counts.set(metric, (counts.get(metric) ?? 0) + 1);
+    this.perPool.set(pool, counts);
+  }
+
+  allocationLatency(ms: number): void {
+    this.latenciesMs.push(ms);
+  }
+
+  publish(metrics: Metrics): void {
+    for (const [pool, counts] of this.perPool) {
+      for (const [metric, n] of counts) metrics.addMetric(metric, MetricUnit.Count, n);
+      publishForPool(metrics, pool);
+    }
+    for (const [metric, n] of this.totals) metrics.addMetric(metric, MetricUnit.Count, n);
+    for (const ms of this.latenciesMs) metrics.addMetric(Metric.AllocationLatency, MetricUnit.Milliseconds, ms);
+    publishAggregate(metrics);
+    this.perPool.clear();
+    this.totals.clear();
+    this.latenciesMs.length = 0;
+  }
+}
+
+/** The store, counting what the API does with it; the application itself knows nothing of metrics. */
+class MeteredStore extends PoolStore {
+  constructor(
+    options: StoreOptions,
+    private readonly tally: InvocationMetrics,
+  ) {
+    super({
+      ...options,
+      events: {
+        retry: () => tally.count(Metric.ContentionRetries),
+        exhausted: (pool) => tally.count(Metric.AllocationsExhausted, pool),
+      },
+    });
+  }
+
+  override async allocate(pool: string, owner: string, value?: ValueInput): Promise<{ allocation: Allocation; created: boolean }> {
+    const started = performance.now();
+    const outcome = await super.allocate(pool, owner, value);
+    this.tally.allocationLatency(performance.now() - started);
+    if (outcome.created) this.tally.count(Metric.Allocations, pool);
+    return outcome;
+  }
+
+  override async releaseValue(pool: string, value: ValueInput, owner: string): Promise<void> {
+    await super.releaseValue(pool, value, owner);
+    this.tally.count(Metric.Releases, pool);
+  }
+
+  override async releaseOwner(pool: string, owner: string): Promise<void> {
+    await super.releaseOwner(pool, owner);
+    this.tally.count(Metric.Releases, pool);
+  }
+}
+
+export interface ApiHandlerOptions {
+  client: DynamoDBClient;
+  tableName: string;
+  maxPoolSize: number;
+  logger?: Logger;
+  metrics?: Metrics;
+}
+
+export type ApiHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
+
+export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
+  const logger = options.logger ?? new Logger({ serviceName: SERVICE_NAME });
+  const metrics = options.metrics ?? serviceMetrics();
+  const tally = new InvocationMetrics();
+  const store = new MeteredStore({ client: options.client, tableName: options.tableName }, tally);
+  const serve = handle(createApp({ store, maxPoolSize: options.maxPoolSize, logger }));
+
+  return async (event, context) => {
+    logger.addContext(context);
+    try {
+      const prepared = prepareEvent(event);
+      if (prepared instanceof PoolError) return errorResult(prepared);
+      return jsonErrors(structured(await serve(prepared, context)), logger);
+    } finally {
+      tally.publish(metrics);
+    }
+  };
+}
+
+/**
+ * API Gateway HTTP APIs hand the Lambda `rawPath` already percent-decoded, so a decoded `%`, `?`,
+ * `#` or space would be read as URL syntax when the adapter builds the request URL. Each segment is
+ * encoded again; the application decodes path parameters once.
+ */
+function encodePath(rawPath: string): string {
+  return rawPath.split('/').map(encodeURIComponent).join('/');
+}
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** Readies the event for the adapter, or says why the request cannot be read. */
+function prepareEvent(event: APIGatewayProxyEventV2): LambdaEvent | PoolError {
+  let rawPath: string;
+  try {
+    rawPath = encodePath(event.rawPath ?? '/');
+  } catch {
+    return new PoolError('INVALID_ARGUMENT', 'the request path is not valid text');
+  }
+  const method = event.requestContext?.http?.method?.toUpperCase();
+  // A fetch Request cannot carry a body on GET or HEAD; the API reads none there.
+  const bodyless = method === 'GET' || method === 'HEAD';
+  if (!bodyless && event.body && event.isBase64Encoded && !BASE64.test(event.body.replace(/\s/g, ''))) {
+    return new PoolError('INVALID_ARGUMENT', 'the request body is marked base64-encoded but is not base64');
+  }
+  const body = bodyless || !event.body ? null : event.isBase64Encoded ? event.body.replace(/\s/g, '') : event.body;
+  // @types/aws-lambda and Hono describe the same event, with small differences (an absent body is undefined
+  // or null; Hono requires an authorizer field that IAM-authorized events carry and Hono never reads).
+  return { ...event, rawPath, body, isBase64Encoded: body !== null && event.isBase64Encoded } as unknown as LambdaEvent;
+}
+
+/** The adapter's answer as payload v2 declares it: Hono writes every header as one string (cookies apart). */
+function structured(result: APIGatewayProxyResult & { headers?: Record<string, string | string[]> }): APIGatewayProxyStructuredResultV2 {
+  const { statusCode, body, isBase64Encoded, cookies, headers = {} } = result;
+  return {
+    statusCode,
+    body,
+    isBase64Encoded,
+    ...(cookies ? { cookies } : {}),
+    headers: Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, Array.isArray(value) ? value.join(', ') : value])),
+  };
+}
+
+function errorResult(e: PoolError): APIGatewayProxyStructuredResultV2 {
+  return { statusCode: STATUS_OF[e.code], headers: { 'content-type': 'application/json' }, body: JSON.stringify(errorJson(e)), isBase64Encoded: false };
+}
+
+/** The adapter answers a request it cannot build in plain text; the contract wants JSON errors. */
+function jsonErrors(result: APIGatewayProxyStructuredResultV2, logger: Logger): APIGatewayProxyStructuredResultV2 {
+  const status = result.statusCode ?? 200;
+  const contentType = String(result.headers?.['content-type'] ?? '');
+  if (status < 400 || contentType.startsWith('application/json')) return result;
+  if (status < 500) return errorResult(new PoolError('INVALID_ARGUMENT', 'the request could not be read (malformed method, header or URL)'));
+  logger.error('the Lambda adapter failed to build a request', { status, body: String(result.body ?? '').slice(0, 200) });
+  return errorResult(new PoolError('INTERNAL', 'an unexpected error occurred while reading the request; it was logged'));
+}
+
+function fromEnvironment(): ApiHandler {
+  const tableName = process.env.TABLE_NAME;
+  if (!tableName) throw new Error('TABLE_NAME is not set: the API handler needs the allocation table name');
+  return createApiHandler({ client: new DynamoDBClient({}), tableName, maxPoolSize: parseMaxPoolSize(process.env.MAX_POOL_SIZE) });
+}
+
+let built: ApiHandler | undefined;
+
+/** Built on the first invocation and kept for the life of the container. */
+export const handler: ApiHandler = (event, context) => (built ??= fromEnvironment())(event, context);

@@ -1,0 +1,279 @@
+/**
+ * Every route of SPEC section 2, plus `GET /v1/check` for the CLI's `check`. Handlers stay thin:
+ * the request is already validated; they call lib/ and shape the answer with lib/shapes.ts.
+ */
+import { POOL_NAME_PATTERN, POOL_NAME_RULE } from '../../lib/config.js';
+import { isPoolError, PoolError } from '../../lib/errors.js';
+import { registerFile } from '../../lib/registration.js';
+import { allocationJson, poolJson } from '../../lib/shapes.js';
+import type { SyncRecord, ValueInput } from '../../lib/store.js';
+import { parseJsonValue, parsePathValue } from '../../lib/values.js';
+import { boundingSyncs, boundInvalidConfig, boundResult } from './bounds.js';
+import { openApiDocument } from './openapi.js';
+import { defineRoute, type Route } from './route.js';
+import {
+  AllocateRequest,
+  Allocation,
+  AllocationPage,
+  CheckReport,
+  ConfigFile,
+  ConfigQuery,
+  ConfigResult,
+  DEFAULT_LIMIT,
+  encodeCursor,
+  Health,
+  ListQuery,
+  OwnerParams,
+  Pool,
+  PoolList,
+  PoolParams,
+  ReleaseQuery,
+  shown,
+  SyncList,
+  ValueParams,
+} from './schemas.js';
+
+/** The newest syncs listed; SPEC keeps at least the last 100. */
+const SYNCS_LISTED = 100;
+
+/**
+ * A name that no pool can have is answered like any unknown pool, without asking the table (whose
+ * keys would refuse a name of a few kilobytes as a server error).
+ */
+function poolName(text: string): string {
+  if (!POOL_NAME_PATTERN.test(text)) throw new PoolError('POOL_NOT_FOUND', `no pool named ${shown(text)}: pool names are ${POOL_NAME_RULE}`);
+  return text;
+}
+
+const fromPath =
+  (text: string): ValueInput =>
+  (type) =>
+    parsePathValue(type, text);
+
+function syncJson(s: SyncRecord) {
+  return {
+    id: s.id,
+    source: s.source,
+    status: s.status,
+    ...(s.object
+      ? { object: { bucket: s.object.bucket, key: s.object.key, version_id: s.object.version_id ?? null, etag: s.object.etag ?? null } }
+      : {}),
+    at: s.at,
+    ...(s.result ? { result: s.result } : {}),
+    ...(s.errors ? { errors: s.errors } : {}),
+  };
+}
+
+const noContent = { description: 'Released.' };
+
+export const routes: Route[] = [
+  defineRoute({
+    method: 'get',
+    path: '/v1/health',
+    operationId: 'health',
+    summary: 'Liveness: the table answers',
+    tags: ['service'],
+    responses: { 200: { description: 'The service and its table answer.', schema: Health } },
+    errors: ['UNAVAILABLE'],
+    async handle(_input, c, deps) {
+      try {
+        await deps.store.health();
+      } catch (e) {
+        throw new PoolError('UNAVAILABLE', 'the allocation table does not answer', { cause: e, retryAfterSeconds: 5 });
+      }
+      return c.json({ status: 'ok' as const }, 200);
+    },
+  }),
+
+  defineRoute({
+    method: 'get',
+    path: '/v1/pools',
+    operationId: 'listPools',
+    summary: 'All pools with their counts, by name',
+    tags: ['pools'],
+    responses: { 200: { description: 'Every registered pool.', schema: PoolList } },
+    errors: ['UNAVAILABLE'],
+    async handle(_input, c, deps) {
+      return c.json({ pools: (await deps.store.pools()).map(poolJson) }, 200);
+    },
+  }),
+
+  defineRoute({
+    method: 'get',
+    path: '/v1/pools/{pool}',
+    operationId: 'getPool',
+    summary: 'One pool',
+    tags: ['pools'],
+    params: PoolParams,
+    responses: { 200: { description: 'The pool.', schema: Pool } },
+    errors: ['POOL_NOT_FOUND', 'UNAVAILABLE'],
+    async handle({ params }, c, deps) {
+      return c.json(poolJson(await deps.store.pool(poolName(params.pool))), 200);
+    },
+  }),
+
+  defineRoute({
+    method: 'post',
+    path: '/v1/pools/{pool}/allocations',
+    operationId: 'allocate',
+    summary: 'Allocate a value to an owner',
+    description:
+      'The owner is the idempotency key: one value per (pool, owner), and a retry answers 200 with the value already held. ' +
+      'Checks run in this order: request shape, POOL_NOT_FOUND, VALUE_NOT_IN_POOL, the owner\'s holding (200, or OWNER_CONFLICT), VALUE_IN_USE, RESOURCE_EXHAUSTED.',
+    tags: ['allocations'],
+    params: PoolParams,
+    body: { kind: 'json', mediaType: 'application/json', schema: AllocateRequest, description: 'Who allocates, and optionally which value.' },
+    responses: {
+      201: { description: 'Allocated.', schema: Allocation, headers: { Location: 'The allocation, by value.' } },
+      200: { description: 'This owner already holds this value (an idempotent retry).', schema: Allocation },
+    },
+    errors: ['INVALID_ARGUMENT', 'VALUE_NOT_IN_POOL', 'POOL_NOT_FOUND', 'OWNER_CONFLICT', 'VALUE_IN_USE', 'RESOURCE_EXHAUSTED', 'PAYLOAD_TOO_LARGE', 'UNAVAILABLE'],
+    async handle({ params, body }, c, deps) {
+      const pool = poolName(params.pool);
+      const raw = body.value;
+      const value: ValueInput | undefined = raw === undefined ? undefined : (type) => parseJsonValue(type, raw);
+      const { allocation, created } = await deps.store.allocate(pool, body.owner, value);
+      const json = allocationJson(allocation);
+      if (!created) return c.json(json, 200);
+      return c.json(json, 201, { Location: `/v1/pools/${encodeURIComponent(pool)}/allocations/${encodeURIComponent(String(json.value))}` });
+    },
+  }),
+
+  defineRoute({
+    method: 'get',
+    path: '/v1/pools/{pool}/allocations',
+    operationId: 'listAllocations',
+    summary: 'Allocations in value order, a page at a time',
+    tags: ['allocations'],
+    params: PoolParams,
+    query: ListQuery,
+    responses: { 200: { description: 'One page.', schema: AllocationPage } },
+    errors: ['INVALID_ARGUMENT', 'POOL_NOT_FOUND', 'UNAVAILABLE'],
+    async handle({ params, query }, c, deps) {
+      const page = await deps.store.allocations(poolName(params.pool), { limit: query.limit ?? DEFAULT_LIMIT, after: query.cursor });
+      return c.json({ allocations: page.allocations.map(allocationJson), next_cursor: page.last === undefined ? null : encodeCursor(page.last) }, 200);
+    },
+  }),
+
+  defineRoute({
+    method: 'get',
+    path: '/v1/pools/{pool}/allocations/{value}',
+    operationId: 'getAllocationByValue',
+    summary: 'Who holds a value',
+    tags: ['allocations'],
+    params: ValueParams,
+    responses: { 200: { description: 'The allocation of this value.', schema: Allocation } },
+    errors: ['INVALID_ARGUMENT', 'VALUE_NOT_IN_POOL', 'POOL_NOT_FOUND', 'NOT_ALLOCATED', 'UNAVAILABLE'],
+    async handle({ params }, c, deps) {
+      return c.json(allocationJson(await deps.store.findByValue(poolName(params.pool), fromPath(params.value))), 200);
+    },
+  }),
+
+  defineRoute({
+    method: 'delete',
+    path: '/v1/pools/{pool}/allocations/{value}',
+    operationId: 'releaseValue',
+    summary: 'Release a value; only its owner may',
+    tags: ['allocations'],
+    params: ValueParams,
+    query: ReleaseQuery,
+    responses: { 204: noContent },
+    errors: ['INVALID_ARGUMENT', 'VALUE_NOT_IN_POOL', 'POOL_NOT_FOUND', 'NOT_ALLOCATED', 'OWNER_MISMATCH', 'UNAVAILABLE'],
+    async handle({ params, query }, c, deps) {
+      await deps.store.releaseValue(poolName(params.pool), fromPath(params.value), query.owner);
+      return c.body(null, 204);
+    },
+  }),
+
+  defineRoute({
+    method: 'get',
+    path: '/v1/pools/{pool}/owners/{owner}',
+    operationId: 'getAllocationByOwner',
+    summary: 'What an owner holds',
+    tags: ['allocations'],
+    params: OwnerParams,
+    responses: { 200: { description: 'The allocation of this owner.', schema: Allocation } },
+    errors: ['INVALID_ARGUMENT', 'POOL_NOT_FOUND', 'NOT_ALLOCATED', 'UNAVAILABLE'],
+    async handle({ params }, c, deps) {
+      return c.json(allocationJson(await deps.store.findByOwner(poolName(params.pool), params.owner)), 200);
+    },
+  }),
+
+  defineRoute({
+    method: 'delete',
+    path: '/v1/pools/{pool}/owners/{owner}',
+    operationId: 'releaseOwner',
+    summary: 'Release what an owner holds',
+    tags: ['allocations'],
+    params: OwnerParams,
+    responses: { 204: noContent },
+    errors: ['INVALID_ARGUMENT', 'POOL_NOT_FOUND', 'NOT_ALLOCATED', 'UNAVAILABLE'],
+    async handle({ params }, c, deps) {
+      await deps.store.releaseOwner(poolName(params.pool), params.owner);
+      return c.body(null, 204);
+    },
+  }),
+
+  defineRoute({
+    method: 'post',
+    path: '/v1/config',
+    operationId: 'applyConfig',
+    summary: 'Apply a pool file additively',
+    description: 'The same registration path as startup and S3 uploads. A rejected file changes nothing and, unless a dry run, is recorded in the syncs.',
+    tags: ['config'],
+    query: ConfigQuery,
+    body: { kind: 'text', mediaType: 'application/toml', schema: ConfigFile, description: 'The pool file.' },
+    responses: { 200: { description: 'Applied, or planned (dry run).', schema: ConfigResult } },
+    errors: ['INVALID_ARGUMENT', 'INVALID_CONFIG', 'PAYLOAD_TOO_LARGE', 'UNAVAILABLE'],
+    async handle({ query, body }, c, deps) {
+      try {
+        const options = { source: 'http' as const, maxPoolSize: deps.maxPoolSize, dryRun: query.dry_run ?? false };
+        const { result } = await registerFile(boundingSyncs(deps.store), body, options);
+        return c.json(boundResult(result), 200);
+      } catch (e) {
+        throw isPoolError(e, 'INVALID_CONFIG') ? boundInvalidConfig(e) : e;
+      }
+    },
+  }),
+
+  defineRoute({
+    method: 'get',
+    path: '/v1/config/syncs',
+    operationId: 'listSyncs',
+    summary: 'Recent config applications, applied or rejected, newest first',
+    tags: ['config'],
+    responses: { 200: { description: `The last ${SYNCS_LISTED} at most.`, schema: SyncList } },
+    errors: ['UNAVAILABLE'],
+    async handle(_input, c, deps) {
+      return c.json({ syncs: (await deps.store.syncs(SYNCS_LISTED)).map(syncJson) }, 200);
+    },
+  }),
+
+  defineRoute({
+    method: 'get',
+    path: '/v1/check',
+    operationId: 'check',
+    summary: 'Recount every pool from its stored state',
+    description: 'Reads every item of every pool: meant for operators (the CLI\'s check), not for hot paths.',
+    tags: ['service'],
+    extension: 'Not in SPEC section 2: added for the resource-pool CLI\'s check command.',
+    responses: { 200: { description: 'ok is false when any pool has a problem.', schema: CheckReport } },
+    errors: ['UNAVAILABLE'],
+    async handle(_input, c, deps) {
+      return c.json(await deps.store.check(), 200);
+    },
+  }),
+
+  defineRoute({
+    method: 'get',
+    path: '/v1/openapi.json',
+    operationId: 'openapi',
+    summary: 'This document (OpenAPI 3.1), generated from the schemas the API validates with',
+    tags: ['service'],
+    responses: { 200: { description: 'The OpenAPI document.' } },
+    errors: [],
+    handle(_input, c) {
+      return c.json(openApiDocument(routes), 200);
+    },
+  }),
+];

@@ -1,0 +1,240 @@
+/**
+ * The zod schemas of the HTTP API (SPEC section 2): requests are validated with them and the OpenAPI
+ * document is generated from them, so the two cannot drift apart. Response schemas are strict objects:
+ * the tests parse real responses with them, so a field added to a response without its schema fails.
+ *
+ * zod is imported as a namespace on purpose: esbuild can then drop the parts not used, while
+ * `import { z } from 'zod'` keeps every locale zod ships (about 300 KB) in the Lambda bundle.
+ */
+import * as z from 'zod';
+import { ERROR_CODES } from '../../lib/errors.js';
+import { OWNER_PATTERN, OWNER_RULE } from '../../lib/shapes.js';
+import { INTEGER_LIMIT, parseAddress, POOL_TYPES } from '../../lib/values.js';
+
+/** Component schemas of the OpenAPI document, by name. */
+export const components = z.registry<{ id: string; description?: string }>();
+
+/** Limits what an error message repeats of its input: a 1 MiB string must not come back whole. */
+export function shown(x: unknown): string {
+  if (typeof x === 'string') {
+    return x.length > 48 ? `the string ${JSON.stringify(x.slice(0, 48))}… (${x.length} characters)` : `the string ${JSON.stringify(x)}`;
+  }
+  if (x === undefined) return 'nothing';
+  if (x === null) return 'null';
+  if (Array.isArray(x)) return 'an array';
+  if (typeof x === 'object') return 'an object';
+  return `${typeof x} ${String(x)}`;
+}
+
+// ---------------------------------------------------------------- values and owners
+
+const INTEGER_RULE = `a whole JSON number 0 <= v < 2^53 (${INTEGER_LIMIT}) for integer pools`;
+const ADDRESS_RULE = 'an IPv4 or IPv6 address string (such as "10.0.0.5" or "2001:db8::5") for IP pools';
+
+/** The longest address text: an IPv6 address with an IPv4 tail. */
+const MAX_ADDRESS_LENGTH = 45;
+
+function isAddressText(text: string): boolean {
+  return text.length <= MAX_ADDRESS_LENGTH && (parseAddress('ipv4', text).ok || parseAddress('ipv6', text).ok);
+}
+
+/**
+ * A value as a request gives it, checked as far as it can be before the pool's type is known (the
+ * store checks the family once it has read the pool): SPEC puts the request's shape before
+ * POOL_NOT_FOUND, so a value that fits no pool at all is refused first.
+ */
+const valueError = (iss: { input?: unknown }) => `must be ${INTEGER_RULE}, or ${ADDRESS_RULE}; got ${shown(iss.input)}`;
+
+// zod answers with the one option whose type matched when there is one, so each option carries the message.
+export const Value = z
+  .union([z.number({ error: valueError }).int({ error: valueError }).min(0, { error: valueError }), z.string().refine(isAddressText, { error: valueError })], {
+    error: valueError,
+  })
+  .meta({ description: 'A JSON number for integer pools, a string for IP pools (IPv6 in RFC 5952 form).' });
+
+function isPathValueText(text: string): boolean {
+  if (/^[0-9]{1,16}$/.test(text)) return BigInt(text) < INTEGER_LIMIT;
+  return isAddressText(text);
+}
+
+export const PathValue = z
+  .string()
+  .refine(isPathValueText, {
+    error: (iss) =>
+      `must be a whole number 0 <= v < 2^53 in decimal digits (integer pools), or ${ADDRESS_RULE}, URL-encoded; got ${shown(iss.input)}`,
+  })
+  .meta({ description: 'The value as a path segment: decimal digits for integer pools, the address for IP pools (IPv6 URL-encoded).', examples: ['2024731', '10.0.0.5', '2001%3Adb8%3A%3A5'] });
+
+export const Owner = z
+  .string({ error: (iss) => (iss.input === undefined ? `required: ${OWNER_RULE}` : `must be a string of ${OWNER_RULE}; got ${shown(iss.input)}`) })
+  .regex(OWNER_PATTERN, { error: (iss) => `must be ${OWNER_RULE}; got ${shown(iss.input)}` })
+  .meta({ description: `Who holds the value, and the idempotency key of an allocation: ${OWNER_RULE}.`, examples: ['vpc-42'] });
+
+export const PoolName = z.string().meta({ description: 'The pool name: 1-64 characters of A-Za-z0-9._-, starting with a letter or digit.', examples: ['vpc-vni'] });
+
+// ---------------------------------------------------------------- requests
+
+export const PoolParams = z.object({ pool: PoolName });
+export const ValueParams = z.object({ pool: PoolName, value: PathValue });
+export const OwnerParams = z.object({ pool: PoolName, owner: Owner });
+
+const MAX_LIMIT = 1000;
+export const DEFAULT_LIMIT = 100;
+
+/** An empty query parameter counts as absent, so a script can pass `?cursor=$NEXT` from the first page on. */
+const Limit = z
+  .string()
+  .transform((text, ctx) => {
+    if (text === '') return undefined;
+    const n = /^[0-9]{1,4}$/.test(text) ? Number(text) : NaN;
+    if (n >= 1 && n <= MAX_LIMIT) return n;
+    ctx.addIssue({ code: 'custom', input: text, message: `must be a whole number from 1 to ${MAX_LIMIT}; got ${shown(text)}` });
+    return z.NEVER;
+  })
+  .meta({ description: `Page size, 1-${MAX_LIMIT}; ${DEFAULT_LIMIT} when absent.`, examples: ['100'] });
+
+/**
+ * Opaque to callers; inside, the sort key of the last value of the page (fixed-width hex, as
+ * lib/values.ts writes it) in base64url. Anything else is refused rather than passed to DynamoDB.
+ */
+export function encodeCursor(lastSortKey: string): string {
+  return Buffer.from(lastSortKey, 'latin1').toString('base64url');
+}
+
+export function decodeCursor(cursor: string): string | undefined {
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(cursor)) return undefined;
+  const key = Buffer.from(cursor, 'base64url').toString('latin1');
+  if (!/^(?:[0-9a-f]{8}|[0-9a-f]{14}|[0-9a-f]{32})$/.test(key) || encodeCursor(key) !== cursor) return undefined;
+  return key;
+}
+
+const Cursor = z
+  .string()
+  .transform((text, ctx) => {
+    if (text === '') return undefined;
+    const key = decodeCursor(text);
+    if (key !== undefined) return key;
+    ctx.addIssue({ code: 'custom', input: text, message: `is not a cursor this API handed out; use next_cursor of the previous page as it is; got ${shown(text)}` });
+    return z.NEVER;
+  })
+  .meta({ description: 'next_cursor of the previous page; absent or empty for the first page.' });
+
+export const ListQuery = z.object({ limit: Limit.optional(), cursor: Cursor.optional() });
+
+export const ReleaseQuery = z.object({
+  owner: Owner.meta({ description: 'The owner releasing the value: only the owner of a value may release it.' }),
+});
+
+/** A dry run when in doubt: `?dry_run` with no value asks for one, and a dry run changes nothing. */
+export const ConfigQuery = z.object({
+  dry_run: z
+    .enum(['true', 'false', '1', '0', ''], { error: (iss) => `must be true or false; got ${shown(iss.input)}` })
+    .transform((text) => text !== 'false' && text !== '0')
+    .optional()
+    .meta({ description: 'true: plan only, change nothing and record nothing.' }),
+});
+
+export const AllocateRequest = z
+  .strictObject(
+    { owner: Owner, value: Value.optional() },
+    {
+      error: (iss) =>
+        iss.code === 'unrecognized_keys'
+          ? `unknown field${iss.keys.length > 1 ? 's' : ''} ${iss.keys.map((k) => JSON.stringify(k.slice(0, 48))).join(', ')}; accepted fields: owner, value`
+          : `must be a JSON object such as {"owner": "vpc-42"} or {"owner": "vpc-42", "value": 2024731}; got ${shown(iss.input)}`,
+    },
+  )
+  .register(components, {
+    id: 'AllocateRequest',
+    description: 'Without value, a random free auto_assign value; with it, exactly that value. One value per (pool, owner).',
+  });
+
+export const ConfigFile = z.string().meta({ description: 'A pool file (TOML, SPEC section 1), read as TOML whatever the Content-Type.' });
+
+// ---------------------------------------------------------------- responses
+
+const Count = z.number().int().min(0);
+const Timestamp = z.string().meta({ description: 'ISO 8601, UTC', examples: ['2026-11-22T10:00:00.000Z'] });
+const JsonValue = z.union([z.number().int(), z.string()]);
+
+export const Range = z
+  .strictObject({ start: JsonValue, end: JsonValue, auto_assign: z.boolean(), size: Count })
+  .register(components, { id: 'Range', description: 'A run of values [start, end) with its auto_assign.' });
+
+export const Pool = z
+  .strictObject({
+    name: z.string(),
+    type: z.enum(POOL_TYPES),
+    size: Count,
+    used: Count,
+    free: Count,
+    auto_assign_free: Count,
+    utilization: z.number().min(0).max(1).meta({ description: 'used / size, 0..1' }),
+    min: JsonValue.meta({ description: 'Smallest value, inclusive.' }),
+    max: JsonValue.meta({ description: 'Largest value, inclusive.' }),
+    ranges: z.array(Range),
+    created_at: Timestamp,
+    updated_at: Timestamp,
+  })
+  .register(components, { id: 'Pool' });
+
+export const PoolList = z.strictObject({ pools: z.array(Pool) }).register(components, { id: 'PoolList' });
+
+export const Allocation = z
+  .strictObject({ pool: z.string(), value: JsonValue, owner: z.string(), allocated_at: Timestamp })
+  .register(components, { id: 'Allocation' });
+
+export const AllocationPage = z
+  .strictObject({ allocations: z.array(Allocation), next_cursor: z.string().nullable() })
+  .register(components, { id: 'AllocationPage', description: 'Allocations in value order; next_cursor is null on the last page.' });
+
+export const ConfigResult = z
+  .strictObject({
+    applied: z.boolean(),
+    dry_run: z.boolean(),
+    pools: z.array(z.strictObject({ name: z.string(), action: z.enum(['created', 'grown', 'unchanged']), added: Count, size: Count })),
+    ignored: z.array(z.strictObject({ pool: z.string(), reason: z.string() })),
+    warnings: z.array(z.string()),
+  })
+  .register(components, { id: 'ConfigResult' });
+
+export const ConfigIssue = z.strictObject({ path: z.string(), message: z.string() }).register(components, { id: 'ConfigIssue' });
+
+export const Sync = z
+  .strictObject({
+    id: z.string(),
+    source: z.enum(['s3', 'http', 'startup']),
+    status: z.enum(['applied', 'rejected']),
+    object: z
+      .strictObject({ bucket: z.string(), key: z.string(), version_id: z.string().nullable(), etag: z.string().nullable() })
+      .optional()
+      .meta({ description: 'The uploaded object (S3 syncs only).' }),
+    at: Timestamp,
+    result: ConfigResult.optional().meta({ description: 'When applied.' }),
+    errors: z.array(ConfigIssue).optional().meta({ description: 'When rejected.' }),
+  })
+  .register(components, { id: 'Sync' });
+
+export const SyncList = z.strictObject({ syncs: z.array(Sync) }).register(components, { id: 'SyncList', description: 'Newest first.' });
+
+export const CheckReport = z
+  .strictObject({
+    ok: z.boolean(),
+    pools: z.array(z.strictObject({ name: z.string(), size: Count, used: Count, allocations: Count, problems: z.array(z.string()) })),
+  })
+  .register(components, {
+    id: 'CheckReport',
+    description: 'Every pool recounted from its stored state; each problem is a disagreement between bitmaps, counters and allocation records.',
+  });
+
+export const Health = z.strictObject({ status: z.literal('ok') }).register(components, { id: 'Health' });
+
+export const ErrorBody = z
+  .strictObject({
+    error: z.strictObject({
+      code: z.enum(ERROR_CODES),
+      message: z.string(),
+      details: z.unknown().optional().meta({ description: 'INVALID_CONFIG: every problem as {path, message}; others: what helps.' }),
+    }),
+  })
+  .register(components, { id: 'Error' });
