@@ -44,12 +44,14 @@ export function settingsFromEnv(env: Env = process.env, cwd = process.cwd()): Lo
     const v = env[name]?.trim();
     return v === '' ? undefined : v;
   };
+  const badPorts = new Set<string>();
   const port = (name: string, fallback: number): number => {
     const v = text(name);
     if (v === undefined) return fallback;
     const n = Number(v);
     if (!/^\d+$/.test(v) || n < 1 || n > 65535) {
       problems.push(`${name}=${JSON.stringify(env[name])}: expected a port number from 1 to 65535`);
+      badPorts.add(name);
       return fallback;
     }
     return n;
@@ -91,11 +93,12 @@ export function settingsFromEnv(env: Env = process.env, cwd = process.cwd()): Lo
     tableName,
     host: text('HOST') ?? '0.0.0.0',
   };
-  const ports = [
+  const named: [string, number][] = [
     ['PORT', settings.port],
     ['S3_PORT', settings.s3Port],
-    ...(dynamodbEndpoint === undefined ? [['DDB_PORT', settings.ddbPort] as const] : []),
-  ] as const;
+  ];
+  if (dynamodbEndpoint === undefined) named.push(['DDB_PORT', settings.ddbPort]);
+  const ports = named.filter(([name]) => !badPorts.has(name));
   for (const [i, [name, p]] of ports.entries()) {
     const clash = ports.slice(0, i).find(([, q]) => q === p);
     if (clash) problems.push(`${name} and ${clash[0]} are both ${p}: each part needs its own port`);

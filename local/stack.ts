@@ -89,6 +89,8 @@ export async function startLocalStack(settings: LocalStackSettings, out: StackOu
         port: settings.ddbPort,
         dataDir: settings.inMemory ? undefined : join(settings.dataDir, 'dynamodb'),
         sharedDb: true,
+      }).catch((e: Error) => {
+        throw new Error(`${e.message}\n(set DDB_PORT to another port, or DYNAMODB_ENDPOINT to use a DynamoDB that is already running)`, { cause: e });
       });
       stops.push(() => started.stop());
       ddb = started;
@@ -98,7 +100,12 @@ export async function startLocalStack(settings: LocalStackSettings, out: StackOu
     const client: DynamoDBClient = localDynamoClient(ddb?.endpoint ?? dynamodbEndpoint);
     stops.push(async () => client.destroy());
     const store = new PoolStore({ client, tableName: settings.tableName });
-    await store.ensureTable();
+    try {
+      await store.ensureTable();
+    } catch (e) {
+      const where = ddb ? 'the embedded DynamoDB Local' : `DYNAMODB_ENDPOINT ${dynamodbEndpoint}`;
+      throw new Error(`cannot create or read the table ${settings.tableName} at ${where}: ${(e as Error).message}`, { cause: e });
+    }
 
     let registration: ConfigResultJson | undefined;
     if (!settings.listenOnly) registration = await registerPoolsFile(store, settings);

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, describe, expect, test } from 'vitest';
 import { freePort } from '../local/dynamodb-local.js';
+import { SettingsError, settingsFromEnv } from '../local/settings.js';
 import {
   killStack,
   processesMatching,
@@ -210,5 +211,51 @@ describe('npm start', () => {
     expect(stack.output()).toContain('pools.b.type');
     expect(stack.output()).toContain('LISTEN_ONLY=true');
     expect(await waitUntilClosed([p.api, p.ddb, p.s3])).toEqual([]);
+  });
+});
+
+describe('local stack settings', () => {
+  test('SPEC defaults, paths resolved from the working directory', () => {
+    expect(settingsFromEnv({}, '/work')).toEqual({
+      port: 3000,
+      ddbPort: 8000,
+      dynamodbEndpoint: undefined,
+      dataDir: '/work/.data',
+      inMemory: false,
+      poolsFile: '/work/config/pools.toml',
+      listenOnly: false,
+      s3Port: 4569,
+      maxPoolSize: 250_000,
+      tableName: 'resource-pools',
+      host: '0.0.0.0',
+    });
+    expect(settingsFromEnv({ IN_MEMORY: 'true', LISTEN_ONLY: 'TRUE', DATA_DIR: '/d', MAX_POOL_SIZE: '16_777_216' }, '/work')).toMatchObject({
+      inMemory: true,
+      listenOnly: true,
+      dataDir: '/d',
+      maxPoolSize: 16_777_216,
+    });
+  });
+
+  test('every problem is reported at once', () => {
+    let error: unknown;
+    try {
+      settingsFromEnv({ PORT: '70000', IN_MEMORY: 'yes please', S3_PORT: '8000', MAX_POOL_SIZE: 'lots' });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(SettingsError);
+    const problems = (error as SettingsError).problems;
+    expect(problems).toHaveLength(4);
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^PORT="70000"/),
+        expect.stringMatching(/^IN_MEMORY="yes please"/),
+        expect.stringContaining('MAX_POOL_SIZE'),
+        expect.stringMatching(/^DDB_PORT and S3_PORT are both 8000/),
+      ]),
+    );
+    // With DYNAMODB_ENDPOINT, DDB_PORT is not used, so it cannot clash.
+    expect(settingsFromEnv({ S3_PORT: '8000', DYNAMODB_ENDPOINT: 'http://localhost:8000' }).s3Port).toBe(8000);
   });
 });
