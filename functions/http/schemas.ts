@@ -82,13 +82,15 @@ const MAX_LIMIT = 1000;
 export const DEFAULT_LIMIT = 100;
 
 /** An empty query parameter counts as absent, so a script can pass `?cursor=$NEXT` from the first page on. */
+const limitError = (iss: { input?: unknown }) => `must be a whole number from 1 to ${MAX_LIMIT}; got ${shown(iss.input)}`;
 const Limit = z
   .string()
+  .regex(/^([0-9]{1,4})?$/, { error: limitError })
   .transform((text, ctx) => {
     if (text === '') return undefined;
-    const n = /^[0-9]{1,4}$/.test(text) ? Number(text) : NaN;
+    const n = Number(text);
     if (n >= 1 && n <= MAX_LIMIT) return n;
-    ctx.addIssue({ code: 'custom', input: text, message: `must be a whole number from 1 to ${MAX_LIMIT}; got ${shown(text)}` });
+    ctx.addIssue({ code: 'custom', input: text, message: limitError({ input: text }) });
     return z.NEVER;
   })
   .meta({ description: `Page size, 1-${MAX_LIMIT}; ${DEFAULT_LIMIT} when absent.`, examples: ['100'] });
