@@ -2,7 +2,7 @@
  * The local stack's environment (SPEC section 5), read and checked in one place so that a typo in a
  * variable is reported at startup, with every problem at once, instead of showing up as odd behaviour.
  */
-import { resolve } from 'node:path';
+import { isAbsolute, relative, resolve } from 'node:path';
 import { parseMaxPoolSize } from '../lib/plan.js';
 
 export interface LocalStackSettings {
@@ -105,4 +105,10 @@ export function settingsFromEnv(env: Env = process.env, cwd = process.cwd()): Lo
   }
   if (problems.length > 0) throw new SettingsError(problems);
   return settings;
+}
+
+/** A path as people read it: relative when it is inside the working directory, absolute otherwise. */
+export function displayPath(path: string, cwd = process.cwd()): string {
+  const rel = relative(cwd, path);
+  return rel === '' || rel.startsWith('..') || isAbsolute(rel) ? path : rel;
 }

@@ -7,7 +7,7 @@ import { readFile, rm } from 'node:fs/promises';
 import { mkdtempSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createAdaptorServer } from '@hono/node-server';
 import type { S3Event } from 'aws-lambda';
@@ -20,7 +20,7 @@ import type { ConfigResultJson } from '../lib/shapes.js';
 import { PoolStore } from '../lib/store.js';
 import { type DynamoDbLocal, localDynamoClient, startDynamoDbLocal } from './dynamodb-local.js';
 import { listenError, localS3Client, startLocalS3 } from './s3.js';
-import { CONFIG_BUCKET, type LocalStackSettings } from './settings.js';
+import { CONFIG_BUCKET, displayPath, type LocalStackSettings } from './settings.js';
 
 export interface StackOutput {
   info(line: string): void;
@@ -154,7 +154,7 @@ export async function startLocalStack(settings: LocalStackSettings, out: StackOu
 }
 
 async function registerPoolsFile(store: PoolStore, settings: LocalStackSettings): Promise<ConfigResultJson> {
-  const shown = relative(process.cwd(), settings.poolsFile) || settings.poolsFile;
+  const shown = displayPath(settings.poolsFile);
   let text: string;
   try {
     text = await readFile(settings.poolsFile, 'utf8');

@@ -4,9 +4,8 @@
  * if whatever started it disappears without a signal, the stack stops too, and Java, which runs under
  * a guard watching this process, goes even when this process is killed outright.
  */
-import { relative } from 'node:path';
 import type { ConfigResultJson } from '../lib/shapes.js';
-import { settingsFromEnv, CONFIG_BUCKET, S3_ACCESS_KEY, S3_SECRET_KEY, type LocalStackSettings } from './settings.js';
+import { settingsFromEnv, displayPath, CONFIG_BUCKET, S3_ACCESS_KEY, S3_SECRET_KEY, type LocalStackSettings } from './settings.js';
 import { type RunningStack, StartupRejected, startLocalStack, type StackOutput } from './stack.js';
 
 /** If stopping hangs (a stuck request, a slow disk), exit anyway: nothing may outlive a stop request. */
@@ -97,7 +96,7 @@ if (stopRequested !== undefined) {
 printBanner(settings, stack);
 
 function printBanner(s: LocalStackSettings, st: RunningStack): void {
-  const pool = st.poolNames.find((n) => n === 'vpc-vni') ?? st.poolNames[0] ?? 'vpc-vni';
+  const pool = st.poolNames.find((n) => n === 'vpc-vni') ?? st.poolNames[0];
   const cliEndpoint = s.port === 3000 ? '' : ` --endpoint ${st.apiUrl}`;
   const lines = [
     '',
@@ -111,9 +110,13 @@ function printBanner(s: LocalStackSettings, st: RunningStack): void {
     '',
     'Try:',
     `  curl -s ${st.apiUrl}/v1/pools`,
-    `  curl -s -X POST ${st.apiUrl}/v1/pools/${pool}/allocations -H 'content-type: application/json' -d '{"owner":"demo-1"}'`,
-    `  npx resource-pool list${cliEndpoint}`,
-    `  npx resource-pool allocate ${pool} --owner demo-2${cliEndpoint}`,
+    ...(st.poolNames.length === 0
+      ? [`  npx resource-pool grow -f config/pools.toml${cliEndpoint}    # no pools yet: register some`]
+      : [
+          `  curl -s -X POST ${st.apiUrl}/v1/pools/${pool}/allocations -H 'content-type: application/json' -d '{"owner":"demo-1"}'`,
+          `  npx resource-pool list${cliEndpoint}`,
+          `  npx resource-pool allocate ${pool} --owner demo-2${cliEndpoint}`,
+        ]),
     `  AWS_ACCESS_KEY_ID=${S3_ACCESS_KEY} AWS_SECRET_ACCESS_KEY=${S3_SECRET_KEY} AWS_REQUEST_CHECKSUM_CALCULATION=when_required \\`,
     `    aws s3 cp site.toml s3://${CONFIG_BUCKET}/site.toml --endpoint-url ${st.s3Endpoint}`,
     '',
@@ -130,5 +133,5 @@ function describeRegistration(s: LocalStackSettings, r: ConfigResultJson | undef
     .filter(([, n]) => n > 0)
     .map(([action, n]) => `${n} ${action}`);
   const extra = [...r.ignored.map((i) => `ignored ${i.pool}: ${i.reason}`), ...r.warnings.map((w) => `warning: ${w}`)];
-  return `${relative(process.cwd(), s.poolsFile) || s.poolsFile} registered: ${parts.join(', ') || 'no pools'}${extra.map((x) => `\n            ${x}`).join('')}`;
+  return `${displayPath(s.poolsFile)} registered: ${parts.join(', ') || 'no pools'}${extra.map((x) => `\n            ${x}`).join('')}`;
 }
