@@ -4,9 +4,11 @@
  * already registered is decided later, by plan.ts.
  */
 import { parse as parseToml, TomlError } from 'smol-toml';
-import { z } from 'zod';
+// The namespace form lets esbuild drop the parts of zod this module does not use (its locales).
+import * as z from 'zod';
 import { type FlaggedRun, normalize, overlaps, type Run, runSize, subtract } from './runs.js';
 import {
+  clip,
   describe,
   isPoolType,
   type PoolType,
@@ -15,6 +17,7 @@ import {
   type Prefix,
   prefixHostRange,
   prefixSpan,
+  quote,
   showValue,
   valueExample,
 } from './values.js';
@@ -86,7 +89,7 @@ function isTable(v: unknown): v is Table {
 /** Unknown keys are errors, so that a typo never passes silently. */
 function unknownKeys(t: Table, accepted: readonly string[], path: string, errors: ConfigIssue[]): void {
   for (const k of Object.keys(t)) {
-    if (!accepted.includes(k)) errors.push({ path: `${path}.${k}`, message: `unknown key '${k}'; accepted keys: ${accepted.join(', ')}` });
+    if (!accepted.includes(k)) errors.push({ path: `${path}.${clip(k)}`, message: `unknown key '${clip(k)}'; accepted keys: ${accepted.join(', ')}` });
   }
 }
 
@@ -108,7 +111,7 @@ export function parsePoolsFile(text: string): ParseResult {
     if (key === 'pools') continue;
     const v = doc[key];
     const isTable = typeof v === 'object' && v !== null && !Array.isArray(v);
-    warnings.push(isTable ? `top-level table '${key}' ignored` : `top-level key '${key}' ignored`);
+    warnings.push(isTable ? `top-level table '${clip(key)}' ignored` : `top-level key '${clip(key)}' ignored`);
   }
 
   const pools = doc.pools;
@@ -122,9 +125,9 @@ export function parsePoolsFile(text: string): ParseResult {
   const errors: ConfigIssue[] = [];
   const specs: PoolSpec[] = [];
   for (const name of names) {
-    const path = `pools.${name}`;
+    const path = `pools.${clip(name)}`;
     if (!POOL_NAME_PATTERN.test(name)) {
-      errors.push({ path, message: `invalid pool name ${JSON.stringify(name)}: use ${POOL_NAME_RULE}` });
+      errors.push({ path, message: `invalid pool name ${quote(name)}: use ${POOL_NAME_RULE}` });
       continue;
     }
     const raw = pools[name];
@@ -240,7 +243,7 @@ function parseExclude(type: PoolType, entry: unknown, at: string, errors: Config
   }
   if (typeof entry === 'string' && entry.includes('/')) {
     if (type === 'integer') {
-      errors.push({ path: at, message: `integer pools take values or { start, end } ranges in exclude, not CIDRs; got ${JSON.stringify(entry)}` });
+      errors.push({ path: at, message: `integer pools take values or { start, end } ranges in exclude, not CIDRs; got ${quote(entry)}` });
       return undefined;
     }
     const p = parsePrefix(type, entry);

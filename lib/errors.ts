@@ -38,12 +38,17 @@ export class PoolError extends Error {
   }
 }
 
+/** An answer lists every problem up to this many, then counts the rest: a 1 MiB file can hold tens of thousands. */
+export const MAX_LISTED_ISSUES = 1000;
+
 export function invalidConfig(errors: ConfigIssue[]): PoolError {
   const first = errors[0];
   const more = errors.length > 1 ? ` (and ${errors.length - 1} more)` : '';
-  return new PoolError('INVALID_CONFIG', `the pool file is rejected: ${first ? `${first.path}: ${first.message}` : 'no detail'}${more}`, {
-    details: errors,
-  });
+  const details =
+    errors.length <= MAX_LISTED_ISSUES
+      ? errors
+      : [...errors.slice(0, MAX_LISTED_ISSUES), { path: '(more)', message: `${errors.length - MAX_LISTED_ISSUES} more errors not listed` }];
+  return new PoolError('INVALID_CONFIG', `the pool file is rejected: ${first ? `${first.path}: ${first.message}` : 'no detail'}${more}`, { details });
 }
 
 export function isPoolError(e: unknown, code?: ErrorCode): e is PoolError {

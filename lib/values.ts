@@ -47,13 +47,13 @@ const fail = (message: string): { ok: false; message: string } => ({ ok: false, 
 export function parseAddress(type: 'ipv4' | 'ipv6', text: string): Parsed<bigint> {
   if (type === 'ipv4') {
     if (!Validator.isValidIPv4String(text)[0]) {
-      return fail(`${JSON.stringify(text)} is not an IPv4 address; expected dotted decimal such as "10.0.0.5"`);
+      return fail(`${quote(text)} is not an IPv4 address; expected dotted decimal such as "10.0.0.5"`);
     }
     return { ok: true, value: IPv4.fromString(text).value };
   }
   // ip-num accepts zone identifiers ("fe80::1%eth0"); a pool value never has one.
   if (text.includes('%') || !Validator.isValidIPv6String(text)[0]) {
-    return fail(`${JSON.stringify(text)} is not an IPv6 address; expected a form such as "2001:db8::5"`);
+    return fail(`${quote(text)} is not an IPv6 address; expected a form such as "2001:db8::5"`);
   }
   return { ok: true, value: IPv6.fromString(text).value };
 }
@@ -70,8 +70,8 @@ export function parseConfigValue(type: PoolType, raw: unknown): Parsed<bigint> {
       return checkInteger(BigInt(raw), String(raw));
     }
     if (typeof raw === 'string') {
-      if (/^[0-9]+$/.test(raw) || /^0x[0-9a-fA-F]+$/.test(raw)) return checkInteger(BigInt(raw), JSON.stringify(raw));
-      return fail(`${JSON.stringify(raw)} is not an integer; expected decimal digits ("2024500") or 0x hex ("0x2000000")`);
+      if (/^[0-9]+$/.test(raw) || /^0x[0-9a-fA-F]+$/.test(raw)) return checkInteger(BigInt(raw), quote(raw));
+      return fail(`${quote(raw)} is not an integer; expected decimal digits ("2024500") or 0x hex ("0x2000000")`);
     }
     return fail(`expected ${valueExample(type)}, as a TOML integer or a string of decimal digits or 0x hex; got ${describe(raw)}`);
   }
@@ -101,7 +101,7 @@ export function parseJsonValue(type: PoolType, raw: unknown): Parsed<bigint> {
 /** Parses a value from a URL path segment (already percent-decoded). */
 export function parsePathValue(type: PoolType, text: string): Parsed<bigint> {
   if (type === 'integer') {
-    if (!/^[0-9]{1,16}$/.test(text)) return fail(`${JSON.stringify(text)} is not ${valueExample(type)}`);
+    if (!/^[0-9]{1,16}$/.test(text)) return fail(`${quote(text)} is not ${valueExample(type)}`);
     return checkInteger(BigInt(text), text);
   }
   return parseAddress(type, text);
@@ -178,19 +178,19 @@ export function parsePrefix(type: 'ipv4' | 'ipv6', text: string): Parsed<Prefix>
   const family = type === 'ipv4' ? 'IPv4' : 'IPv6';
   const example = type === 'ipv4' ? '"10.180.62.0/26"' : '"2001:db8:0:1::/120"';
   const slash = text.indexOf('/');
-  if (slash < 0) return fail(`${JSON.stringify(text)} is not a CIDR prefix; expected an ${family} prefix such as ${example}`);
+  if (slash < 0) return fail(`${quote(text)} is not a CIDR prefix; expected an ${family} prefix such as ${example}`);
   const address = parseAddress(type, text.slice(0, slash));
   const lengthText = text.slice(slash + 1);
   const bits = addressBits(type);
   if (!address.ok || !/^(0|[1-9][0-9]{0,2})$/.test(lengthText) || Number(lengthText) > bits) {
-    return fail(`${JSON.stringify(text)} is not a valid ${family} prefix; expected an address and a length 0-${bits}, such as ${example}`);
+    return fail(`${quote(text)} is not a valid ${family} prefix; expected an address and a length 0-${bits}, such as ${example}`);
   }
   const length = Number(lengthText);
   const hostBits = BigInt(bits - length);
   const network = (address.value >> hostBits) << hostBits;
   const cidr = `${showValue(type, network)}/${length}`;
   if (network !== address.value) {
-    return fail(`${JSON.stringify(text)} has host bits set; the canonical prefix is "${cidr}"`);
+    return fail(`${quote(text)} has host bits set; the canonical prefix is "${cidr}"`);
   }
   return { ok: true, value: { cidr, network, length } };
 }
@@ -211,11 +211,24 @@ export function prefixHostRange(type: 'ipv4' | 'ipv6', p: Prefix): { start: bigi
   return type === 'ipv4' ? { start: start + 1n, end: end - 1n } : { start: start + 1n, end };
 }
 
+/**
+ * Text from the input, cut to `max` characters: a message or path never carries a whole file's worth
+ * of one value (a 1 MiB file can hold a 500 KB pool name), so errors and sync records stay small.
+ */
+export function clip(text: string, max = 100): string {
+  return text.length <= max ? text : `${text.slice(0, max)}… (${text.length - max} more characters)`;
+}
+
+/** Input quoted in a message: JSON-quoted, and clipped. */
+export function quote(text: string, max = 100): string {
+  return text.length <= max ? JSON.stringify(text) : `${JSON.stringify(`${text.slice(0, max)}…`)} (${text.length - max} more characters)`;
+}
+
 export function describe(raw: unknown): string {
   if (raw === null) return 'null';
   if (Array.isArray(raw)) return 'an array';
   if (typeof raw === 'object') return 'a table';
-  if (typeof raw === 'string') return `the string ${JSON.stringify(raw)}`;
+  if (typeof raw === 'string') return `the string ${quote(raw)}`;
   if (typeof raw === 'bigint') return `the integer ${raw}`;
   return `${typeof raw} ${String(raw)}`;
 }

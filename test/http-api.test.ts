@@ -472,7 +472,7 @@ describe('HTTP API on DynamoDB Local', () => {
         [
           'more problems than are listed',
           Array.from({ length: 150 }, (_, i) => `[pools.bad-${i}]\ntype = "integer"\nranges = [{ start = 9, end = 1 }]\n`).join(''),
-          ['pools.bad-0.ranges[0].end', '(more)'],
+          ['pools.bad-0.ranges[0].end', 'pools.bad-149.ranges[0].end'],
         ],
         [
           'several problems at once',
@@ -488,13 +488,15 @@ describe('HTTP API on DynamoDB Local', () => {
 
         const error = expectError(await call(app, 'POST', '/v1/config', { body }), 'INVALID_CONFIG');
         const details = error.details as { path: string; message: string }[];
-        expect(Array.isArray(details) && details.length > 0 && details.length <= 100, what).toBe(true);
+        expect(Array.isArray(details) && details.length > 0, what).toBe(true);
         for (const d of details) expect(schemas.ConfigIssue.safeParse(d).success, what).toBe(true);
         expect(details.map((d) => d.path), what).toEqual(expect.arrayContaining(paths));
         for (const d of details) expect(d.message.length, `${what}: ${d.path}`).toBeGreaterThan(10);
 
         const { syncs } = parsed(schemas.SyncList, await call(app, 'GET', '/v1/config/syncs'), 200);
-        expect(syncs[0], what).toMatchObject({ source: 'http', status: 'rejected', errors: details });
+        // The record keeps the first 100 problems and counts the rest; the answer lists them all.
+        const recorded = details.length <= 100 ? details : [...details.slice(0, 100), { path: '(more)', message: `${details.length - 100} more errors not recorded` }];
+        expect(syncs[0], what).toMatchObject({ source: 'http', status: 'rejected', errors: recorded });
         expect(syncs[0].result).toBeUndefined();
         expect(syncs.slice(1)).toEqual(syncsBefore.slice(0, syncs.length - 1));
       }
@@ -507,8 +509,7 @@ describe('HTTP API on DynamoDB Local', () => {
     const error = expectError(prefix, 'INVALID_CONFIG');
     const details = error.details as { path: string; message: string }[];
     expect(details.map((d) => d.path)).toEqual(['pools.huge.prefix']);
-    expect(details[0].message).toMatch(/^"x{100,}.*… \(\d+ more characters\)$/);
-    expect(details[0].message.length).toBeLessThan(1100);
+    expect(details[0].message).toMatch(/^"x{100}…" \(449900 more characters\) is not a CIDR prefix; expected an IPv4 prefix such as "10.180.62.0\/26"$/);
     expect(error.message.length).toBeLessThan(4200);
     const [rejected] = parsed(schemas.SyncList, await call(app, 'GET', '/v1/config/syncs'), 200).syncs;
     expect(rejected).toMatchObject({ status: 'rejected', errors: details });
@@ -517,7 +518,7 @@ describe('HTTP API on DynamoDB Local', () => {
     const applied = parsed(schemas.ConfigResult, await call(app, 'POST', '/v1/config', { body: `[${key}]\n[pools.clipped]\ntype = "integer"\nranges = [{ start = 3000, end = 3001 }]\n` }), 200);
     expect(applied.pools).toEqual([{ name: 'clipped', action: 'created', added: 1, size: 1 }]);
     expect(applied.warnings).toHaveLength(1);
-    expect(applied.warnings[0]).toMatch(/^top-level table 'k+… \(\d+ more characters\)$/);
+    expect(applied.warnings[0]).toMatch(/^top-level table 'k{100}… \(499900 more characters\)' ignored$/);
     const [recorded] = parsed(schemas.SyncList, await call(app, 'GET', '/v1/config/syncs'), 200).syncs;
     expect(recorded).toMatchObject({ status: 'applied', result: applied });
   });

@@ -6,7 +6,7 @@ import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type * as z from 'zod';
 import { type ErrorCode, PoolError } from '../../lib/errors.js';
-import { clip } from './bounds.js';
+import { clip } from '../../lib/values.js';
 
 export const STATUS_OF: Readonly<Record<ErrorCode, ContentfulStatusCode>> = {
   INVALID_ARGUMENT: 400,
@@ -30,10 +30,10 @@ export interface ErrorJson {
 }
 
 /** No message needs more; a longer one quotes too much of its input. */
-const MAX_MESSAGE_BYTES = 4096;
+const MAX_MESSAGE_CHARS = 4096;
 
 export function errorJson(e: PoolError): ErrorJson {
-  return { error: { code: e.code, message: clip(e.message, MAX_MESSAGE_BYTES), ...(e.details === undefined ? {} : { details: e.details }) } };
+  return { error: { code: e.code, message: clip(e.message, MAX_MESSAGE_CHARS), ...(e.details === undefined ? {} : { details: e.details }) } };
 }
 
 export function errorResponse(c: Context, e: PoolError, headers: Record<string, string> = {}): Response {

@@ -3,12 +3,11 @@
  * the request is already validated; they call lib/ and shape the answer with lib/shapes.ts.
  */
 import { POOL_NAME_PATTERN, POOL_NAME_RULE } from '../../lib/config.js';
-import { isPoolError, PoolError } from '../../lib/errors.js';
+import { PoolError } from '../../lib/errors.js';
 import { registerFile } from '../../lib/registration.js';
 import { allocationJson, poolJson } from '../../lib/shapes.js';
 import type { SyncRecord, ValueInput } from '../../lib/store.js';
 import { parseJsonValue, parsePathValue } from '../../lib/values.js';
-import { boundingSyncs, boundInvalidConfig, boundResult } from './bounds.js';
 import { openApiDocument } from './openapi.js';
 import { defineRoute, type Route } from './route.js';
 import {
@@ -226,13 +225,9 @@ export const routes: Route[] = [
     responses: { 200: { description: 'Applied, or planned (dry run).', schema: ConfigResult } },
     errors: ['INVALID_ARGUMENT', 'INVALID_CONFIG', 'PAYLOAD_TOO_LARGE', 'UNAVAILABLE'],
     async handle({ query, body }, c, deps) {
-      try {
-        const options = { source: 'http' as const, maxPoolSize: deps.maxPoolSize, dryRun: query.dry_run ?? false };
-        const { result } = await registerFile(boundingSyncs(deps.store), body, options);
-        return c.json(boundResult(result), 200);
-      } catch (e) {
-        throw isPoolError(e, 'INVALID_CONFIG') ? boundInvalidConfig(e) : e;
-      }
+      const options = { source: 'http' as const, maxPoolSize: deps.maxPoolSize, dryRun: query.dry_run ?? false };
+      const { result } = await registerFile(deps.store, body, options);
+      return c.json(result, 200);
     },
   }),
 
