@@ -198,6 +198,21 @@ describe('npm start', () => {
     expect(await waitUntilClosed([p.api, p.ddb, p.s3])).toEqual([]);
   });
 
+  test('Ctrl-C (SIGINT to the whole process group) stops cleanly, although the server hears it twice', async () => {
+    const p = await ports();
+    const stack = launch(p, { IN_MEMORY: 'true', LISTEN_ONLY: 'true' });
+    await waitForHealth(stack, `http://127.0.0.1:${p.api}`);
+    await eventually('the banner', async () => (stack.output().includes('Stop with Ctrl-C') ? true : undefined));
+
+    // What a terminal does: every process of the foreground group (npm, tsx, node, the guard, Java) gets it.
+    process.kill(-stack.npm.pid!, 'SIGINT');
+    await stack.exited;
+
+    expect(stack.output()).toContain('stopped: nothing is listening any more');
+    expect(stack.output()).not.toContain('exiting without waiting');
+    expect(await waitUntilClosed([p.api, p.ddb, p.s3])).toEqual([]);
+  });
+
   test('a rejected POOLS_FILE: every error with its path, a non-zero exit, and nothing left running', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'rp-stack-bad-'));
     tempDirs.push(dir);
