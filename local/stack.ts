@@ -4,7 +4,7 @@
  * config-sync code, and the HTTP application on a Node server.
  */
 import { readFile, rm } from 'node:fs/promises';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -113,7 +113,7 @@ export async function startLocalStack(settings: LocalStackSettings, out: StackOu
     const s3Client = localS3Client(`http://${reachable(settings.host)}:${settings.s3Port}`);
     stops.push(async () => s3Client.destroy());
     const syncs = new SyncQueue({ store, s3: s3Client, maxPoolSize: settings.maxPoolSize, logger: consoleSyncLogger(out) }, out);
-    const s3Directory = settings.inMemory ? mkdtempSync(join(tmpdir(), 'resource-pools-s3-')) : join(settings.dataDir, 's3');
+    const s3Directory = settings.inMemory ? inMemoryS3Directory() : join(settings.dataDir, 's3');
     if (settings.inMemory) stops.push(() => rm(s3Directory, { recursive: true, force: true }));
     const s3 = await startLocalS3({
       port: settings.s3Port,
@@ -150,6 +150,31 @@ export async function startLocalStack(settings: LocalStackSettings, out: StackOu
   } catch (e) {
     await stopAll();
     throw e;
+  }
+}
+
+const IN_MEMORY_S3_PREFIX = 'resource-pools-s3-';
+
+/**
+ * s3rver keeps objects in files even when nothing is to be kept, so an in-memory stack uses a temporary
+ * folder, removed when it stops. One left by a stack that was killed is removed by the next one: the
+ * folder name carries the pid of the stack that made it.
+ */
+function inMemoryS3Directory(): string {
+  for (const name of readdirSync(tmpdir())) {
+    const pid = Number(/^resource-pools-s3-(\d+)-/.exec(name)?.[1]);
+    if (pid && pid !== process.pid && !alive(pid)) rmSync(join(tmpdir(), name), { recursive: true, force: true });
+  }
+  return mkdtempSync(join(tmpdir(), `${IN_MEMORY_S3_PREFIX}${process.pid}-`));
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    // EPERM: it exists, it is just not ours.
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
