@@ -15,7 +15,7 @@ import type { Context, S3Event, S3EventRecord } from 'aws-lambda';
 import type { ConfigIssue } from '../lib/config.js';
 import { isPoolError } from '../lib/errors.js';
 import { parseMaxPoolSize } from '../lib/plan.js';
-import { registerFile } from '../lib/registration.js';
+import { fileTooLarge, MAX_FILE_BYTES, registerFile, rejectFile } from '../lib/registration.js';
 import type { ConfigResultJson } from '../lib/shapes.js';
 import { PoolStore, type SyncObject } from '../lib/store.js';
 import { Metric, SERVICE_NAME } from '../lib/telemetry.js';
@@ -104,11 +104,18 @@ async function syncRecord(deps: ConfigSyncDeps, record: S3EventRecord): Promise<
   if (!key.endsWith(CONFIG_SUFFIX)) return skipped(deps, key, `only ${CONFIG_SUFFIX} objects are pool files`);
 
   const requestedVersion = record.s3.object.versionId;
-  let text: string;
+  /** The file, or its size when it is too large to read. */
+  let text: string | number;
   let object: SyncObject;
   try {
     const got = await deps.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, VersionId: requestedVersion || undefined }));
-    text = (await got.Body?.transformToString('utf-8')) ?? '';
+    const size = got.ContentLength ?? 0;
+    if (size > MAX_FILE_BYTES) {
+      text = size;
+      (got.Body as { destroy?: () => void } | undefined)?.destroy?.();
+    } else {
+      text = (await got.Body?.transformToString('utf-8')) ?? '';
+    }
     object = {
       bucket,
       key,
@@ -123,7 +130,9 @@ async function syncRecord(deps: ConfigSyncDeps, record: S3EventRecord): Promise<
   }
 
   try {
-    const { result } = await registerFile(deps.store, text, { source: 's3', maxPoolSize: deps.maxPoolSize, object });
+    const options = { source: 's3' as const, maxPoolSize: deps.maxPoolSize, object };
+    const { result } =
+      typeof text === 'number' ? await rejectFile(deps.store, fileTooLarge(text), options) : await registerFile(deps.store, text, options);
     deps.metrics?.addMetric(Metric.ConfigSyncs, MetricUnit.Count, 1);
     deps.logger.info('pool file applied', { object, result });
     return { status: 'applied', object, result };

@@ -202,6 +202,16 @@ ranges = [{ start = 10, end = 5 }]
     expect(documents[0].ConfigSyncFailures).toBe(1);
   });
 
+  test('a file over 1 MiB is rejected and recorded without being read or applied', async () => {
+    const huge = `${VNI_1000}\n# ${'x'.repeat(1024 * 1024)}\n`;
+    const outcomes = await syncS3Event(deps, await upload('pools/huge.toml', huge));
+    expect(outcomes).toEqual([
+      { status: 'rejected', object: expect.objectContaining({ key: 'pools/huge.toml' }), errors: [{ path: 'file', message: expect.stringContaining('at most 1048576 bytes (1 MiB)') }] },
+    ]);
+    expect(await store.pools()).toEqual([]);
+    expect((await store.syncs())[0]).toMatchObject({ source: 's3', status: 'rejected', errors: [{ path: 'file' }] });
+  });
+
   test('URL-encoded keys in the event are decoded before the object is read and recorded', async () => {
     const key = 'site configs/rack 1+2 (ü).toml';
     const event = await upload(key, VNI_1000);
