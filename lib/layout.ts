@@ -7,7 +7,7 @@
  * small chunks, so that even a 1,024-value pool is spread over 128 chunk items and concurrent
  * allocations rarely meet on the same item.
  */
-import { type FlaggedRun, runSize } from './runs.js';
+import { type FlaggedRun, normalizeFlagged, runSize } from './runs.js';
 
 export interface Segment {
   start: bigint;
@@ -180,9 +180,9 @@ export class Layout {
     return auto[lo].firstChunk + (i - this.autoChunkBase[lo]);
   }
 
-  /** The values as flagged runs, in value order. */
+  /** The values as merged flagged runs, in value order: the pool's value set, whatever its history of grows. */
   runs(): FlaggedRun[] {
-    return this.byValue.map((s) => ({ start: s.start, end: s.end, autoAssign: s.autoAssign }));
+    return normalizeFlagged(this.byValue.map((s) => ({ start: s.start, end: s.end, autoAssign: s.autoAssign })));
   }
 
   autoAssignSize(): bigint {
