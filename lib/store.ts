@@ -50,8 +50,7 @@ import {
 } from './items.js';
 import { appendSegments, Layout, type Position, type Segment, segmentChunks, TARGET_CHUNKS_PER_SEGMENT } from './layout.js';
 import type { Plan, RegisteredPool } from './plan.js';
-import type { FlaggedRun } from './runs.js';
-import type { ConfigResultJson } from './shapes.js';
+import type { ConfigResultJson, PoolCounts } from './shapes.js';
 import { formatValue, type Parsed, type PoolType, showValue, valueFromSortKey, valueSortKey } from './values.js';
 
 export interface RetryPolicy {
@@ -88,17 +87,8 @@ export interface Allocation {
   allocatedAt: string;
 }
 
-export interface PoolStats {
-  name: string;
-  type: PoolType;
-  size: number;
-  used: number;
-  autoAssignSize: number;
-  autoAssignUsed: number;
-  runs: FlaggedRun[];
-  createdAt: string;
-  updatedAt: string;
-}
+/** A pool's definition and exact counts, as lib/shapes.ts turns them into the contract's Pool. */
+export type PoolStats = PoolCounts;
 
 /** Parses a request's value once the pool's type is known (the store reads it). */
 export type ValueInput = (type: PoolType) => Parsed<bigint>;

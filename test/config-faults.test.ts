@@ -4,21 +4,16 @@
  * once, and every kind of rejected file. A rejected file must leave the table byte-for-byte as it was
  * (apart from its own sync record) and be visible in GET /v1/config/syncs.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { type AttributeValue, ScanCommand } from '@aws-sdk/client-dynamodb';
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { S3Event } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { type ConfigSyncDeps, syncS3Event } from '../functions/config-sync.js';
 import { createApp } from '../functions/http/app.js';
 import { PoolStore } from '../lib/store.js';
-import { freePort } from '../local/dynamodb-local.js';
-import { type LocalS3, localS3Client, startLocalS3 } from '../local/s3.js';
+import { startTestS3, type TestS3 } from './support/local-s3.js';
 import { freshStore, register, testClient } from './support/store.js';
 
-const BUCKET = 'pool-config';
 const quiet = { info: () => {}, warn: () => {}, error: () => {} };
 
 /** Every item but the sync records, sorted and serialized with binaries as base64: the state. */
@@ -39,37 +34,18 @@ async function dump(store: PoolStore): Promise<string> {
 }
 
 describe('config faults through S3', () => {
-  let dir: string;
-  let s3: LocalS3;
+  let s3: TestS3;
   let client: S3Client;
-  const delivered: S3Event[] = [];
+  const upload = (key: string, body: string) => s3.upload(key, body);
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'rp-config-faults-'));
-    s3 = await startLocalS3({
-      port: await freePort(),
-      host: '127.0.0.1',
-      directory: dir,
-      resetOnClose: true,
-      buckets: [BUCKET],
-      onEvent: (event) => delivered.push(event),
-    });
-    client = localS3Client(`http://127.0.0.1:${s3.port}`);
+    s3 = await startTestS3();
+    client = s3.client;
   });
 
   afterAll(async () => {
-    client?.destroy();
     await s3?.close();
-    rmSync(dir, { recursive: true, force: true });
   });
-
-  /** Uploads a file and returns the event the local S3 delivered for it. */
-  async function upload(key: string, body: string): Promise<S3Event> {
-    const before = delivered.length;
-    await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body }));
-    for (let i = 0; delivered.length === before && i < 100; i++) await new Promise((r) => setTimeout(r, 10));
-    return delivered[delivered.length - 1];
-  }
 
   function depsFor(store: PoolStore): ConfigSyncDeps {
     return { store, s3: client, maxPoolSize: 250_000, logger: quiet };

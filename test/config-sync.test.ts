@@ -2,21 +2,17 @@
  * The config-sync core against a real local S3 (s3rver, through the local stack's own wrapper, which
  * hands on event records in the form AWS delivers them) and DynamoDB Local.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { S3Event, S3EventRecord } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { ConfigSyncFailed, type ConfigSyncDeps, decodeEventKey, encodeEventKey, syncS3Event, type SyncLogger } from '../functions/config-sync.js';
 import { serviceMetrics, publishAggregate } from '../functions/emf.js';
 import { PoolStore } from '../lib/store.js';
-import { freePort } from '../local/dynamodb-local.js';
-import { type LocalS3, localS3Client, startLocalS3 } from '../local/s3.js';
+import { localS3Client } from '../local/s3.js';
 import { captureEmf } from './support/emf.js';
+import { BUCKET, startTestS3, type TestS3 } from './support/local-s3.js';
 import { freshStore, testClient } from './support/store.js';
 
-const BUCKET = 'pool-config';
 
 const VNI_1000 = `
 [pools.vpc-vni]
@@ -44,36 +40,20 @@ function recordingLogger(lines: LogLine[]): SyncLogger {
 }
 
 describe('config sync from S3', () => {
-  let dir: string;
-  let s3: LocalS3;
+  let s3: TestS3;
   let client: S3Client;
-  /** Events the local S3 delivered, oldest first, as the handler would receive them. */
-  const delivered: S3Event[] = [];
-  const waiters: (() => void)[] = [];
   let store: PoolStore;
   let logs: LogLine[];
   let deps: ConfigSyncDeps;
+  const upload = (key: string, body: string) => s3.upload(key, body);
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'rp-config-sync-'));
-    s3 = await startLocalS3({
-      port: await freePort(),
-      host: '127.0.0.1',
-      directory: dir,
-      resetOnClose: true,
-      buckets: [BUCKET],
-      onEvent: (event) => {
-        delivered.push(event);
-        waiters.splice(0).forEach((w) => w());
-      },
-    });
-    client = localS3Client(`http://127.0.0.1:${s3.port}`);
+    s3 = await startTestS3();
+    client = s3.client;
   });
 
   afterAll(async () => {
-    client?.destroy();
     await s3?.close();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   beforeEach(async () => {
@@ -81,15 +61,6 @@ describe('config sync from S3', () => {
     logs = [];
     deps = { store, s3: client, maxPoolSize: 250_000, logger: recordingLogger(logs), metrics: serviceMetrics() };
   });
-
-  /** Uploads an object and returns the event the local S3 delivered for it. */
-  async function upload(key: string, body: string, s3Client: S3Client = client): Promise<S3Event> {
-    const before = delivered.length;
-    const arrived = new Promise<void>((r) => waiters.push(r));
-    await s3Client.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body }));
-    if (delivered.length === before) await arrived;
-    return delivered[delivered.length - 1];
-  }
 
   test('an upload is applied, and recorded with its object', async () => {
     const event = await upload('pools/site.toml', VNI_1000);
@@ -130,7 +101,7 @@ describe('config sync from S3', () => {
     // s3rver keeps no versions, so this client stores each version under a key of its own and serves
     // GetObject{VersionId} from there: enough to see which version each event made the handler read.
     const requestedVersions: (string | undefined)[] = [];
-    const versioned = localS3Client(`http://127.0.0.1:${s3.port}`);
+    const versioned = localS3Client(s3.endpoint);
     versioned.middlewareStack.add(
       (next) => async (args) => {
         // Only the handler's GetObject calls go through this client.
