@@ -135,6 +135,9 @@ export class RegistryChanged extends Error {
   }
 }
 
+/** How many pools `pools()` counts in parallel. */
+const POOLS_COUNTED_AT_ONCE = 8;
+
 /** A sync record keeps at most this many entries of each list, so it stays far inside DynamoDB's 400 KB. */
 const MAX_SYNC_LIST = 100;
 
@@ -331,11 +334,14 @@ export class PoolStore {
       .Item as RegistryItem | undefined;
     const names = Object.keys(registry?.pools ?? {}).sort();
     const metas = await this.getMetas(names);
-    const out: PoolStats[] = [];
-    for (const name of names) {
-      const meta = metas.get(name);
-      if (meta) out.push(await this.statsOf(meta));
-    }
+    const found = names.flatMap((name) => metas.get(name) ?? []);
+    // A few pools at a time: up to 1,000 pools must not mean 1,000 queries one after the other.
+    const out: PoolStats[] = new Array(found.length);
+    let next = 0;
+    const worker = async () => {
+      for (let i = next++; i < found.length; i = next++) out[i] = await this.statsOf(found[i]);
+    };
+    await Promise.all(Array.from({ length: Math.min(POOLS_COUNTED_AT_ONCE, found.length) }, worker));
     return out;
   }
 

@@ -117,6 +117,19 @@ exclude = ["2001:db8::1"]`,
     expect((await store.pools()).map((p) => p.name)).toEqual(['lo', 'v6', 'vni']);
   });
 
+  test('many pools are listed by name with their own counts', async () => {
+    const many = await freshStore();
+    const names = Array.from({ length: 25 }, (_, i) => `p${String(i).padStart(2, '0')}`).reverse();
+    await register(many, names.map((n, i) => `[pools.${n}]\ntype = "integer"\nranges = [{ start = ${i * 100}, end = ${i * 100 + 10 + i} }]`).join('\n'));
+    for (const [i, n] of names.entries()) for (let k = 0; k < i % 4; k++) await many.allocate(n, `o${k}`);
+    const pools = await many.pools();
+    expect(pools.map((p) => p.name)).toEqual([...names].sort());
+    for (const p of pools) {
+      const i = names.indexOf(p.name);
+      expect([p.size, p.used]).toEqual([10 + i, i % 4]);
+    }
+  });
+
   test('check finds no disagreement', async () => {
     const report = await store.check();
     expect(report.pools.map((p) => p.problems)).toEqual([[], [], []]);
