@@ -81,7 +81,9 @@ export class ServiceAlarms extends Construct {
     this.any(
       'ConfigSyncFailures',
       serviceMetric(M.ConfigSyncFailures, { statistic: 'Sum' }),
-      'A pool file was rejected (S3 upload or POST /v1/config); GET /v1/config/syncs lists its errors.',
+      // config-sync counts the files uploaded to the bucket that it rejects; POST /v1/config answers its
+      // caller 400 INVALID_CONFIG instead and is not counted.
+      'A pool file uploaded to the config bucket was rejected and nothing was changed; GET /v1/config/syncs lists its errors.',
     );
     this.any(
       'DeadLetters',

@@ -10,23 +10,24 @@ import {
   TableEncryption,
 } from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
+import { TABLE_KEYS } from '../lib/items.js';
 import { nagArn } from './nag.js';
 import type { ServiceFunction } from './service-function.js';
 
-/** The one global secondary index of the store (lookups by value). */
-export const BY_VALUE_INDEX = 'by-value';
-export const TTL_ATTRIBUTE = 'expires_at';
+/** The one global secondary index of the store (lookups by value); lib/items.ts owns the names. */
+export const BY_VALUE_INDEX = TABLE_KEYS.valueIndex;
 
-/** Operations the store issues; one ThrottledRequests series each (an alarm may use at most 10 metrics). */
+/**
+ * The data-plane operations lib/store.ts issues (Get, BatchGet, Query, Put, TransactWrite): one
+ * ThrottledRequests series each. An alarm may use at most 10 metrics, so not every operation DynamoDB
+ * has; test/infra.test.ts fails when the store starts issuing one that is missing here.
+ */
 const STORE_OPERATIONS = [
   Operation.GET_ITEM,
+  Operation.BATCH_GET_ITEM,
   Operation.QUERY,
-  Operation.SCAN,
   Operation.PUT_ITEM,
-  Operation.UPDATE_ITEM,
-  Operation.DELETE_ITEM,
   Operation.TRANSACT_WRITE_ITEMS,
-  Operation.TRANSACT_GET_ITEMS,
 ] as const;
 
 /**
@@ -40,20 +41,20 @@ export class AllocationTable extends Construct {
   constructor(scope: Construct, id: string) {
     super(scope, id);
     this.table = new Table(this, 'Table', {
-      partitionKey: { name: 'pk', type: AttributeType.STRING },
-      sortKey: { name: 'sk', type: AttributeType.STRING },
+      partitionKey: { name: TABLE_KEYS.partitionKey, type: AttributeType.STRING },
+      sortKey: { name: TABLE_KEYS.sortKey, type: AttributeType.STRING },
       // Allocation traffic is bursty (a rack coming up allocates hundreds of values at once).
       billingMode: BillingMode.PAY_PER_REQUEST,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       deletionProtection: true,
       removalPolicy: RemovalPolicy.RETAIN,
       encryption: TableEncryption.AWS_MANAGED,
-      timeToLiveAttribute: TTL_ATTRIBUTE,
+      timeToLiveAttribute: TABLE_KEYS.ttl,
     });
     this.table.addGlobalSecondaryIndex({
       indexName: BY_VALUE_INDEX,
-      partitionKey: { name: 'gpk', type: AttributeType.STRING },
-      sortKey: { name: 'gsk', type: AttributeType.STRING },
+      partitionKey: { name: TABLE_KEYS.valueIndexPartitionKey, type: AttributeType.STRING },
+      sortKey: { name: TABLE_KEYS.valueIndexSortKey, type: AttributeType.STRING },
       projectionType: ProjectionType.ALL,
     });
   }

@@ -6,9 +6,17 @@ import { acknowledge, nagRef } from './nag.js';
 
 type Route = readonly [HttpMethod | '*', string];
 
-/** What each kind of caller may invoke; paths are IAM patterns (`*` spans segments). */
+/**
+ * What each kind of caller may invoke; paths are IAM patterns (`*` spans segments).
+ *
+ * Every GET is one pattern on purpose. The API handler resolves `.` and `..` path segments (it serves
+ * GET /v1/pools/../check as GET /v1/check), so a reader pattern that allowed GET /v1/pools/* but not
+ * GET /v1/check would hold only if API Gateway normalized paths before authorizing them, which has not
+ * been verified. The allocator's patterns do not depend on it: a path ending in /allocations still ends
+ * in /allocations once resolved, and every DELETE route the API has is one an allocator may call.
+ */
 export const CALLER_ROUTES = {
-  /** Everything under /v1 that only reads. */
+  /** Every GET under /v1: pools, allocations, config syncs, health, check, the OpenAPI document. */
   reader: [[HttpMethod.GET, '/v1/*']],
   /** Reads, plus allocating and releasing values (by value or by owner). */
   allocator: [

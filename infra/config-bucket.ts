@@ -2,7 +2,6 @@ import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
 import { S3_SERVER_ACCESS_LOGS_USE_BUCKET_POLICY } from 'aws-cdk-lib/cx-api';
 import { Construct } from 'constructs';
-import { acknowledge } from './nag.js';
 
 /** Suffix of the objects that config-sync applies; anything else in the bucket is left alone. */
 export const CONFIG_SUFFIX = '.toml';
@@ -36,11 +35,8 @@ export class ConfigBucket extends Construct {
       removalPolicy: RemovalPolicy.RETAIN,
       lifecycleRules: [{ expiration: props.accessLogRetention ?? Duration.days(365) }],
     });
-    acknowledge(
-      this.accessLogsBucket,
-      'S1',
-      'This is the server access log bucket of the config bucket; logging it would log its own log deliveries.',
-    );
+    // Not logged itself (logging it would log its own log deliveries); cdk-nag's S1 accepts a bucket that
+    // is another bucket's access-log destination, so there is nothing to acknowledge.
 
     this.bucket = new Bucket(this, 'Bucket', {
       versioned: true,

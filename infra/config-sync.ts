@@ -58,12 +58,16 @@ export class ConfigSync extends Construct {
     const fn = this.function.function;
 
     props.table.grantReadWriteData(this.function);
-    // Only the object versions it is told about: not the bucket listing, not other keys.
+    // The .toml object versions it is told about, and nothing else of the bucket's objects.
     Grant.addToPrincipal({
       grantee: fn,
       actions: ['s3:GetObject', 's3:GetObjectVersion'],
       resourceArns: [props.configBucket.arnForConfigObjects()],
     });
+    // Without ListBucket, S3 answers 403 AccessDenied instead of 404 NoSuchKey/NoSuchVersion for an object
+    // deleted before config-sync read it: the handler would retry it into the dead-letter queue instead of
+    // skipping it as gone. ListBucket reveals key names of this one bucket, no content.
+    Grant.addToPrincipal({ grantee: fn, actions: ['s3:ListBucket'], resourceArns: [bucket.bucketArn] });
 
     this.function.acknowledgeGrant(
       `IAM5[Resource::${nagArn(bucket.node.defaultChild as CfnBucket)}/*${CONFIG_SUFFIX}]`,

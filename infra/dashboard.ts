@@ -122,7 +122,7 @@ export class ServiceDashboard extends Construct {
             height: HEIGHT,
           }),
           new GraphWidget({
-            title: 'Config syncs',
+            title: 'Config syncs (uploads to the config bucket)',
             left: [
               serviceMetric(M.ConfigSyncs, { statistic: 'Sum', label: 'applied' }),
               serviceMetric(M.ConfigSyncFailures, { statistic: 'Sum', label: 'rejected' }),

@@ -1,5 +1,6 @@
 import { Annotations, type App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import { DEFAULT_MAX_POOL_SIZE, MAX_POOL_SIZE_CEILING } from '../lib/plan.js';
 import { loadSitePools } from './site-pools.js';
 import { ResourcePoolsStack } from './stack.js';
 
@@ -9,7 +10,7 @@ export const STACK_ID = 'ResourcePools';
 export interface ResourcePoolsContext {
   /** A TOML pools file: validated at synth, uploaded to the config bucket at deploy, alarmed per pool. */
   poolsFile?: string;
-  /** MAX_POOL_SIZE of the handlers. */
+  /** MAX_POOL_SIZE of the handlers, 1 to MAX_POOL_SIZE_CEILING (a handler refuses to start outside it). */
   maxPoolSize?: number | string;
   /** Percent; default DEFAULT_UTILIZATION_ALARM_PERCENT. */
   utilizationAlarmPercent?: number | string;
@@ -47,10 +48,17 @@ export function defineResourcePoolsApp(app: App): ResourcePoolsStack {
   if (alarmEmail !== undefined && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(alarmEmail)) {
     throw new ContextError(`context alarmEmail must be an e-mail address; got ${JSON.stringify(alarmEmail)}`);
   }
-  const sitePools = poolsFile === undefined ? undefined : loadSitePools(poolsFile);
+  // Checked against the handlers' own bounds: outside them every handler would fail at start.
+  const maxPoolSize = numberContext(
+    app,
+    'maxPoolSize',
+    (n) => Number.isInteger(n) && n >= 1 && n <= MAX_POOL_SIZE_CEILING,
+    `a whole number from 1 to ${MAX_POOL_SIZE_CEILING}`,
+  );
+  const sitePools = poolsFile === undefined ? undefined : loadSitePools(poolsFile, maxPoolSize ?? DEFAULT_MAX_POOL_SIZE);
   const stack = new ResourcePoolsStack(app, STACK_ID, {
     sitePools,
-    maxPoolSize: numberContext(app, 'maxPoolSize', (n) => Number.isSafeInteger(n) && n > 0, 'a positive whole number'),
+    maxPoolSize,
     utilizationAlarmPercent: numberContext(app, 'utilizationAlarmPercent', (n) => n > 0 && n <= 100, 'a percent, above 0 and at most 100'),
     alarmEmail,
   });

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parsePoolsFile } from '../lib/config.js';
+import { planFile } from '../lib/plan.js';
 
 /**
  * The pool file travels inside the template (as a custom resource property) and in the invocation of the
@@ -23,10 +24,13 @@ export class SitePoolsError extends Error {
 }
 
 /**
- * Reads and validates the file the same way config-sync will, so a file that would be rejected at
- * deploy time fails the synth instead, with every error at its place.
+ * Reads the file and plans it the way config-sync will on a table with no pools yet (parse errors,
+ * MAX_POOL_SIZE, ranges per pool, pools per file), so a file that would be rejected at deploy time
+ * fails the synth instead, with every error at its place. What it cannot see here is the deployed
+ * table: a file that conflicts with pools registered since is still rejected by config-sync, recorded
+ * in GET /v1/config/syncs and alarmed on.
  */
-export function loadSitePools(path: string, cwd = process.cwd()): SitePools {
+export function loadSitePools(path: string, maxPoolSize: number, cwd = process.cwd()): SitePools {
   let text: string;
   try {
     text = readFileSync(resolve(cwd, path), 'utf8');
@@ -39,10 +43,10 @@ export function loadSitePools(path: string, cwd = process.cwd()): SitePools {
       `poolsFile ${path}: ${size} bytes is over the ${MAX_SITE_POOLS_BYTES} bytes a deploy can carry; upload it to the config bucket instead`,
     );
   }
-  const parsed = parsePoolsFile(text);
-  if (parsed.errors.length > 0) {
-    const lines = parsed.errors.map((e) => `  ${e.path}: ${e.message}`);
+  const planned = planFile(text, [], { maxPoolSize });
+  if (!planned.ok) {
+    const lines = planned.errors.map((e) => `  ${e.path}: ${e.message}`);
     throw new SitePoolsError(`poolsFile ${path} is invalid:\n${lines.join('\n')}`);
   }
-  return { path, text, poolNames: parsed.pools.map((p) => p.name), warnings: parsed.warnings };
+  return { path, text, poolNames: parsePoolsFile(text).pools.map((p) => p.name), warnings: planned.plan.warnings };
 }

@@ -55,9 +55,12 @@ describe('Lambda bundles', () => {
     expect(bundles.api.bytes).toBeLessThan(API_BUNDLE_BUDGET_BYTES);
   });
 
-  it('writes ES modules with a require shim and a source map, and leaves the AWS SDK to the runtime', () => {
+  it('writes minified ES modules with a require shim and a source map, and leaves the AWS SDK to the runtime', () => {
     for (const [name, b] of Object.entries(bundles)) {
       const code = readFileSync(join(b.dir, 'index.mjs'), 'utf8');
+      // Minified: whole modules on one line (only template literals keep their line breaks); unminified
+      // esbuild output averages about 40 characters a line.
+      expect(code.length / code.split('\n').length, `${name} is minified`).toBeGreaterThan(500);
       expect(code.startsWith("import { createRequire as __cjsRequire } from 'node:module';"), name).toBe(true);
       expect(code.trimEnd().endsWith('//# sourceMappingURL=index.mjs.map'), name).toBe(true);
       // Every SDK v3 client inlines its user-agent prefix; kept external, only `from"@aws-sdk/…"` remains.
