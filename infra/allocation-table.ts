@@ -31,6 +31,16 @@ const STORE_OPERATIONS = [
 ] as const;
 
 /**
+ * What lib/store.ts asks of the table, as IAM actions: reads are GetItem, BatchGetItem and Query (on the
+ * table and its index); writes are conditional PutItem and the Put, Update and Delete items of its
+ * TransactWriteItems, which IAM authorizes action by action. Nothing else: no Scan, no batch writes, no
+ * stream reads (the table has no stream), no table management. test/infra.test.ts derives the same sets
+ * from the store's source and fails when they drift apart.
+ */
+const STORE_READ_ACTIONS = ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query'];
+const STORE_WRITE_ACTIONS = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'];
+
+/**
  * The single table that holds pools, bitmap chunks, allocations and config syncs. It is the system of
  * record for who holds which address or VNI, so it outlives the stack: retained on delete, protected
  * against deletion, and restorable to any second of the last 35 days.
@@ -59,15 +69,15 @@ export class AllocationTable extends Construct {
     });
   }
 
-  /** Items and the index: read, conditional writes and transactions. */
+  /** What the store reads and writes: items and the index, conditional writes and transactions. */
   grantReadWriteData(fn: ServiceFunction): void {
-    this.table.grantReadWriteData(fn.function);
+    this.table.grant(fn.function, ...STORE_READ_ACTIONS, ...STORE_WRITE_ACTIONS);
     this.acknowledgeIndexes(fn);
   }
 
-  /** Items and the index, read only. */
+  /** What the store reads, and nothing it writes. */
   grantReadData(fn: ServiceFunction): void {
-    this.table.grantReadData(fn.function);
+    this.table.grant(fn.function, ...STORE_READ_ACTIONS);
     this.acknowledgeIndexes(fn);
   }
 

@@ -156,6 +156,25 @@ function reachesRoute(pattern: string, method: string, path: string): boolean {
   });
 }
 
+/**
+ * The IAM actions lib/store.ts needs, from the SDK commands it constructs and the items of its
+ * transactions (IAM authorizes TransactWriteItems per Put, Update, Delete and ConditionCheck).
+ */
+function storeActions(): { reads: string[]; writes: string[] } {
+  const source = readFileSync('lib/store.ts', 'utf8');
+  const reads = new Set<string>();
+  const writes = new Set<string>();
+  for (const op of storeOperations()) {
+    if (['GetItem', 'BatchGetItem', 'Query', 'Scan', 'TransactGetItems'].includes(op)) reads.add(`dynamodb:${op === 'TransactGetItems' ? 'GetItem' : op}`);
+    else if (op !== 'TransactWriteItems') writes.add(`dynamodb:${op}`);
+  }
+  if (storeOperations().includes('TransactWriteItems')) {
+    const actionOf: Record<string, string> = { Put: 'PutItem', Update: 'UpdateItem', Delete: 'DeleteItem', ConditionCheck: 'ConditionCheckItem' };
+    for (const m of source.matchAll(/\b(Put|Update|Delete|ConditionCheck): \{/g)) writes.add(`dynamodb:${actionOf[m[1]]}`);
+  }
+  return { reads: [...reads], writes: [...writes] };
+}
+
 /** DynamoDB data-plane operations lib/store.ts issues, from the SDK commands it constructs. */
 function storeOperations(): string[] {
   const operationOf: Record<string, string> = {
@@ -368,10 +387,15 @@ describe('functions', () => {
     const bucket = base().id(base().stack.configBucket.bucket);
     const dlq = base().id(base().stack.configSync.deadLetterQueue);
 
+    const { reads, writes } = storeActions();
+    const dynamodb = (p: RolePermissions) => [...p.actions].filter((a) => a.startsWith('dynamodb:')).sort();
+    const tableAndIndex = [`\${${table}.Arn}`, `\${${table}.Arn}/index/*`];
+
     const api = rolePermissions(base(), base().id(fns.api.function));
     expect([...api.refs].sort()).toEqual([table, base().id(fns.api.logGroup)].sort());
     expect([...api.actions].some((a) => a.startsWith('s3:') || a.startsWith('sqs:'))).toBe(false);
-    expect(api.actions).toContain('dynamodb:PutItem');
+    expect(dynamodb(api)).toEqual([...reads, ...writes].sort());
+    for (const a of dynamodb(api)) for (const r of tableAndIndex) expect(api.grants).toContain(`${a} on ${r}`);
 
     const sync = rolePermissions(base(), base().id(fns.configSync.function));
     expect([...sync.refs].sort()).toEqual([table, bucket, dlq, base().id(fns.configSync.logGroup)].sort());
@@ -387,11 +411,21 @@ describe('functions', () => {
     );
     expect([...sync.grants].filter((g) => g.startsWith('sqs:')).every((g) => g.endsWith(`\${${dlq}.Arn}`))).toBe(true);
 
+    expect(dynamodb(sync)).toEqual([...reads, ...writes].sort());
+
+    // The metrics function only reads.
     const metrics = rolePermissions(base(), base().id(fns.metrics.function));
     expect([...metrics.refs].sort()).toEqual([table, base().id(fns.metrics.logGroup)].sort());
-    const writes = ['PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem'].map((a) => `dynamodb:${a}`);
-    expect([...metrics.actions].filter((a) => writes.includes(a))).toEqual([]);
+    expect(dynamodb(metrics)).toEqual([...reads].sort());
     expect([...metrics.actions].some((a) => !a.startsWith('dynamodb:') && !a.startsWith('logs:'))).toBe(false);
+
+    // Logs: each function writes to its own log group only.
+    for (const [name, fn] of Object.entries(fns)) {
+      const p = rolePermissions(base(), base().id(fn.function));
+      expect([...p.grants].filter((g) => g.startsWith('logs:')).sort(), name).toEqual(
+        ['logs:CreateLogStream', 'logs:PutLogEvents'].map((a) => `${a} on \${${base().id(fn.logGroup)}.Arn}`),
+      );
+    }
   });
 
   it('grant no `*` action and no service-wide `service:*` action anywhere', () => {
