@@ -1,3 +1,4 @@
+import { ArnFormat, Stack } from 'aws-cdk-lib';
 import { AccountRootPrincipal, Effect, PolicyDocument, PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { Subscription, SubscriptionProtocol, Topic } from 'aws-cdk-lib/aws-sns';
@@ -41,7 +42,7 @@ export interface AlarmTopicProps {
 /**
  * The one topic every alarm notifies. Encrypted with a customer-managed key, because CloudWatch alarms
  * cannot publish to a topic encrypted with the AWS-managed SNS key; the key policy lets CloudWatch use it
- * for exactly that.
+ * for exactly that, and the topic policy lets this account's alarms publish (over TLS only).
  */
 export class AlarmTopic extends Construct {
   readonly topic: Topic;
@@ -77,6 +78,22 @@ export class AlarmTopic extends Construct {
       masterKey: this.key,
       enforceSSL: true,
     });
+    // A topic policy replaces SNS's default one, which is what lets an account's alarms publish. With
+    // enforceSSL's Deny alone, CloudWatch would be refused ("no resource-based policy allows the
+    // SNS:Publish action") and every notification dropped, so allow it back: this account's alarms only.
+    const stack = Stack.of(this);
+    this.topic.addToResourcePolicy(
+      new PolicyStatement({
+        sid: 'CloudWatchAlarmsPublish',
+        principals: [new ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [this.topic.topicArn],
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': stack.account },
+          ArnLike: { 'aws:SourceArn': stack.formatArn({ service: 'cloudwatch', resource: 'alarm', resourceName: '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME }) },
+        },
+      }),
+    );
 
     if (props.email) {
       new Subscription(this, 'Email', {

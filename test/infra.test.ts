@@ -679,13 +679,29 @@ describe('alarms', () => {
         ]),
       },
     });
+    // The topic policy replaces SNS's default one: it must let this account's alarms publish.
     base().template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      Topics: [{ Ref: topicId }],
       PolicyDocument: {
         Statement: Match.arrayWith([
           Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          {
+            Sid: 'CloudWatchAlarmsPublish',
+            Effect: 'Allow',
+            Principal: { Service: 'cloudwatch.amazonaws.com' },
+            Action: 'sns:Publish',
+            Resource: { Ref: topicId },
+            Condition: {
+              StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+              ArnLike: { 'aws:SourceArn': Match.anyValue() },
+            },
+          },
         ]),
       },
     });
+    const policy = Object.values(base().resources).find((r) => r.Type === 'AWS::SNS::TopicPolicy')!;
+    const publish = ((policy.Properties!.PolicyDocument as Json).Statement as Json[]).find((st) => st.Sid === 'CloudWatchAlarmsPublish')!;
+    expect(text(((publish.Condition as Json).ArnLike as Json)['aws:SourceArn'])).toBe('arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:*');
     base().template.resourceCountIs('AWS::SNS::Subscription', 0);
     site().template.hasResourceProperties('AWS::SNS::Subscription', {
       Protocol: 'email',
