@@ -84,7 +84,7 @@ export class AllocationTable extends Construct {
   private acknowledgeIndexes(fn: ServiceFunction): void {
     fn.acknowledgeGrant(
       `IAM5[Resource::${nagArn(this.table.node.defaultChild as CfnTable)}/index/*]`,
-      `DynamoDB grants cover the table's indexes as <table>/index/*; this table has exactly one index (${BY_VALUE_INDEX}), which the handlers query.`,
+      `DynamoDB grants name the table's indexes as <table>/index/*; this table has exactly one (${BY_VALUE_INDEX}, which the API queries for lookups and listings by value), so the wildcard adds no other resource.`,
     );
   }
 
