@@ -97,7 +97,7 @@ export function bytes(v: unknown): Uint8Array {
 }
 
 /** A number set as read back (a Set of numbers), or empty when DynamoDB left the attribute out. */
-export function numberSet(v: unknown): ReadonlySet<number> {
+function numberSet(v: unknown): ReadonlySet<number> {
   return v instanceof Set ? new Set([...v].map(Number)) : new Set();
 }
 

@@ -459,12 +459,10 @@ export class PoolStore {
     const autoSize = Number(layout.autoAssignSize());
     const used = autoSize + (await this.usedIn(meta.pk, layout.segments.filter((s) => !s.autoAssign)));
     const size = Number(layout.size);
-    return Promise.reject(
-      new PoolError(
-        'RESOURCE_EXHAUSTED',
-        `pool '${pool}' has no free auto-assignable value: ${autoSize} of ${autoSize} in use (${used} of ${size} values in the pool); grow the pool or release values`,
-        { details: { size, used, auto_assign_size: autoSize, auto_assign_free: 0 } },
-      ),
+    throw new PoolError(
+      'RESOURCE_EXHAUSTED',
+      `pool '${pool}' has no free auto-assignable value: ${autoSize} of ${autoSize} in use (${used} of ${size} values in the pool); grow the pool or release values`,
+      { details: { size, used, auto_assign_size: autoSize, auto_assign_free: 0 } },
     );
   }
 
