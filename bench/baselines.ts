@@ -74,17 +74,20 @@ export class SingleDocumentPool {
     await this.db.send(new PutCommand({ TableName: this.tableName, Item: { ...this.key, bits: emptyBitmap(this.size), ver: 0 } }));
   }
 
-  /** A random free value, retried with the allocator's own jittered backoff until it lands. */
-  async allocate(): Promise<number> {
+  /**
+   * A random free value, retried with the allocator's own jittered backoff until it lands; `db` is
+   * the calling client's own SDK client, as each allocator client has its own.
+   */
+  async allocate(db: DynamoDBDocumentClient = this.db): Promise<number> {
     const policy = DEFAULT_RETRY;
     for (let attempt = 0; attempt < policy.maxAttempts * 10; attempt++) {
-      const doc = (await this.db.send(new GetCommand({ TableName: this.tableName, Key: this.key, ConsistentRead: true }))).Item;
+      const doc = (await db.send(new GetCommand({ TableName: this.tableName, Key: this.key, ConsistentRead: true }))).Item;
       if (!doc) throw new Error('single document missing');
       const bits = doc.bits as Uint8Array;
       const bit = randomClearBit(bits, this.size, this.random);
       if (bit < 0) throw new Error('single document pool exhausted');
       try {
-        await this.db.send(
+        await db.send(
           new UpdateCommand({
             TableName: this.tableName,
             Key: this.key,

@@ -15,6 +15,7 @@ import { registerFile } from '../lib/registration.js';
 import { PoolStore, type StoreOptions } from '../lib/store.js';
 import { type DynamoDbLocal, localDynamoClient, startDynamoDbLocal } from '../local/dynamodb-local.js';
 import { rawAllocationWrite, SingleDocumentPool } from './baselines.js';
+import { type CpuSample, cpuNow, cpuSpent, cpuSum } from './cpu.js';
 import { WriteMeter } from './meter.js';
 
 const args = new Set(process.argv.slice(2));
@@ -23,8 +24,10 @@ if (args.has('--help') || args.has('-h')) {
 
 Runs the allocator against an embedded DynamoDB Local (in memory) and prints, per benchmark, figures
 taken in this one run: allocation throughput as a ratio of the raw DynamoDB ceiling and of a
-single-document allocator, latency percentiles, write units per operation, a 1,024-value drain, large
-vs small pool latency, registration cost and a chunk-size sweep.
+single-document allocator, latency percentiles, write units per operation, CPU per operation on
+both sides, a 1,024-value drain, large vs small pool latency, registration cost, a chunk-size sweep
+and the HTTP API against the store. It first loads DynamoDB Local until its throughput settles
+(30-120 s), because its JVM keeps getting faster under load. A full run takes 4-6 minutes.
 
   --json    one JSON object per line (SPEC section 6) instead of tables
   --quick   shorter phases: the whole run stays under a minute
@@ -34,9 +37,16 @@ vs small pool latency, registration cost and a chunk-size sweep.
 const JSON_OUT = args.has('--json');
 const QUICK = args.has('--quick');
 const CLIENTS = 32;
+/**
+ * Warm-up runs in windows until the allocator's rate settles (the last `settleWindows` within
+ * `settleSpread` of each other), at least `warmupMinS` and at most `warmupMaxS`: on these machines
+ * DynamoDB Local's JVM keeps getting faster for 40-60 s of load, not the 15-20 s once assumed, and a
+ * comparison made while it still speeds up favours whichever side runs later.
+ */
 const T = QUICK
-  ? { warmupS: 6, phaseS: 2.5, sizeSamples: 150, meterOps: 40, sweep: [8, 1024] }
-  : { warmupS: 20, phaseS: 8, sizeSamples: 400, meterOps: 150, sweep: [8, 32, 128, 1024] };
+  ? { warmupMinS: 6, warmupMaxS: 12, windowS: 2, phaseS: 2.5, rounds: 2, sizeSamples: 150, meterOps: 40, sweep: [8, 1024] }
+  : { warmupMinS: 30, warmupMaxS: 120, windowS: 4, phaseS: 8, rounds: 3, sizeSamples: 400, meterOps: 150, sweep: [8, 32, 128, 1024] };
+const SETTLE = { windows: 3, spread: 1.15 };
 
 type Line = Record<string, string | number | boolean>;
 const lines: Line[] = [];
@@ -59,6 +69,7 @@ function percentile(sorted: number[], p: number): number {
 
 interface PhaseResult {
   ok: number;
+  seconds: number;
   perSecond: number;
   latencies: number[];
   errors: Map<string, number>;
@@ -86,7 +97,7 @@ async function closedLoop(clients: number, seconds: number, op: (client: number)
   );
   const elapsed = (performance.now() - started) / 1000;
   latencies.sort((a, b) => a - b);
-  return { ok: latencies.length, perSecond: latencies.length / elapsed, latencies, errors };
+  return { ok: latencies.length, seconds: elapsed, perSecond: latencies.length / elapsed, latencies, errors };
 }
 
 class Bench {
@@ -135,35 +146,87 @@ async function newBench(ddb: DynamoDbLocal): Promise<Bench> {
   return bench;
 }
 
-async function warmUp(bench: Bench): Promise<void> {
-  progress(`warming up DynamoDB Local for ${T.warmupS} s (its JVM needs load before figures settle)`);
-  await bench.pool('warmup', 250_000);
-  const stores = Array.from({ length: CLIENTS }, () => bench.store());
-  let n = 0;
-  await closedLoop(CLIENTS, T.warmupS / 2, (c) => stores[c].allocate('warmup', `w-${n++}`));
-  await closedLoop(CLIENTS, T.warmupS / 2, () => rawAllocationWrite(bench.db, bench.tableName, 256));
-  bench.takeRetries();
+/** One raw-ceiling client per allocator client, each with its own SDK client, as the stores have. */
+function rawClients(bench: Bench): DynamoDBDocumentClient[] {
+  return Array.from({ length: CLIENTS }, () => DynamoDBDocumentClient.from(localDynamoClient(bench.ddb.endpoint)));
 }
 
-async function allocateBench(bench: Bench): Promise<void> {
+/** Loads DynamoDB Local with both kinds of work until the allocator's rate stops changing. */
+async function warmUp(bench: Bench): Promise<number> {
+  progress(`warming up DynamoDB Local until its figures settle (${T.warmupMinS}-${T.warmupMaxS} s; its JVM keeps speeding up under load)`);
+  const started = performance.now();
+  await bench.pool('warmup', 250_000);
+  const stores = Array.from({ length: CLIENTS }, () => bench.store());
+  const raws = rawClients(bench);
+  let n = 0;
+  const rates: number[] = [];
+  const elapsed = () => (performance.now() - started) / 1000;
+  while (elapsed() < T.warmupMaxS) {
+    const alloc = await closedLoop(CLIENTS, T.windowS, (c) => stores[c].allocate('warmup', `w-${n++}`));
+    const raw = await closedLoop(CLIENTS, T.windowS / 2, (c) => rawAllocationWrite(raws[c], bench.tableName, 256));
+    rates.push(alloc.perSecond);
+    const last = rates.slice(-SETTLE.windows);
+    const settled = last.length === SETTLE.windows && Math.max(...last) <= SETTLE.spread * Math.min(...last);
+    progress(`  ${elapsed().toFixed(0)} s: allocator ${alloc.perSecond.toFixed(0)}/s, raw writes ${raw.perSecond.toFixed(0)}/s${settled ? ' (settled)' : ''}`);
+    if (settled && elapsed() >= T.warmupMinS) break;
+  }
+  bench.takeRetries();
+  return round(elapsed(), 0);
+}
+
+/** The middle value (the mean of the two middle ones for an even count). */
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+async function allocateBench(bench: Bench, warmupS: number): Promise<void> {
   const poolSize = 250_000;
   await bench.pool('alloc', poolSize);
   const stores = Array.from({ length: CLIENTS }, () => bench.store());
   let serial = 0;
   const raw: PhaseResult[] = [];
   const ours: PhaseResult[] = [];
-  // Alternating rounds, so that drift in the machine's speed falls on both sides alike.
-  for (let round = 0; round < 2; round++) {
-    progress(`allocate: raw ceiling, round ${round + 1} (${T.phaseS} s)`);
-    raw.push(await closedLoop(CLIENTS, T.phaseS, () => rawAllocationWrite(bench.db, bench.tableName, 256)));
-    progress(`allocate: allocator on ${poolSize.toLocaleString('en-US')} values, round ${round + 1} (${T.phaseS} s)`);
-    ours.push(await closedLoop(CLIENTS, T.phaseS, (c) => stores[c].allocate('alloc', `o-${serial++}`)));
+  const serverPid = bench.ddb.process.pid;
+  const none: CpuSample = { clientMs: 0, serverMs: 0 };
+  let rawCpu = none;
+  let oursCpu = none;
+  /** Runs a phase and says how much CPU it took, client and server side. */
+  const timedPhase = async (phase: () => Promise<PhaseResult>): Promise<[PhaseResult, CpuSample]> => {
+    const before = cpuNow(serverPid);
+    const result = await phase();
+    return [result, cpuSpent(before, cpuNow(serverPid))];
+  };
+  const raws = rawClients(bench);
+  // Rounds in ABBA order, so that drift in the machine's speed falls on both sides alike; each side's
+  // figure is the median of its rounds, so one stall (a JVM collection) does not decide the ratio.
+  for (let round = 0; round < T.rounds; round++) {
+    const rawPhase = async () => {
+      progress(`allocate: raw ceiling, round ${round + 1} of ${T.rounds} (${T.phaseS} s)`);
+      const [r, rCpu] = await timedPhase(() => closedLoop(CLIENTS, T.phaseS, (c) => rawAllocationWrite(raws[c], bench.tableName, 256)));
+      raw.push(r);
+      rawCpu = cpuSum(rawCpu, rCpu);
+    };
+    const oursPhase = async () => {
+      progress(`allocate: allocator on ${poolSize.toLocaleString('en-US')} values, round ${round + 1} of ${T.rounds} (${T.phaseS} s)`);
+      const [o, oCpu] = await timedPhase(() => closedLoop(CLIENTS, T.phaseS, (c) => stores[c].allocate('alloc', `o-${serial++}`)));
+      ours.push(o);
+      oursCpu = cpuSum(oursCpu, oCpu);
+    };
+    if (round % 2 === 0) {
+      await rawPhase();
+      await oursPhase();
+    } else {
+      await oursPhase();
+      await rawPhase();
+    }
   }
   const retries = bench.takeRetries();
   progress(`allocate: single-document allocator (${T.phaseS} s)`);
   const single = new SingleDocumentPool(bench.db, bench.tableName, poolSize);
   await single.create();
-  const singleResult = await closedLoop(CLIENTS, T.phaseS, () => single.allocate());
+  const singleResult = await closedLoop(CLIENTS, T.phaseS, (c) => single.allocate(raws[c]));
 
   progress('allocate: metering write units per allocation and per release');
   const meter = new WriteMeter(bench.ddb.endpoint, bench.tableName, TABLE_KEYS.valueIndexPartitionKey);
@@ -174,15 +237,34 @@ async function allocateBench(bench: Bench): Promise<void> {
   for (const o of owners) await metered.releaseOwner('alloc', o);
   const release = meter.take();
 
-  const sum = (rs: PhaseResult[]) => rs.reduce((n, r) => n + r.perSecond, 0) / rs.length;
-  const allocsPerS = sum(ours);
-  const rawPerS = sum(raw);
+  const allocsPerS = median(ours.map((r) => r.perSecond));
+  const rawPerS = median(raw.map((r) => r.perSecond));
   const latencies = ours.flatMap((r) => r.latencies).sort((a, b) => a - b);
   const allocated = ours.reduce((n, r) => n + r.ok, 0);
+  const rawWrites = raw.reduce((n, r) => n + r.ok, 0);
+  const perAlloc = cpuSpent(none, oursCpu, allocated);
+  const perRawWrite = cpuSpent(none, rawCpu, rawWrites);
+  /** Cores kept busy on average: the two sides' CPU over the phases' wall time. */
+  const coresBusy = (cpu: CpuSample, phases: PhaseResult[]) =>
+    cpu.serverMs === undefined ? undefined : round((cpu.clientMs + cpu.serverMs) / (1000 * phases.reduce((n, r) => n + r.seconds, 0)));
+  const cpuFigures = {
+    client_cpu_ms_per_alloc: round(perAlloc.clientMs),
+    client_cpu_ms_per_raw_write: round(perRawWrite.clientMs),
+    ...(perAlloc.serverMs !== undefined && perRawWrite.serverMs !== undefined
+      ? {
+          server_cpu_ms_per_alloc: round(perAlloc.serverMs),
+          server_cpu_ms_per_raw_write: round(perRawWrite.serverMs),
+          cores_busy_alloc: coresBusy(oursCpu, ours) as number,
+          cores_busy_raw: coresBusy(rawCpu, raw) as number,
+        }
+      : {}),
+  };
   emit({
     bench: 'allocate',
     pool_size: poolSize,
     clients: CLIENTS,
+    warmup_s: warmupS,
+    rounds: T.rounds,
     allocs_per_s: round(allocsPerS, 1),
     raw_ceiling_per_s: round(rawPerS, 1),
     ratio: round(allocsPerS / rawPerS),
@@ -198,6 +280,7 @@ async function allocateBench(bench: Bench): Promise<void> {
     retries_per_alloc: round(retries / Math.max(1, allocated), 3),
     single_document_retries_per_alloc: round(single.retries / Math.max(1, singleResult.ok), 1),
     errors: [...ours.flatMap((r) => [...r.errors.values()])].reduce((a, b) => a + b, 0),
+    ...cpuFigures,
   });
 }
 
@@ -422,8 +505,7 @@ progress('starting DynamoDB Local (in memory)');
 const ddb = await startDynamoDbLocal();
 try {
   const bench = await newBench(ddb);
-  await warmUp(bench);
-  await allocateBench(bench);
+  await allocateBench(bench, await warmUp(bench));
   await drainBench(bench);
   await sizeBench(bench);
   await registerBench(await newBench(ddb));

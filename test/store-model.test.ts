@@ -89,11 +89,13 @@ describe('store against a model', () => {
   let store: PoolStore;
   let run = 0;
   let operations = 0;
+  /** MODEL_RUNS raises the number of programs for a soak run; CI keeps the default. */
+  const runs = Number(process.env.MODEL_RUNS ?? 40);
   beforeAll(async () => {
     store = await freshStore();
   });
 
-  test('random concurrent programs agree with the model', { timeout: 240_000 }, async () => {
+  test('random concurrent programs agree with the model', { timeout: 6_000 * runs }, async () => {
     await fc.assert(
       fc.asyncProperty(programArb, async (program) => {
         run++;
@@ -208,7 +210,7 @@ describe('store against a model', () => {
         const report = await store.check();
         expect(report.pools.find((p) => p.name === name)?.problems).toEqual([]);
       }),
-      { numRuns: 40 },
+      { numRuns: runs },
     );
     expect(operations).toBeGreaterThan(2000);
   });
