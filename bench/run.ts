@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { createAdaptorServer } from '@hono/node-server';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { renderTable } from '../cli/table.js';
 import { createApp } from '../functions/http/app.js';
 import { isPoolError } from '../lib/errors.js';
@@ -14,7 +14,7 @@ import { TABLE_KEYS } from '../lib/items.js';
 import { registerFile } from '../lib/registration.js';
 import { PoolStore, type StoreOptions } from '../lib/store.js';
 import { type DynamoDbLocal, localDynamoClient, startDynamoDbLocal } from '../local/dynamodb-local.js';
-import { rawAllocationWrite, SingleDocumentPool } from './baselines.js';
+import { RawCeiling, SingleDocumentPool } from './baselines.js';
 import { type CpuSample, cpuNow, cpuSpent, cpuSum } from './cpu.js';
 import { WriteMeter } from './meter.js';
 
@@ -27,7 +27,7 @@ taken in this one run: allocation throughput as a ratio of the raw DynamoDB ceil
 single-document allocator, latency percentiles, write units per operation, CPU per operation on
 both sides, a 1,024-value drain, large vs small pool latency, registration cost, a chunk-size sweep
 and the HTTP API against the store. It first loads DynamoDB Local until its throughput settles
-(30-120 s), because its JVM keeps getting faster under load. A full run takes 4-6 minutes.
+(45-150 s), because its JVM keeps getting faster under load. A full run takes 4-6 minutes.
 
   --json    one JSON object per line (SPEC section 6) instead of tables
   --quick   shorter phases: the whole run stays under a minute
@@ -38,15 +38,15 @@ const JSON_OUT = args.has('--json');
 const QUICK = args.has('--quick');
 const CLIENTS = 32;
 /**
- * Warm-up runs in windows until the allocator's rate settles (the last `settleWindows` within
- * `settleSpread` of each other), at least `warmupMinS` and at most `warmupMaxS`: on these machines
- * DynamoDB Local's JVM keeps getting faster for 40-60 s of load, not the 15-20 s once assumed, and a
- * comparison made while it still speeds up favours whichever side runs later.
+ * Warm-up runs in windows until the allocator's rate settles (the last `SETTLE.windows` within a
+ * factor `SETTLE.spread` of each other), at least `warmupMinS` and at most `warmupMaxS`: on these machines
+ * DynamoDB Local's JVM keeps getting faster for 40-90 s of load, not the 15-20 s once assumed, with
+ * plateaus on the way, and a comparison made while it still speeds up favours whichever side runs later.
  */
 const T = QUICK
   ? { warmupMinS: 6, warmupMaxS: 12, windowS: 2, phaseS: 2.5, rounds: 2, sizeSamples: 150, meterOps: 40, sweep: [8, 1024] }
-  : { warmupMinS: 30, warmupMaxS: 120, windowS: 4, phaseS: 8, rounds: 3, sizeSamples: 400, meterOps: 150, sweep: [8, 32, 128, 1024] };
-const SETTLE = { windows: 3, spread: 1.15 };
+  : { warmupMinS: 45, warmupMaxS: 150, windowS: 4, phaseS: 4, rounds: 6, sizeSamples: 400, meterOps: 150, sweep: [8, 32, 128, 1024] };
+const SETTLE = { windows: 3, spread: 1.1 };
 
 type Line = Record<string, string | number | boolean>;
 const lines: Line[] = [];
@@ -102,13 +102,13 @@ async function closedLoop(clients: number, seconds: number, op: (client: number)
 
 class Bench {
   private retries = 0;
-  readonly db: DynamoDBDocumentClient;
+  readonly db: DynamoDBClient;
 
   constructor(
     readonly ddb: DynamoDbLocal,
     readonly tableName: string,
   ) {
-    this.db = DynamoDBDocumentClient.from(localDynamoClient(ddb.endpoint));
+    this.db = localDynamoClient(ddb.endpoint);
   }
 
   /** A store as one Lambda instance would have it: its own client. */
@@ -146,9 +146,9 @@ async function newBench(ddb: DynamoDbLocal): Promise<Bench> {
   return bench;
 }
 
-/** One raw-ceiling client per allocator client, each with its own SDK client, as the stores have. */
-function rawClients(bench: Bench): DynamoDBDocumentClient[] {
-  return Array.from({ length: CLIENTS }, () => DynamoDBDocumentClient.from(localDynamoClient(bench.ddb.endpoint)));
+/** One SDK client per baseline client, made as the stores' own are. */
+function rawClients(bench: Bench): DynamoDBClient[] {
+  return Array.from({ length: CLIENTS }, () => localDynamoClient(bench.ddb.endpoint));
 }
 
 /** Loads DynamoDB Local with both kinds of work until the allocator's rate stops changing. */
@@ -157,17 +157,17 @@ async function warmUp(bench: Bench): Promise<number> {
   const started = performance.now();
   await bench.pool('warmup', 250_000);
   const stores = Array.from({ length: CLIENTS }, () => bench.store());
-  const raws = rawClients(bench);
+  const raw = new RawCeiling(rawClients(bench), bench.tableName);
   let n = 0;
   const rates: number[] = [];
   const elapsed = () => (performance.now() - started) / 1000;
   while (elapsed() < T.warmupMaxS) {
     const alloc = await closedLoop(CLIENTS, T.windowS, (c) => stores[c].allocate('warmup', `w-${n++}`));
-    const raw = await closedLoop(CLIENTS, T.windowS / 2, (c) => rawAllocationWrite(raws[c], bench.tableName, 256));
+    const writes = await closedLoop(CLIENTS, T.windowS / 2, (c) => raw.write(c));
     rates.push(alloc.perSecond);
     const last = rates.slice(-SETTLE.windows);
     const settled = last.length === SETTLE.windows && Math.max(...last) <= SETTLE.spread * Math.min(...last);
-    progress(`  ${elapsed().toFixed(0)} s: allocator ${alloc.perSecond.toFixed(0)}/s, raw writes ${raw.perSecond.toFixed(0)}/s${settled ? ' (settled)' : ''}`);
+    progress(`  ${elapsed().toFixed(0)} s: allocator ${alloc.perSecond.toFixed(0)}/s, raw writes ${writes.perSecond.toFixed(0)}/s${settled ? ' (settled)' : ''}`);
     if (settled && elapsed() >= T.warmupMinS) break;
   }
   bench.takeRetries();
@@ -199,20 +199,23 @@ async function allocateBench(bench: Bench, warmupS: number): Promise<void> {
     return [result, cpuSpent(before, cpuNow(serverPid))];
   };
   const raws = rawClients(bench);
+  const ceiling = new RawCeiling(raws, bench.tableName);
   // Rounds in ABBA order, so that drift in the machine's speed falls on both sides alike; each side's
   // figure is the median of its rounds, so one stall (a JVM collection) does not decide the ratio.
   for (let round = 0; round < T.rounds; round++) {
     const rawPhase = async () => {
       progress(`allocate: raw ceiling, round ${round + 1} of ${T.rounds} (${T.phaseS} s)`);
-      const [r, rCpu] = await timedPhase(() => closedLoop(CLIENTS, T.phaseS, (c) => rawAllocationWrite(raws[c], bench.tableName, 256)));
+      const [r, rCpu] = await timedPhase(() => closedLoop(CLIENTS, T.phaseS, (c) => ceiling.write(c)));
       raw.push(r);
       rawCpu = cpuSum(rawCpu, rCpu);
+      progress(`  raw ceiling ${r.perSecond.toFixed(0)}/s`);
     };
     const oursPhase = async () => {
       progress(`allocate: allocator on ${poolSize.toLocaleString('en-US')} values, round ${round + 1} of ${T.rounds} (${T.phaseS} s)`);
       const [o, oCpu] = await timedPhase(() => closedLoop(CLIENTS, T.phaseS, (c) => stores[c].allocate('alloc', `o-${serial++}`)));
       ours.push(o);
       oursCpu = cpuSum(oursCpu, oCpu);
+      progress(`  allocator ${o.perSecond.toFixed(0)}/s`);
     };
     if (round % 2 === 0) {
       await rawPhase();

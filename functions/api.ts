@@ -3,14 +3,14 @@
  * The store, logger and metrics are built once per container; metrics of each invocation are written
  * as CloudWatch EMF before it returns.
  */
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { type APIGatewayProxyResult, handle, type LambdaEvent } from 'hono/aws-lambda';
 import { PoolError } from '../lib/errors.js';
 import { parseMaxPoolSize } from '../lib/plan.js';
-import { type Allocation, PoolStore, type StoreOptions, type ValueInput } from '../lib/store.js';
+import { type Allocation, dynamoClient, PoolStore, type StoreOptions, type ValueInput } from '../lib/store.js';
 import { Metric, type MetricName, SERVICE_NAME } from '../lib/telemetry.js';
 import { MetricUnit, publishAggregate, publishForPool, serviceMetrics } from './emf.js';
 import { createApp } from './http/app.js';
@@ -174,7 +174,7 @@ function jsonErrors(result: APIGatewayProxyStructuredResultV2, logger: Logger): 
 function fromEnvironment(): ApiHandler {
   const tableName = process.env.TABLE_NAME;
   if (!tableName) throw new Error('TABLE_NAME is not set: the API handler needs the allocation table name');
-  return createApiHandler({ client: new DynamoDBClient({}), tableName, maxPoolSize: parseMaxPoolSize(process.env.MAX_POOL_SIZE) });
+  return createApiHandler({ client: dynamoClient(), tableName, maxPoolSize: parseMaxPoolSize(process.env.MAX_POOL_SIZE) });
 }
 
 let built: ApiHandler | undefined;

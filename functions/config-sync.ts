@@ -7,7 +7,6 @@
  *
  * `syncS3Event` is the whole behaviour; the local stack runs it on the local S3's events.
  */
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
@@ -17,7 +16,7 @@ import { isPoolError } from '../lib/errors.js';
 import { parseMaxPoolSize } from '../lib/plan.js';
 import { fileTooLarge, MAX_FILE_BYTES, registerFile, rejectFile } from '../lib/registration.js';
 import type { ConfigResultJson } from '../lib/shapes.js';
-import { PoolStore, type SyncObject } from '../lib/store.js';
+import { dynamoClient, PoolStore, type SyncObject } from '../lib/store.js';
 import { Metric, SERVICE_NAME } from '../lib/telemetry.js';
 import { MetricUnit, publishAggregate, serviceMetrics } from './emf.js';
 
@@ -175,7 +174,7 @@ function depsFromEnvironment(): ConfigSyncDeps {
   const tableName = process.env.TABLE_NAME;
   if (!tableName) throw new Error('TABLE_NAME is not set');
   containerDeps = {
-    store: new PoolStore({ client: new DynamoDBClient({}), tableName }),
+    store: new PoolStore({ client: dynamoClient(), tableName }),
     s3: new S3Client({}),
     maxPoolSize: parseMaxPoolSize(process.env.MAX_POOL_SIZE),
     logger,

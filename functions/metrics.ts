@@ -3,11 +3,10 @@
  * still report and the utilization alarms always have data, plus the highest utilization of any pool
  * for the alarm that covers pools added after deploy.
  */
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context, ScheduledEvent } from 'aws-lambda';
-import { type PoolStats, PoolStore } from '../lib/store.js';
+import { dynamoClient, type PoolStats, PoolStore } from '../lib/store.js';
 import { Metric, SERVICE_NAME } from '../lib/telemetry.js';
 import { MetricUnit, publishAggregate, publishForPool, serviceMetrics } from './emf.js';
 
@@ -58,7 +57,7 @@ export const handler = async (_event: ScheduledEvent, context?: Context): Promis
   if (context) logger.addContext(context);
   const tableName = process.env.TABLE_NAME;
   if (!tableName) throw new Error('TABLE_NAME is not set');
-  store ??= new PoolStore({ client: new DynamoDBClient({}), tableName });
+  store ??= new PoolStore({ client: dynamoClient(), tableName });
   const report = await reportPoolMetrics({ store, metrics });
   logger.info('pool metrics reported', { pools: report.pools.length, max_utilization: report.maxUtilization });
   return report;

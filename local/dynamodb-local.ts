@@ -7,7 +7,8 @@ import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer, Socket } from 'node:net';
 import { resolve } from 'node:path';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { dynamoClient } from '../lib/store.js';
 
 export interface DynamoDbLocal {
   endpoint: string;
@@ -138,7 +139,7 @@ export async function stopChild(child: ChildProcess, graceMs = 5000): Promise<vo
 
 /** A client for a local endpoint: DynamoDB Local accepts any credentials. */
 export function localDynamoClient(endpoint: string): DynamoDBClient {
-  return new DynamoDBClient({
+  return dynamoClient({
     endpoint,
     region: 'us-east-1',
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },

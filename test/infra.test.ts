@@ -177,8 +177,11 @@ function storeActions(): { reads: string[]; writes: string[] } {
 
 /** DynamoDB data-plane operations lib/store.ts issues, from the SDK commands it constructs. */
 function storeOperations(): string[] {
+  // Low-level command names are the operations; lib-dynamodb's DocumentClient names are shorter.
+  const operations = ['GetItem', 'BatchGetItem', 'Query', 'Scan', 'PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem', 'TransactWriteItems', 'TransactGetItems'];
   const operationOf: Record<string, string> = {
-    Get: 'GetItem', BatchGet: 'BatchGetItem', Query: 'Query', Scan: 'Scan', Put: 'PutItem', Update: 'UpdateItem',
+    ...Object.fromEntries(operations.map((op) => [op, op])),
+    Get: 'GetItem', BatchGet: 'BatchGetItem', Put: 'PutItem', Update: 'UpdateItem',
     Delete: 'DeleteItem', BatchWrite: 'BatchWriteItem', TransactWrite: 'TransactWriteItems', TransactGet: 'TransactGetItems',
     ExecuteStatement: 'ExecuteStatement', BatchExecuteStatement: 'BatchExecuteStatement', ExecuteTransaction: 'ExecuteTransaction',
   };

@@ -136,7 +136,7 @@ describe('allocation under concurrency', () => {
     const small = await perAllocation('small');
     const large = await perAllocation('vni');
     expect(large.requests).toEqual(small.requests);
-    expect(large.requests.length).toBe(60); // read definition+owner, read chunk, one transaction
+    expect(large.requests.length).toBe(60); // read the definition, read one chunk, one transaction
     expect(large.writes.every((n) => n === 2)).toBe(true);
     expect(await store.pool('vni')).toMatchObject({ size: 16_777_216, used: 20 });
   });
