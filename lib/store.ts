@@ -615,7 +615,7 @@ export class PoolStore {
   async check(): Promise<CheckReport> {
     const state = await this.registrationState();
     const report: CheckReport = { ok: true, pools: [] };
-    for (const { name } of state.pools) {
+    for (const name of state.pools.map((p) => p.name).sort()) {
       const meta = state.metas.get(name);
       if (!meta) continue;
       const layout = layoutOf(meta);

@@ -130,8 +130,9 @@ exclude = ["2001:db8::1"]`,
     }
   });
 
-  test('check finds no disagreement', async () => {
+  test('check finds no disagreement, and reports pools by name', async () => {
     const report = await store.check();
+    expect(report.pools.map((p) => p.name)).toEqual(['lo', 'v6', 'vni']); // registered as vni, lo, v6
     expect(report.pools.map((p) => p.problems)).toEqual([[], [], []]);
     expect(report.ok).toBe(true);
   });
