@@ -27,7 +27,7 @@ taken in this one run: allocation throughput as a ratio of the raw DynamoDB ceil
 single-document allocator, latency percentiles, write units per operation, CPU per operation on
 both sides, a 1,024-value drain, large vs small pool latency, registration cost, a chunk-size sweep
 and the HTTP API against the store. It first loads DynamoDB Local until its throughput settles
-(45-150 s), because its JVM keeps getting faster under load. A full run takes 4-6 minutes.
+(45-150 s), because its JVM keeps getting faster under load. A full run takes 3-4 minutes.
 
   --json    one JSON object per line (SPEC section 6) instead of tables
   --quick   shorter phases: the whole run stays under a minute
@@ -186,43 +186,32 @@ async function allocateBench(bench: Bench, warmupS: number): Promise<void> {
   await bench.pool('alloc', poolSize);
   const stores = Array.from({ length: CLIENTS }, () => bench.store());
   let serial = 0;
-  const raw: PhaseResult[] = [];
-  const ours: PhaseResult[] = [];
   const serverPid = bench.ddb.process.pid;
   const none: CpuSample = { clientMs: 0, serverMs: 0 };
-  let rawCpu = none;
-  let oursCpu = none;
-  /** Runs a phase and says how much CPU it took, client and server side. */
-  const timedPhase = async (phase: () => Promise<PhaseResult>): Promise<[PhaseResult, CpuSample]> => {
-    const before = cpuNow(serverPid);
-    const result = await phase();
-    return [result, cpuSpent(before, cpuNow(serverPid))];
-  };
+  /** Each side's rounds and the CPU they took, client and server side. */
+  const raw = { name: 'raw ceiling', rounds: [] as PhaseResult[], cpu: none };
+  const ours = { name: `allocator on ${poolSize.toLocaleString('en-US')} values`, rounds: [] as PhaseResult[], cpu: none };
   const raws = rawClients(bench);
   const ceiling = new RawCeiling(raws, bench.tableName);
+  const runRound = async (side: typeof raw, round: number, op: (client: number) => Promise<unknown>) => {
+    progress(`allocate: ${side.name}, round ${round + 1} of ${T.rounds} (${T.phaseS} s)`);
+    const before = cpuNow(serverPid);
+    const result = await closedLoop(CLIENTS, T.phaseS, op);
+    side.rounds.push(result);
+    side.cpu = cpuSum(side.cpu, cpuSpent(before, cpuNow(serverPid)));
+    progress(`  ${result.perSecond.toFixed(0)}/s`);
+  };
+  const rawRound = (round: number) => runRound(raw, round, (c) => ceiling.write(c));
+  const oursRound = (round: number) => runRound(ours, round, (c) => stores[c].allocate('alloc', `o-${serial++}`));
   // Rounds in ABBA order, so that drift in the machine's speed falls on both sides alike; each side's
   // figure is the median of its rounds, so one stall (a JVM collection) does not decide the ratio.
   for (let round = 0; round < T.rounds; round++) {
-    const rawPhase = async () => {
-      progress(`allocate: raw ceiling, round ${round + 1} of ${T.rounds} (${T.phaseS} s)`);
-      const [r, rCpu] = await timedPhase(() => closedLoop(CLIENTS, T.phaseS, (c) => ceiling.write(c)));
-      raw.push(r);
-      rawCpu = cpuSum(rawCpu, rCpu);
-      progress(`  raw ceiling ${r.perSecond.toFixed(0)}/s`);
-    };
-    const oursPhase = async () => {
-      progress(`allocate: allocator on ${poolSize.toLocaleString('en-US')} values, round ${round + 1} of ${T.rounds} (${T.phaseS} s)`);
-      const [o, oCpu] = await timedPhase(() => closedLoop(CLIENTS, T.phaseS, (c) => stores[c].allocate('alloc', `o-${serial++}`)));
-      ours.push(o);
-      oursCpu = cpuSum(oursCpu, oCpu);
-      progress(`  allocator ${o.perSecond.toFixed(0)}/s`);
-    };
     if (round % 2 === 0) {
-      await rawPhase();
-      await oursPhase();
+      await rawRound(round);
+      await oursRound(round);
     } else {
-      await oursPhase();
-      await rawPhase();
+      await oursRound(round);
+      await rawRound(round);
     }
   }
   const retries = bench.takeRetries();
@@ -240,16 +229,16 @@ async function allocateBench(bench: Bench, warmupS: number): Promise<void> {
   for (const o of owners) await metered.releaseOwner('alloc', o);
   const release = meter.take();
 
-  const allocsPerS = median(ours.map((r) => r.perSecond));
-  const rawPerS = median(raw.map((r) => r.perSecond));
-  const latencies = ours.flatMap((r) => r.latencies).sort((a, b) => a - b);
-  const allocated = ours.reduce((n, r) => n + r.ok, 0);
-  const rawWrites = raw.reduce((n, r) => n + r.ok, 0);
-  const perAlloc = cpuSpent(none, oursCpu, allocated);
-  const perRawWrite = cpuSpent(none, rawCpu, rawWrites);
+  const allocsPerS = median(ours.rounds.map((r) => r.perSecond));
+  const rawPerS = median(raw.rounds.map((r) => r.perSecond));
+  const latencies = ours.rounds.flatMap((r) => r.latencies).sort((a, b) => a - b);
+  const allocated = ours.rounds.reduce((n, r) => n + r.ok, 0);
+  const rawWrites = raw.rounds.reduce((n, r) => n + r.ok, 0);
+  const perAlloc = cpuSpent(none, ours.cpu, allocated);
+  const perRawWrite = cpuSpent(none, raw.cpu, rawWrites);
   /** Cores kept busy on average: the two sides' CPU over the phases' wall time. */
-  const coresBusy = (cpu: CpuSample, phases: PhaseResult[]) =>
-    cpu.serverMs === undefined ? undefined : round((cpu.clientMs + cpu.serverMs) / (1000 * phases.reduce((n, r) => n + r.seconds, 0)));
+  const coresBusy = ({ cpu, rounds }: typeof raw) =>
+    cpu.serverMs === undefined ? undefined : round((cpu.clientMs + cpu.serverMs) / (1000 * rounds.reduce((n, r) => n + r.seconds, 0)));
   const cpuFigures = {
     client_cpu_ms_per_alloc: round(perAlloc.clientMs),
     client_cpu_ms_per_raw_write: round(perRawWrite.clientMs),
@@ -257,8 +246,8 @@ async function allocateBench(bench: Bench, warmupS: number): Promise<void> {
       ? {
           server_cpu_ms_per_alloc: round(perAlloc.serverMs),
           server_cpu_ms_per_raw_write: round(perRawWrite.serverMs),
-          cores_busy_alloc: coresBusy(oursCpu, ours) as number,
-          cores_busy_raw: coresBusy(rawCpu, raw) as number,
+          cores_busy_alloc: coresBusy(ours) as number,
+          cores_busy_raw: coresBusy(raw) as number,
         }
       : {}),
   };
@@ -282,7 +271,7 @@ async function allocateBench(bench: Bench, warmupS: number): Promise<void> {
     largest_item_bytes: Math.max(alloc.largestItem, release.largestItem),
     retries_per_alloc: round(retries / Math.max(1, allocated), 3),
     single_document_retries_per_alloc: round(single.retries / Math.max(1, singleResult.ok), 1),
-    errors: [...ours.flatMap((r) => [...r.errors.values()])].reduce((a, b) => a + b, 0),
+    errors: ours.rounds.flatMap((r) => [...r.errors.values()]).reduce((a, b) => a + b, 0),
     ...cpuFigures,
   });
 }

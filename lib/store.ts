@@ -816,12 +816,12 @@ export class PoolStore {
   }
 
   private async getMeta(pool: string): Promise<MetaItem | undefined> {
-    const item = await this.getItem(poolPk(pool), META_SK);
+    const item = await this.db.get({ pk: poolPk(pool), sk: META_SK });
     return item ? decodeMeta(item) : undefined;
   }
 
   private async getOwner(pk: string, owner: string): Promise<OwnerItem | undefined> {
-    const item = await this.getItem(pk, ownerSk(owner));
+    const item = await this.db.get({ pk, sk: ownerSk(owner) });
     return item ? decodeOwner(item) : undefined;
   }
 
@@ -843,12 +843,8 @@ export class PoolStore {
   }
 
   private async getChunk(pk: string, chunk: number): Promise<ChunkItem | undefined> {
-    const item = await this.getItem(pk, chunkSk(chunk));
+    const item = await this.db.get({ pk, sk: chunkSk(chunk) });
     return item ? decodeChunk(item) : undefined;
-  }
-
-  private async getItem(pk: string, sk: string): Promise<Record<string, unknown> | undefined> {
-    return this.db.get({ pk, sk });
   }
 
   private async *queryAll(input: QueryInput): AsyncGenerator<Record<string, unknown>> {
@@ -989,7 +985,7 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 function reasonItem(r: CancellationReason): Record<string, unknown> | undefined | null {
   if (r.Code !== 'ConditionalCheckFailed') return null;
-  return r.Item ? (unmarshall(r.Item) as Record<string, unknown>) : undefined;
+  return r.Item ? fromAttributes(r.Item) : undefined;
 }
 
 function decodeOwner(item: Record<string, unknown>): OwnerItem {
