@@ -7,42 +7,43 @@
  *   a version condition, retrying with jitter.
  */
 import { randomUUID } from 'node:crypto';
-import {
-  ConditionalCheckFailedException,
-  type DynamoDBClient,
-  GetItemCommand,
-  PutItemCommand,
-  TransactWriteItemsCommand,
-  UpdateItemCommand,
-} from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, type DynamoDBClient, GetItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
-import { emptyBitmap, popcount, randomClearBit, withBit } from '../lib/bitmap.js';
-import { chunkSk, ownerSk } from '../lib/items.js';
-import { DEFAULT_RETRY } from '../lib/store.js';
-import { valueSortKey } from '../lib/values.js';
+import { emptyBitmap, popcount, randomClearBit, withBit } from '../lib/store/bitmap.js';
+import { type ChunkInfo, Layout } from '../lib/store/layout.js';
+import { Budget, DEFAULT_BUDGET_MS, DEFAULT_RETRY } from '../lib/store/pacing.js';
+import { chunkRoom } from '../lib/store/room.js';
+import { Table } from '../lib/store/table.js';
+import { chunkWrite, holdingPut } from '../lib/store/writes.js';
 
 /**
  * The raw ceiling: the very write an allocation makes in its usual case, with the reads and the
  * choosing left out. One transaction changes a chunk that already exists (a 256-bit bitmap, as in a
- * 250,000-value pool) on its version and creates an owner record with the same attributes, both in one
- * pool's item collection and under its `by-value` key, as the allocator writes them. A chunk's first
- * write is made on `attribute_not_exists`, as the allocator's is. Each client writes only chunks of its
- * own, spread over about as many chunks as the 250,000-value pool has, so it knows their versions and
- * bits without reading, and nothing ever conflicts.
+ * 250,000-value pool) on its version and creates an allocation record, built by the store's own write
+ * builders (lib/store/writes.ts) and sent through the store's own table adapter, so the items, their
+ * attributes (the room key included) and conditions are the allocator's. A chunk's first write is made
+ * on `attribute_not_exists`, as the allocator's is. Each client writes only chunks of its own, spread
+ * over about as many chunks as the 250,000-value pool has, so it knows their versions and bits without
+ * reading, and nothing ever conflicts.
  */
 export class RawCeiling {
-  private readonly pk = `POOL#raw-${randomUUID().slice(0, 8)}`;
+  private readonly pool = `raw-${randomUUID().slice(0, 8)}`;
   private readonly chunks: { ver: number; bits: Uint8Array }[][];
+  private readonly tables: Table[];
+  private readonly layout: Layout;
   private serial = 0;
 
   constructor(
-    private readonly clients: readonly DynamoDBClient[],
-    private readonly tableName: string,
+    clients: readonly DynamoDBClient[],
+    tableName: string,
     private readonly chunkBits = 256,
     chunksPerClient = 30,
     private readonly random: () => number = Math.random,
   ) {
     this.chunks = clients.map(() => Array.from({ length: chunksPerClient }, () => ({ ver: 0, bits: emptyBitmap(chunkBits) })));
+    this.tables = clients.map((c) => new Table(c, tableName, DEFAULT_RETRY, random));
+    const end = BigInt(clients.length * chunksPerClient * chunkBits);
+    this.layout = new Layout([{ start: 0n, end, autoAssign: true, firstChunk: 0, chunkBits }]);
   }
 
   /** One allocation's write by `client`, on a random chunk of its own. */
@@ -50,53 +51,26 @@ export class RawCeiling {
     const own = this.chunks[client];
     const k = Math.floor(this.random() * own.length);
     const chunkNo = client * own.length + k;
+    const info = this.layout.chunk(chunkNo) as ChunkInfo;
     const state = own[k];
-    let bit = randomClearBit(state.bits, this.chunkBits, this.random);
+    let bit = randomClearBit(state.bits, 0, this.chunkBits, this.random);
     if (bit < 0) {
       // A full chunk starts over: the write stays the same size, which is what matters here.
       state.bits = emptyBitmap(this.chunkBits);
-      bit = randomClearBit(state.bits, this.chunkBits, this.random);
+      bit = randomClearBit(state.bits, 0, this.chunkBits, this.random);
     }
     const bits = withBit(state.bits, bit, true);
     const used = popcount(bits);
-    const value = chunkNo * this.chunkBits + bit;
+    const before = state.ver > 0 ? { chunk: chunkNo, bits: state.bits, used: used - 1, ver: state.ver } : undefined;
     const owner = `raw-${this.serial++}`;
-    const id = randomUUID();
-    await this.clients[client].send(
-      new TransactWriteItemsCommand({
-        ClientRequestToken: randomUUID(),
-        TransactItems: [
-          {
-            Update: {
-              TableName: this.tableName,
-              Key: marshall({ pk: this.pk, sk: chunkSk(chunkNo) }),
-              UpdateExpression: 'SET bits = :b, used = :u, ver = :next',
-              ConditionExpression: state.ver > 0 ? 'ver = :v' : 'attribute_not_exists(pk)',
-              ExpressionAttributeValues: marshall({ ':b': bits, ':u': used, ':next': state.ver + 1, ...(state.ver > 0 ? { ':v': state.ver } : {}) }),
-              ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-            },
-          },
-          {
-            Put: {
-              TableName: this.tableName,
-              Item: marshall({
-                pk: this.pk,
-                sk: ownerSk(owner),
-                owner,
-                value: String(value),
-                chunk: chunkNo,
-                bit,
-                at: new Date().toISOString(),
-                rid: id,
-                gpk: this.pk,
-                gsk: valueSortKey('integer', BigInt(value)),
-              }),
-              ConditionExpression: 'attribute_not_exists(pk)',
-              ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-            },
-          },
-        ],
-      }),
+    const now = new Date();
+    await this.tables[client].transact(
+      [
+        chunkWrite(this.pool, chunkNo, before, { bits, used, room: chunkRoom('integer', info, bits), at: now.getTime() }),
+        holdingPut({ pool: this.pool, type: 'integer', owner, value: info.base + BigInt(bit), size: 1, at: now.toISOString(), rid: randomUUID() }),
+      ],
+      randomUUID(),
+      Budget.of(DEFAULT_BUDGET_MS),
     );
     state.ver++;
     state.bits = bits;
@@ -133,7 +107,7 @@ export class SingleDocumentPool {
       if (!out.Item) throw new Error('single document missing');
       const doc = unmarshall(out.Item);
       const bits = doc.bits as Uint8Array;
-      const bit = randomClearBit(bits, this.size, this.random);
+      const bit = randomClearBit(bits, 0, this.size, this.random);
       if (bit < 0) throw new Error('single document pool exhausted');
       try {
         await db.send(

@@ -10,9 +10,9 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { renderTable } from '../cli/table.js';
 import { createApp } from '../functions/http/app.js';
 import { isPoolError } from '../lib/errors.js';
-import { TABLE_KEYS } from '../lib/items.js';
+import { TABLE_KEYS } from '../lib/store/items.js';
 import { registerFile } from '../lib/registration.js';
-import { PoolStore, type StoreOptions } from '../lib/store.js';
+import { PoolStore, type StoreOptions } from '../lib/store/index.js';
 import { type DynamoDbLocal, localDynamoClient, startDynamoDbLocal } from '../local/dynamodb-local.js';
 import { RawCeiling, SingleDocumentPool } from './baselines.js';
 import { type CpuSample, cpuNow, cpuSpent, cpuSum } from './cpu.js';
@@ -162,7 +162,7 @@ async function warmUp(bench: Bench): Promise<number> {
   const rates: number[] = [];
   const elapsed = () => (performance.now() - started) / 1000;
   while (elapsed() < T.warmupMaxS) {
-    const alloc = await closedLoop(CLIENTS, T.windowS, (c) => stores[c].allocate('warmup', `w-${n++}`));
+    const alloc = await closedLoop(CLIENTS, T.windowS, (c) => stores[c].allocate({ pool: 'warmup', owner: `w-${n++}` }));
     const writes = await closedLoop(CLIENTS, T.windowS / 2, (c) => raw.write(c));
     rates.push(alloc.perSecond);
     const last = rates.slice(-SETTLE.windows);
@@ -202,7 +202,7 @@ async function allocateBench(bench: Bench, warmupS: number): Promise<void> {
     progress(`  ${result.perSecond.toFixed(0)}/s`);
   };
   const rawRound = (round: number) => runRound(raw, round, (c) => ceiling.write(c));
-  const oursRound = (round: number) => runRound(ours, round, (c) => stores[c].allocate('alloc', `o-${serial++}`));
+  const oursRound = (round: number) => runRound(ours, round, (c) => stores[c].allocate({ pool: 'alloc', owner: `o-${serial++}` }));
   // Rounds in ABBA order, so that drift in the machine's speed falls on both sides alike; each side's
   // figure is the median of its rounds, so one stall (a JVM collection) does not decide the ratio.
   for (let round = 0; round < T.rounds; round++) {
@@ -224,9 +224,9 @@ async function allocateBench(bench: Bench, warmupS: number): Promise<void> {
   const meter = new WriteMeter(bench.ddb.endpoint, bench.tableName, TABLE_KEYS.valueIndexPartitionKey);
   const metered = bench.store({ client: meter.client });
   const owners = Array.from({ length: T.meterOps }, () => `m-${randomUUID()}`);
-  for (const o of owners) await metered.allocate('alloc', o);
+  for (const o of owners) await metered.allocate({ pool: 'alloc', owner: o });
   const alloc = meter.take();
-  for (const o of owners) await metered.releaseOwner('alloc', o);
+  for (const o of owners) await metered.release({ pool: 'alloc', owner: o });
   const release = meter.take();
 
   const allocsPerS = median(ours.rounds.map((r) => r.perSecond));
@@ -304,7 +304,7 @@ async function drain(bench: Bench, size: number, options: Partial<StoreOptions> 
         const owner = `d-${next++}`;
         const t = performance.now();
         try {
-          values.push((await store.allocate(name, owner)).allocation.value);
+          values.push((await store.allocate({ pool: name, owner })).allocation.value);
           latencies.push(performance.now() - t);
         } catch (e) {
           if (isPoolError(e, 'RESOURCE_EXHAUSTED')) exhausted++;
@@ -357,7 +357,7 @@ async function sizeBench(bench: Bench): Promise<void> {
   for (let i = 0; i < T.sizeSamples; i++) {
     for (const pool of ['small', 'large'] as const) {
       const t = performance.now();
-      await store.allocate(pool, `s-${i}`);
+      await store.allocate({ pool, owner: `s-${i}` });
       times[pool].push(performance.now() - t);
     }
   }
@@ -442,8 +442,8 @@ async function httpBench(bench: Bench): Promise<void> {
     progress(`http: allocate and release straight on the store (${T.phaseS} s)`);
     const direct = await closedLoop(CLIENTS, T.phaseS, (c) =>
       alternate(
-        async (owner) => void (await stores[c].allocate('http', owner)),
-        (owner) => stores[c].releaseOwner('http', owner),
+        async (owner) => void (await stores[c].allocate({ pool: 'http', owner })),
+        async (owner) => void (await stores[c].release({ pool: 'http', owner })),
       )(c),
     );
     holding.length = 0;

@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { type Command, InvalidArgumentError } from 'commander';
 import type { AllocationJson, ConfigResultJson, PoolJson } from '../lib/shapes.js';
-import type { CheckReport, SyncRecord } from '../lib/store.js';
+import type { CheckReport, SyncRecord } from '../lib/model.js';
 import { ApiClient, ApiError, DEFAULT_ENDPOINT, segment, SigningError, UnreachableError } from './client.js';
 import { EXIT_API_ERROR, EXIT_CODES_HELP, EXIT_INVALID, EXIT_UNREACHABLE, EXIT_USAGE } from './exit-codes.js';
 import { renderTable } from './table.js';
@@ -221,9 +221,29 @@ function syncSummary(s: SyncRecord): string {
   return `${changed.map((p) => `${p.name} ${p.action} +${count(p.added)}`).join(', ')}${unchanged > 0 ? `; ${unchanged} unchanged` : ''}`;
 }
 
-async function check(opts: ApiOptions): Promise<void> {
-  const { body } = await client(opts).request({ method: 'GET', path: '/v1/check' });
-  const report = body as CheckReport;
+/** Follows next_cursor until the check is complete; a pool checked over several calls is summed into one row. */
+async function check(opts: ApiOptions & { pool?: string }): Promise<void> {
+  const api = client(opts);
+  const pools = new Map<string, CheckReport['pools'][number]>();
+  let cursor: string | null = null;
+  do {
+    const query = new URLSearchParams();
+    if (opts.pool) query.set('pool', opts.pool);
+    if (cursor) query.set('cursor', cursor);
+    const { body } = await api.request({ method: 'GET', path: `/v1/check${query.size > 0 ? `?${query}` : ''}` });
+    const page = body as CheckReport;
+    for (const p of page.pools) {
+      const seen = pools.get(p.name);
+      pools.set(
+        p.name,
+        seen
+          ? { ...seen, ok: seen.ok && p.ok, used: seen.used + p.used, allocations: seen.allocations + p.allocations, problems: [...seen.problems, ...p.problems] }
+          : p,
+      );
+    }
+    cursor = page.next_cursor;
+  } while (cursor);
+  const report: CheckReport = { ok: [...pools.values()].every((p) => p.ok), pools: [...pools.values()], next_cursor: null };
   if (!report.ok) process.exitCode = EXIT_INVALID;
   if (opts.json) return printJson(report);
   if (report.pools.length === 0) return out('No pools to check.');
@@ -291,6 +311,7 @@ export function addApiCommands(program: Command): void {
     .action(action(syncs));
 
   apiCommand(program, 'check')
+    .option('--pool <name>', 'check this pool only')
     .description('recount every pool from its stored state; exit 1 when bitmaps, counters and allocation records disagree')
     .addHelpText('after', '\nExample:\n  $ resource-pool check || echo "pools need attention"')
     .action(action(check));

@@ -10,7 +10,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import { type APIGatewayProxyResult, handle, type LambdaEvent } from 'hono/aws-lambda';
 import { PoolError } from '../lib/errors.js';
 import { parseMaxPoolSize } from '../lib/plan.js';
-import { type Allocation, dynamoClient, PoolStore, type StoreOptions, type ValueInput } from '../lib/store.js';
+import { dynamoClient, PoolStore, type StoreEvents } from '../lib/store/index.js';
 import { Metric, type MetricName, SERVICE_NAME } from '../lib/telemetry.js';
 import { MetricUnit, publishAggregate, publishForPool, serviceMetrics } from './emf.js';
 import { createApp } from './http/app.js';
@@ -51,38 +51,17 @@ export class InvocationMetrics {
   }
 }
 
-/** The store, counting what the API does with it; the application itself knows nothing of metrics. */
-class MeteredStore extends PoolStore {
-  constructor(
-    options: StoreOptions,
-    private readonly tally: InvocationMetrics,
-  ) {
-    super({
-      ...options,
-      events: {
-        retry: () => tally.count(Metric.ContentionRetries),
-        exhausted: (pool) => tally.count(Metric.AllocationsExhausted, pool),
-      },
-    });
-  }
-
-  override async allocate(pool: string, owner: string, value?: ValueInput): Promise<{ allocation: Allocation; created: boolean }> {
-    const started = performance.now();
-    const outcome = await super.allocate(pool, owner, value);
-    this.tally.allocationLatency(performance.now() - started);
-    if (outcome.created) this.tally.count(Metric.Allocations, pool);
-    return outcome;
-  }
-
-  override async releaseValue(pool: string, value: ValueInput, owner: string): Promise<void> {
-    await super.releaseValue(pool, value, owner);
-    this.tally.count(Metric.Releases, pool);
-  }
-
-  override async releaseOwner(pool: string, owner: string): Promise<void> {
-    await super.releaseOwner(pool, owner);
-    this.tally.count(Metric.Releases, pool);
-  }
+/** What the store reports, counted into this invocation's metrics: the application itself knows nothing of metrics. */
+export function meteredEvents(tally: InvocationMetrics): StoreEvents {
+  return {
+    retry: () => tally.count(Metric.ContentionRetries),
+    exhausted: (pool) => tally.count(Metric.AllocationsExhausted, pool),
+    allocated: (pool, ms) => {
+      tally.count(Metric.Allocations, pool);
+      tally.allocationLatency(ms);
+    },
+    released: (pool) => tally.count(Metric.Releases, pool),
+  };
 }
 
 export interface ApiHandlerOptions {
@@ -99,7 +78,7 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
   const logger = options.logger ?? new Logger({ serviceName: SERVICE_NAME });
   const metrics = options.metrics ?? serviceMetrics();
   const tally = new InvocationMetrics();
-  const store = new MeteredStore({ client: options.client, tableName: options.tableName }, tally);
+  const store = new PoolStore({ client: options.client, tableName: options.tableName, events: meteredEvents(tally) });
   const serve = handle(createApp({ store, maxPoolSize: options.maxPoolSize, logger }));
 
   return async (event, context) => {

@@ -16,7 +16,8 @@ import { isPoolError } from '../lib/errors.js';
 import { parseMaxPoolSize } from '../lib/plan.js';
 import { fileTooLarge, MAX_FILE_BYTES, registerFile, rejectFile } from '../lib/registration.js';
 import type { ConfigResultJson } from '../lib/shapes.js';
-import { dynamoClient, PoolStore, type SyncObject } from '../lib/store.js';
+import type { SyncObject } from '../lib/model.js';
+import { dynamoClient, PoolStore } from '../lib/store/index.js';
 import { Metric, SERVICE_NAME } from '../lib/telemetry.js';
 import { MetricUnit, publishAggregate, serviceMetrics } from './emf.js';
 

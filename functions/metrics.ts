@@ -6,7 +6,8 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context, ScheduledEvent } from 'aws-lambda';
-import { dynamoClient, type PoolStats, PoolStore } from '../lib/store.js';
+import type { PoolCounts } from '../lib/model.js';
+import { dynamoClient, PoolStore } from '../lib/store/index.js';
 import { Metric, SERVICE_NAME } from '../lib/telemetry.js';
 import { MetricUnit, publishAggregate, publishForPool, serviceMetrics } from './emf.js';
 
@@ -24,7 +25,7 @@ export interface MetricsReport {
   maxUtilization: number;
 }
 
-export function utilizationPercent(p: Pick<PoolStats, 'size' | 'used'>): number {
+export function utilizationPercent(p: Pick<PoolCounts, 'size' | 'used'>): number {
   return p.size === 0 ? 0 : (p.used / p.size) * 100;
 }
 

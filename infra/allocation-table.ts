@@ -10,15 +10,16 @@ import {
   TableEncryption,
 } from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
-import { TABLE_KEYS } from '../lib/items.js';
+import { TABLE_KEYS } from '../lib/store/items.js';
 import { nagArn } from './nag.js';
 import type { ServiceFunction } from './service-function.js';
 
-/** The one global secondary index of the store (lookups by value); lib/items.ts owns the names. */
+/** The store's indexes: lookups by value (global) and free room per pool (local); lib/store/items.ts owns the names. */
 export const BY_VALUE_INDEX = TABLE_KEYS.valueIndex;
+export const BY_ROOM_INDEX = TABLE_KEYS.roomIndex;
 
 /**
- * The data-plane operations lib/store.ts issues (Get, BatchGet, Query, Put, TransactWrite): one
+ * The data-plane operations lib/store/ issues (Get, BatchGet, Query, Put, Update, TransactWrite): one
  * ThrottledRequests series each. An alarm may use at most 10 metrics, so not every operation DynamoDB
  * has; test/infra.test.ts fails when the store starts issuing one that is missing here.
  */
@@ -27,13 +28,14 @@ const STORE_OPERATIONS = [
   Operation.BATCH_GET_ITEM,
   Operation.QUERY,
   Operation.PUT_ITEM,
+  Operation.UPDATE_ITEM,
   Operation.TRANSACT_WRITE_ITEMS,
 ] as const;
 
 /**
- * What lib/store.ts asks of the table, as IAM actions: reads are GetItem, BatchGetItem and Query (on the
- * table and its index); writes are conditional PutItem and the Put, Update and Delete items of its
- * TransactWriteItems, which IAM authorizes action by action. Nothing else: no Scan, no batch writes, no
+ * What lib/store/ asks of the table, as IAM actions: reads are GetItem, BatchGetItem and Query (on the
+ * table and its indexes); writes are conditional PutItem and UpdateItem and the Put, Update and Delete
+ * items of its TransactWriteItems, which IAM authorizes action by action. Nothing else: no Scan, no batch writes, no
  * stream reads (the table has no stream), no table management. test/infra.test.ts derives the same sets
  * from the store's source and fails when they drift apart.
  */
@@ -67,6 +69,13 @@ export class AllocationTable extends Construct {
       sortKey: { name: TABLE_KEYS.valueIndexSortKey, type: AttributeType.STRING },
       projectionType: ProjectionType.ALL,
     });
+    // Keys only: the entry changes when a chunk's room key does (it fills, empties or its largest free
+    // block changes), not on every write. A table's local indexes can only be made with the table.
+    this.table.addLocalSecondaryIndex({
+      indexName: BY_ROOM_INDEX,
+      sortKey: { name: TABLE_KEYS.roomIndexSortKey, type: AttributeType.STRING },
+      projectionType: ProjectionType.KEYS_ONLY,
+    });
   }
 
   /** What the store reads and writes: items and the index, conditional writes and transactions. */
@@ -84,7 +93,7 @@ export class AllocationTable extends Construct {
   private acknowledgeIndexes(fn: ServiceFunction): void {
     fn.acknowledgeGrant(
       `IAM5[Resource::${nagArn(this.table.node.defaultChild as CfnTable)}/index/*]`,
-      `DynamoDB grants name the table's indexes as <table>/index/*; this table has exactly one (${BY_VALUE_INDEX}, which the API queries for lookups and listings by value), so the wildcard adds no other resource.`,
+      `DynamoDB grants name the table's indexes as <table>/index/*; this table has exactly two (${BY_VALUE_INDEX}, queried for lookups and listings by value, and ${BY_ROOM_INDEX}, queried for free values), so the wildcard adds no other resource.`,
     );
   }
 

@@ -7,7 +7,8 @@ import type { ConfigIssue } from './config.js';
 import { invalidConfig, PoolError } from './errors.js';
 import { planFile } from './plan.js';
 import { type ConfigResultJson, configResultJson } from './shapes.js';
-import { type PoolStore, RegistryChanged, type SyncObject, type SyncRecord } from './store.js';
+import type { SyncObject, SyncRecord } from './model.js';
+import { type PoolStore, RegistryChanged } from './store/index.js';
 
 export interface RegisterOptions {
   source: SyncRecord['source'];

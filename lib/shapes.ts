@@ -2,6 +2,7 @@
  * The JSON shapes of the contract (SPEC section 2) built from domain values, shared by the HTTP API,
  * the CLI and the config-sync handler so that they cannot drift apart.
  */
+import type { Allocation, PoolCounts } from './model.js';
 import type { Ignored, Plan } from './plan.js';
 import { type FlaggedRun, normalizeFlagged, runSize } from './runs.js';
 import { formatValue, type JsonValue, type PoolType } from './values.js';
@@ -68,18 +69,6 @@ export interface PoolJson {
   updated_at: string;
 }
 
-/** What the store knows of a pool, as far as its JSON shape needs. */
-export interface PoolCounts {
-  name: string;
-  type: PoolType;
-  size: number;
-  used: number;
-  autoAssignSize: number;
-  autoAssignUsed: number;
-  runs: readonly FlaggedRun[];
-  createdAt: string;
-  updatedAt: string;
-}
 
 export function poolJson(p: PoolCounts): PoolJson {
   const runs = normalizeFlagged(p.runs);
@@ -106,10 +95,12 @@ export interface AllocationJson {
   value: JsonValue;
   owner: string;
   allocated_at: string;
+  /** Values held: 1, or a block's size. */
+  size: number;
 }
 
-export function allocationJson(a: { pool: string; type: PoolType; value: bigint; owner: string; allocatedAt: string }): AllocationJson {
-  return { pool: a.pool, value: formatValue(a.type, a.value), owner: a.owner, allocated_at: a.allocatedAt };
+export function allocationJson(a: Allocation): AllocationJson {
+  return { pool: a.pool, value: formatValue(a.type, a.value), owner: a.owner, allocated_at: a.allocatedAt, size: a.size };
 }
 
 /** `owner`: 1-256 characters of printable ASCII without spaces (`!` to `~`). */

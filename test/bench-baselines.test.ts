@@ -51,8 +51,8 @@ describe('benchmark yardsticks', () => {
     const store = await freshStore({ client: ours.client });
     await register(store, '[pools.alloc]\ntype = "integer"\nranges = [{ start = 0, end = 250000 }]');
     // Two values of chunk 0 of a 250,000-value pool (256-bit chunks): its first write, then a later one.
-    await store.allocate('alloc', 'owner-0', val(3));
-    await store.allocate('alloc', 'owner-1', val(200));
+    await store.allocate({ pool: 'alloc', owner: 'owner-0', value: val(3) });
+    await store.allocate({ pool: 'alloc', owner: 'owner-1', value: val(200) });
 
     const raw = recordingClient();
     const ceiling = new RawCeiling([raw.client], store.tableName, 256, 1);

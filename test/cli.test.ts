@@ -14,8 +14,8 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ApiClient, NodeSha256, signingTarget } from '../cli/client.js';
 import { percent, valueArgument } from '../cli/commands.js';
 import { createApp } from '../functions/http/app.js';
-import { ownerSk, poolPk, TABLE_KEYS } from '../lib/items.js';
-import type { PoolStore } from '../lib/store.js';
+import { holdingKey, TABLE_KEYS } from '../lib/store/items.js';
+import type { PoolStore } from '../lib/store/index.js';
 import { freePort } from '../local/dynamodb-local.js';
 import { freshStore, register, testClient } from './support/store.js';
 
@@ -82,8 +82,8 @@ describe('resource-pool against the API', () => {
     store = await freshStore();
     await register(store, POOLS);
     ({ url, server } = await serve(store));
-    for (const owner of ['a', 'b', 'c']) await store.allocate('vpc-vni', owner); // 3 of 1,000
-    await store.allocate('lo-ip', 'x'); // 1 of 6
+    for (const owner of ['a', 'b', 'c']) await store.allocate({ pool: 'vpc-vni', owner }); // 3 of 1,000
+    await store.allocate({ pool: 'lo-ip', owner: 'x' }); // 1 of 6
   });
 
   afterAll(async () => {
@@ -143,7 +143,7 @@ describe('resource-pool against the API', () => {
     const first = await cli(url, 'allocate', 'vpc-vni', '--owner', 'vpc-42', '--json');
     expect(first.code).toBe(0);
     const allocation = JSON.parse(first.stdout);
-    expect(Object.keys(allocation).sort()).toEqual(['allocated_at', 'owner', 'pool', 'value']);
+    expect(Object.keys(allocation).sort()).toEqual(['allocated_at', 'owner', 'pool', 'size', 'value']);
     expect(allocation).toMatchObject({ pool: 'vpc-vni', owner: 'vpc-42' });
     expect(typeof allocation.value).toBe('number');
 
@@ -225,20 +225,20 @@ describe('resource-pool against the API', () => {
   test('check: exit 0 and {ok, pools} when consistent; exit 1 with the problem when an allocation record is lost', async () => {
     const own = await freshStore();
     await register(own, POOLS);
-    await own.allocate('lo-ip', 'dpu-1');
+    await own.allocate({ pool: 'lo-ip', owner: 'dpu-1' });
     const { url: ownUrl, server: ownServer } = await serve(own);
     try {
       const ok = await cli(ownUrl, 'check', '--json');
       expect(ok.code).toBe(0);
       const report = JSON.parse(ok.stdout);
       expect(report.ok).toBe(true);
-      expect(report.pools).toContainEqual({ name: 'lo-ip', size: 6, used: 1, allocations: 1, problems: [] });
+      expect(report.pools).toContainEqual({ name: 'lo-ip', ok: true, size: 6, used: 1, allocations: 1, problems: [] });
 
       // The record goes, the bit stays: the value is leaked.
       await testClient().send(
         new DeleteItemCommand({
           TableName: own.tableName,
-          Key: { [TABLE_KEYS.partitionKey]: { S: poolPk('lo-ip') }, [TABLE_KEYS.sortKey]: { S: ownerSk('dpu-1') } },
+          Key: { [TABLE_KEYS.partitionKey]: { S: holdingKey('lo-ip', 'dpu-1').pk }, [TABLE_KEYS.sortKey]: { S: holdingKey('lo-ip', 'dpu-1').sk } },
         }),
       );
       const [broken, brokenTable] = await Promise.all([cli(ownUrl, 'check', '--json'), cli(ownUrl, 'check')]);

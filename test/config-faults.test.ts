@@ -10,7 +10,7 @@ import type { S3Event } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { type ConfigSyncDeps, syncS3Event } from '../functions/config-sync.js';
 import { createApp } from '../functions/http/app.js';
-import { PoolStore } from '../lib/store.js';
+import { PoolStore } from '../lib/store/index.js';
 import { startTestS3, type TestS3 } from './support/local-s3.js';
 import { freshStore, register, testClient } from './support/store.js';
 
@@ -27,7 +27,7 @@ async function dump(store: PoolStore): Promise<string> {
     start = page.LastEvaluatedKey;
   } while (start);
   const state = items
-    .filter((i) => i.pk.S !== 'SYNC')
+    .filter((i) => !i.pk.S?.startsWith('SYNC#'))
     .map((i) => JSON.stringify(i, (_k, v) => (v instanceof Uint8Array ? Buffer.from(v).toString('base64') : v)))
     .sort();
   return state.join('\n');
@@ -95,7 +95,7 @@ describe('config faults through S3', () => {
     }
     const allocating = (async () => {
       const s = new PoolStore({ client: testClient(), tableName: store.tableName });
-      for (let i = 0; i < 30; i++) await s.allocate('vpc-vni', `during-burst-${i}`);
+      for (let i = 0; i < 30; i++) await s.allocate({ pool: 'vpc-vni', owner: `during-burst-${i}` });
     })();
     const outcomes = await Promise.all(events.map((e) => syncS3Event(depsFor(new PoolStore({ client: testClient(), tableName: store.tableName })), e)));
     await allocating;
@@ -114,8 +114,8 @@ describe('config faults through S3', () => {
       store,
       `${vni(2024500, 2025500)}[pools.lo-ip]\ntype = "ipv4"\nprefix = "10.180.62.0/26"\n[pools.vtep]\ntype = "ipv6"\nprefix = "2001:db8::/120"\n`,
     );
-    await store.allocate('vpc-vni', 'vpc-1');
-    await store.allocate('lo-ip', 'dpu-1');
+    await store.allocate({ pool: 'vpc-vni', owner: 'vpc-1' });
+    await store.allocate({ pool: 'lo-ip', owner: 'dpu-1' });
     const app = createApp({ store, maxPoolSize: 250_000 });
     const manyRanges = Array.from({ length: 257 }, (_, i) => `{ start = ${i * 10}, end = ${i * 10 + 5} }`).join(', ');
     const cases: [string, string, string][] = [

@@ -7,7 +7,7 @@ import type { S3Event, S3EventRecord } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { ConfigSyncFailed, type ConfigSyncDeps, decodeEventKey, encodeEventKey, syncS3Event, type SyncLogger } from '../functions/config-sync.js';
 import { serviceMetrics, publishAggregate } from '../functions/emf.js';
-import { PoolStore } from '../lib/store.js';
+import { PoolStore } from '../lib/store/index.js';
 import { localS3Client } from '../local/s3.js';
 import { captureEmf } from './support/emf.js';
 import { BUCKET, startTestS3, type TestS3 } from './support/local-s3.js';
@@ -86,7 +86,7 @@ describe('config sync from S3', () => {
   test('a duplicate event changes nothing, and allocations stay as they are', async () => {
     const event = await upload('pools/site.toml', VNI_1000);
     await syncS3Event(deps, event);
-    const { allocation } = await store.allocate('vpc-vni', 'vpc-42');
+    const { allocation } = await store.allocate({ pool: 'vpc-vni', owner: 'vpc-42' });
 
     const again = await syncS3Event(deps, event);
 

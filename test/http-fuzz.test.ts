@@ -9,7 +9,7 @@ import { createApp } from '../functions/http/app.js';
 import { STATUS_OF } from '../functions/http/errors.js';
 import { ErrorBody, encodeCursor } from '../functions/http/schemas.js';
 import type { ErrorCode } from '../lib/errors.js';
-import type { PoolStore } from '../lib/store.js';
+import type { PoolStore } from '../lib/store/index.js';
 import { freshStore, register, testClient } from './support/store.js';
 
 const POOLS = `

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, test } from 'vitest';
 import { serviceMetrics } from '../functions/emf.js';
 import { reportPoolMetrics } from '../functions/metrics.js';
-import type { PoolStore } from '../lib/store.js';
+import type { PoolStore } from '../lib/store/index.js';
 import { captureEmf, type EmfDocument } from './support/emf.js';
 import { freshStore, register } from './support/store.js';
 
@@ -33,8 +33,8 @@ describe('metrics reporter', () => {
   beforeAll(async () => {
     store = await freshStore();
     await register(store, POOLS);
-    for (const owner of ['a', 'b', 'c', 'd', 'e']) await store.allocate('vpc-vni', owner); // 5 of 10
-    await store.allocate('lo-ip', 'x'); // 1 of 6
+    for (const owner of ['a', 'b', 'c', 'd', 'e']) await store.allocate({ pool: 'vpc-vni', owner }); // 5 of 10
+    await store.allocate({ pool: 'lo-ip', owner: 'x' }); // 1 of 6
   });
 
   test('one EMF document per pool with exactly the Pool dimension, then the highest utilization without dimension', async () => {

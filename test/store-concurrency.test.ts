@@ -3,7 +3,7 @@
  */
 import { describe, expect, test } from 'vitest';
 import { isPoolError } from '../lib/errors.js';
-import { PoolStore } from '../lib/store.js';
+import { PoolStore } from '../lib/store/index.js';
 import { freshStore, register, testClient } from './support/store.js';
 
 /** Independent store instances on the same table, each with its own client, as separate Lambdas. */
@@ -40,7 +40,7 @@ describe('allocation under concurrency', () => {
     const store = await freshStore();
     await register(store, '[pools.p]\ntype = "integer"\nranges = [{ start = 1000, end = 1150 }]');
     const owners = Array.from({ length: 200 }, (_, i) => `owner-${i}`);
-    const results = await pool(owners, instances(store, 50), (s, o) => outcome(s.allocate('p', o)));
+    const results = await pool(owners, instances(store, 50), (s, o) => outcome(s.allocate({ pool: 'p', owner: o })));
     const values = results.flatMap((r) => (r.ok ? [r.value.allocation.value] : []));
     const codes = results.flatMap((r) => (r.ok ? [] : [r.code]));
     expect(values.length).toBe(150);
@@ -55,11 +55,11 @@ describe('allocation under concurrency', () => {
     await register(store, '[pools.p]\ntype = "ipv4"\nranges = [{ start = "10.1.0.0", end = "10.1.4.0" }]');
     const clients = instances(store, 32);
     const owners = Array.from({ length: 1024 }, (_, i) => `dpu-${i}`);
-    const allocated = await pool(owners, clients, async (s, o) => (await s.allocate('p', o)).allocation);
+    const allocated = await pool(owners, clients, async (s, o) => (await s.allocate({ pool: 'p', owner: o })).allocation);
     expect(new Set(allocated.map((a) => a.value)).size).toBe(1024);
-    expect(await outcome(store.allocate('p', 'one-too-many'))).toEqual({ ok: false, code: 'RESOURCE_EXHAUSTED' });
+    expect(await outcome(store.allocate({ pool: 'p', owner: 'one-too-many' }))).toEqual({ ok: false, code: 'RESOURCE_EXHAUSTED' });
     expect((await store.check()).ok).toBe(true);
-    await pool(allocated, clients, (s, a) => s.releaseOwner('p', a.owner));
+    await pool(allocated, clients, (s, a) => s.release({ pool: 'p', owner: a.owner }));
     expect(await store.pool('p')).toMatchObject({ used: 0, autoAssignUsed: 0 });
     const report = await store.check();
     expect(report.pools[0].problems).toEqual([]);
@@ -69,7 +69,7 @@ describe('allocation under concurrency', () => {
   test('10 concurrent requests with the same owner get one value, returned to all', async () => {
     const store = await freshStore();
     await register(store, '[pools.p]\ntype = "integer"\nranges = [{ start = 1, end = 100000 }]');
-    const results = await Promise.all(instances(store, 10).map((s) => s.allocate('p', 'same-owner')));
+    const results = await Promise.all(instances(store, 10).map((s) => s.allocate({ pool: 'p', owner: 'same-owner' })));
     expect(new Set(results.map((r) => r.allocation.value)).size).toBe(1);
     expect(results.filter((r) => r.created).length).toBe(1);
     expect((await store.pool('p')).used).toBe(1);
@@ -83,7 +83,7 @@ describe('allocation under concurrency', () => {
     const got: bigint[] = [];
     const client = async (s: PoolStore) => {
       for (;;) {
-        const r = await outcome(s.allocate('p', `o-${serial++}`));
+        const r = await outcome(s.allocate({ pool: 'p', owner: `o-${serial++}` }));
         if (r.ok) got.push(r.value.allocation.value);
         else if (r.code !== 'RESOURCE_EXHAUSTED') throw new Error(r.code);
         else if (grown) return;
@@ -124,20 +124,22 @@ describe('allocation under concurrency', () => {
       16_777_216,
     );
     expect(registered.result.pools.map((p) => p.size)).toEqual([1024, 16_777_216]);
-    // Registry, two pool definitions and the sync record, in one transaction: not one item per value.
-    expect(writes).toEqual([4]);
+    // Registry, two pool definitions with one layout page each and the sync record, in one transaction: not one item per value.
+    expect(writes).toEqual([6]);
 
     const perAllocation = async (name: string) => {
+      await store.allocate({ pool: name, owner: 'first' }); // reads the layout into the container's cache
       requests.length = 0;
       writes.length = 0;
-      for (let i = 0; i < 20; i++) await store.allocate(name, `o-${i}`);
+      for (let i = 0; i < 20; i++) await store.allocate({ pool: name, owner: `o-${i}` });
       return { requests: [...requests], writes: [...writes] };
     };
     const small = await perAllocation('small');
     const large = await perAllocation('vni');
     expect(large.requests).toEqual(small.requests);
-    expect(large.requests.length).toBe(60); // read the definition, read one chunk, one transaction
+    // One read (the definition and the chosen chunk together), one transaction of two items.
+    expect(large.requests).toEqual(Array.from({ length: 20 }, () => ['BatchGetItemCommand', 'TransactWriteItemsCommand']).flat());
     expect(large.writes.every((n) => n === 2)).toBe(true);
-    expect(await store.pool('vni')).toMatchObject({ size: 16_777_216, used: 20 });
+    expect(await store.pool('vni')).toMatchObject({ size: 16_777_216, used: 21 });
   });
 });

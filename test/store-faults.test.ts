@@ -11,7 +11,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { describe, expect, test } from 'vitest';
 import { isPoolError } from '../lib/errors.js';
-import { PoolStore } from '../lib/store.js';
+import { PoolStore } from '../lib/store/index.js';
 import { freshStore, register, testClient } from './support/store.js';
 
 type Fault = (send: () => Promise<unknown>, call: number) => Promise<unknown>;
@@ -43,7 +43,8 @@ const conflict = () =>
 
 async function setup(size = 8) {
   const store = await freshStore();
-  await register(store, `[pools.p]\ntype = "integer"\nranges = [{ start = 100, end = ${100 + size} }]`);
+  // From 96, a multiple of 8: the first eight values are exactly one chunk (chunks are aligned in value space).
+  await register(store, `[pools.p]\ntype = "integer"\nranges = [{ start = 96, end = ${96 + size} }]`);
   return store;
 }
 
@@ -64,7 +65,7 @@ describe('injected faults', () => {
       if (n <= 3) throw throttled();
       return send();
     });
-    const { allocation, created } = await on(store, client, retries).allocate('p', 'a');
+    const { allocation, created } = await on(store, client, retries).allocate({ pool: 'p', owner: 'a' });
     expect(created).toBe(true);
     expect(calls()).toBe(4);
     expect(retries).toEqual(['throttled', 'throttled', 'throttled']);
@@ -80,7 +81,7 @@ describe('injected faults', () => {
       if (n <= 2) throw conflict();
       return send();
     });
-    await on(store, client, retries).allocate('p', 'a');
+    await on(store, client, retries).allocate({ pool: 'p', owner: 'a' });
     expect(retries).toEqual(['contention', 'contention']);
     expect(await store.pool('p')).toMatchObject({ used: 1 });
     expect((await store.check()).ok).toBe(true);
@@ -91,7 +92,7 @@ describe('injected faults', () => {
     const { client, calls } = faultyClient(async () => {
       throw throttled();
     });
-    const err = await on(store, client).allocate('p', 'a').catch((e) => e);
+    const err = await on(store, client).allocate({ pool: 'p', owner: 'a' }).catch((e) => e);
     expect(isPoolError(err, 'UNAVAILABLE')).toBe(true);
     expect(err.retryAfterSeconds).toBeGreaterThan(0);
     expect(calls()).toBe(6);
@@ -99,8 +100,8 @@ describe('injected faults', () => {
     expect(await store.allocations('p', { limit: 10 })).toEqual({ allocations: [], last: undefined });
     expect((await store.check()).ok).toBe(true);
 
-    await store.allocate('p', 'b');
-    const release = await on(store, client).releaseOwner('p', 'b').catch((e) => e);
+    await store.allocate({ pool: 'p', owner: 'b' });
+    const release = await on(store, client).release({ pool: 'p', owner: 'b' }).catch((e) => e);
     expect(isPoolError(release, 'UNAVAILABLE')).toBe(true);
     expect(await store.pool('p')).toMatchObject({ used: 1 });
     expect((await store.check()).ok).toBe(true);
@@ -112,11 +113,11 @@ describe('injected faults', () => {
     const other = new PoolStore({ client: testClient(), tableName: store.tableName });
     const intruders: bigint[] = [];
     const { client, calls } = faultyClient(async (send, n) => {
-      if (n <= 3) intruders.push((await other.allocate('p', `intruder-${n}`)).allocation.value);
+      if (n <= 3) intruders.push((await other.allocate({ pool: 'p', owner: `intruder-${n}` })).allocation.value);
       return send();
     });
     const retries: string[] = [];
-    const mine = (await on(store, client, retries).allocate('p', 'me')).allocation.value;
+    const mine = (await on(store, client, retries).allocate({ pool: 'p', owner: 'me' })).allocation.value;
     expect(calls()).toBe(4);
     expect(retries).toEqual(['contention', 'contention', 'contention']);
     expect(new Set([mine, ...intruders]).size).toBe(4);
@@ -128,11 +129,11 @@ describe('injected faults', () => {
     const store = await setup(8);
     const other = new PoolStore({ client: testClient(), tableName: store.tableName });
     const { client } = faultyClient(async (send, n) => {
-      if (n === 1) await other.allocate('p', 'quicker', () => ({ ok: true, value: 103n }));
+      if (n === 1) await other.allocate({ pool: 'p', owner: 'quicker', value: () => ({ ok: true, value: 103n }) });
       return send();
     });
     const err = await on(store, client)
-      .allocate('p', 'slower', () => ({ ok: true, value: 103n }))
+      .allocate({ pool: 'p', owner: 'slower', value: () => ({ ok: true, value: 103n }) })
       .catch((e) => e);
     expect(isPoolError(err, 'VALUE_IN_USE')).toBe(true);
     expect((await store.findByValue('p', () => ({ ok: true, value: 103n }))).owner).toBe('quicker');
@@ -147,7 +148,7 @@ describe('injected faults', () => {
       return out;
     });
     const retries: string[] = [];
-    const { allocation, created } = await on(store, client, retries).allocate('p', 'a');
+    const { allocation, created } = await on(store, client, retries).allocate({ pool: 'p', owner: 'a' });
     expect(created).toBe(true);
     expect(calls()).toBeGreaterThanOrEqual(2);
     expect(retries[0]).toBe('ambiguous');
@@ -163,24 +164,24 @@ describe('injected faults', () => {
       throw lostAnswer();
     });
     const faulty = on(store, client);
-    const { allocation, created } = await faulty.allocate('p', 'a');
+    const { allocation, created } = await faulty.allocate({ pool: 'p', owner: 'a' });
     expect(created).toBe(true);
     expect(await store.findByOwner('p', 'a')).toEqual(allocation);
     // Releasing through the same faults: the release lands, and is known to have landed.
-    await faulty.releaseOwner('p', 'a');
+    await faulty.release({ pool: 'p', owner: 'a' });
     expect(await store.pool('p')).toMatchObject({ used: 0 });
     expect((await store.check()).ok).toBe(true);
   });
 
   test('a release whose answer is lost is not done twice and not reported as failed', async () => {
     const store = await setup();
-    await store.allocate('p', 'a');
+    await store.allocate({ pool: 'p', owner: 'a' });
     const { client } = faultyClient(async (send, n) => {
       const out = await send();
       if (n === 1) throw lostAnswer();
       return out;
     });
-    await on(store, client).releaseOwner('p', 'a');
+    await on(store, client).release({ pool: 'p', owner: 'a' });
     expect(await store.pool('p')).toMatchObject({ used: 0 });
     expect((await store.check()).ok).toBe(true);
   });
@@ -207,10 +208,10 @@ describe('injected faults', () => {
       stores.map(async (s, i) => {
         for (let k = 0; k < 12; k++) {
           const owner = `c${i}-${k}`;
-          acknowledged.set(owner, (await s.allocate('p', owner)).allocation.value);
+          acknowledged.set(owner, (await s.allocate({ pool: 'p', owner })).allocation.value);
           if (k % 3 === 2) {
             const gone = `c${i}-${k - 1}`;
-            await s.releaseOwner('p', gone);
+            await s.release({ pool: 'p', owner: gone });
             acknowledged.delete(gone);
           }
         }

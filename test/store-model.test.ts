@@ -11,7 +11,7 @@
 import { fc } from '@fast-check/vitest';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { isPoolError } from '../lib/errors.js';
-import { PoolStore } from '../lib/store.js';
+import { PoolStore } from '../lib/store/index.js';
 import { type PoolType, parseConfigValue, showValue } from '../lib/values.js';
 import { freshStore, register, testClient } from './support/store.js';
 
@@ -118,14 +118,14 @@ describe('store against a model', () => {
               let value = 'value' in op ? op.value : undefined;
               try {
                 if (op.kind === 'allocate' || op.kind === 'allocateValue') {
-                  const r = await s.allocate(name, owner, op.kind === 'allocateValue' ? val(op.value) : undefined);
+                  const r = await s.allocate({ pool: name, owner, value: op.kind === 'allocateValue' ? val(op.value) : undefined });
                   value = offsetOf(r.allocation.value);
                   result = r.created ? 'ok' : 'ok-existing';
                 } else if (op.kind === 'releaseValue') {
-                  await s.releaseValue(name, val(op.value), owner);
+                  await s.release({ pool: name, owner, value: val(op.value) });
                   result = 'ok';
                 } else {
-                  await s.releaseOwner(name, owner);
+                  await s.release({ pool: name, owner });
                   result = 'ok';
                 }
               } catch (e) {

@@ -6,7 +6,7 @@
 import type { Context } from 'hono';
 import type * as z from 'zod';
 import { type ErrorCode, PoolError } from '../../lib/errors.js';
-import type { PoolStore } from '../../lib/store.js';
+import type { PoolStore } from '../../lib/store/index.js';
 import { invalidArgument } from './errors.js';
 
 /** What the application needs from its host (local server or Lambda). */

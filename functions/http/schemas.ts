@@ -183,7 +183,13 @@ export const Pool = z
 export const PoolList = z.strictObject({ pools: z.array(Pool) }).register(components, { id: 'PoolList' });
 
 export const Allocation = z
-  .strictObject({ pool: z.string(), value: JsonValue, owner: z.string(), allocated_at: Timestamp })
+  .strictObject({
+    pool: z.string(),
+    value: JsonValue,
+    owner: z.string(),
+    allocated_at: Timestamp,
+    size: Count.meta({ description: 'How many values are held: 1 for a single value.' }),
+  })
   .register(components, { id: 'Allocation' });
 
 export const AllocationPage = z
@@ -222,12 +228,28 @@ export const SyncList = z.strictObject({ syncs: z.array(Sync) }).register(compon
 export const CheckReport = z
   .strictObject({
     ok: z.boolean(),
-    pools: z.array(z.strictObject({ name: z.string(), size: Count, used: Count, allocations: Count, problems: z.array(z.string()) })),
+    pools: z.array(
+      z.strictObject({
+        name: z.string(),
+        ok: z.boolean(),
+        size: Count,
+        used: Count.meta({ description: 'Values marked allocated in the chunks this call read.' }),
+        allocations: Count.meta({ description: 'Allocation records this call read.' }),
+        problems: z.array(z.string()),
+      }),
+    ),
+    next_cursor: z.string().nullable().meta({ description: 'Continues a check that did not fit in one call; null when it is complete.' }),
   })
   .register(components, {
     id: 'CheckReport',
-    description: 'Every pool recounted from its stored state; each problem is a disagreement between bitmaps, counters and allocation records.',
+    description:
+      'Pools recounted from their stored state; each problem is a disagreement between bitmaps, counters and allocation records that persisted when the items involved were read again.',
   });
+
+export const CheckQuery = z.object({
+  pool: PoolName.optional().meta({ description: 'Check this pool only.' }),
+  cursor: z.string().max(2048).optional().meta({ description: 'next_cursor of the previous call.' }),
+});
 
 export const Health = z.strictObject({ status: z.literal('ok') }).register(components, { id: 'Health' });
 

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { inject } from 'vitest';
 import { localDynamoClient } from '../../local/dynamodb-local.js';
 import { registerFile } from '../../lib/registration.js';
-import { PoolStore, type StoreOptions } from '../../lib/store.js';
+import { PoolStore, type StoreOptions } from '../../lib/store/index.js';
 import { type PoolType, parseConfigValue } from '../../lib/values.js';
 
 export function testClient() {

@@ -1,0 +1,101 @@
+/**
+ * The domain model: what a pool, an allocation, a config sync and a check report are, independent of
+ * how the store keeps them (lib/store/) and of how the HTTP API and the CLI show them (lib/shapes.ts).
+ * Pure types and a few constructors; no I/O.
+ */
+import type { ConfigIssue } from './config.js';
+import type { FlaggedRun } from './runs.js';
+import type { ConfigResultJson } from './shapes.js';
+import type { Parsed, PoolType } from './values.js';
+
+/** A request's value, parsed once the pool's type is known (the store reads the pool first). */
+export type ValueInput = (type: PoolType) => Parsed<bigint>;
+
+/** What an allocation asks for. The owner is the idempotency key: one allocation per (pool, owner). */
+export interface AllocationRequest {
+  pool: string;
+  owner: string;
+  /** That exact value; otherwise one is chosen. */
+  value?: ValueInput;
+}
+
+/** What a release names: the owner's holding, or a value that the owner must hold. */
+export interface ReleaseRequest {
+  pool: string;
+  owner: string;
+  value?: ValueInput;
+}
+
+/** One value (or, later, block of values) held by an owner. */
+export interface Allocation {
+  pool: string;
+  type: PoolType;
+  /** The first value held. */
+  value: bigint;
+  /** How many values are held from `value` on: 1 for a single value. */
+  size: number;
+  owner: string;
+  allocatedAt: string;
+}
+
+export interface Allocated {
+  allocation: Allocation;
+  /** False when the owner already held it: the idempotent retry (HTTP 200 instead of 201). */
+  created: boolean;
+}
+
+/** A pool's definition and exact counts; lib/shapes.ts turns it into the contract's Pool. */
+export interface PoolCounts {
+  name: string;
+  type: PoolType;
+  size: number;
+  used: number;
+  autoAssignSize: number;
+  autoAssignUsed: number;
+  runs: readonly FlaggedRun[];
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface AllocationPage {
+  allocations: Allocation[];
+  /** Where the next page starts; absent on the last page. */
+  next?: string;
+}
+
+export interface SyncObject {
+  bucket: string;
+  key: string;
+  version_id: string | null;
+  etag: string | null;
+}
+
+/** One application of a pool file, applied or rejected, as `GET /v1/config/syncs` lists it. */
+export interface SyncRecord {
+  id: string;
+  source: 's3' | 'http' | 'startup';
+  status: 'applied' | 'rejected';
+  object?: SyncObject;
+  at: string;
+  result?: ConfigResultJson;
+  errors?: ConfigIssue[];
+}
+
+export interface PoolCheck {
+  name: string;
+  ok: boolean;
+  size: number;
+  /** Values marked allocated in the chunks this call read. */
+  used: number;
+  /** Allocation records this call read. */
+  allocations: number;
+  /** Disagreements that persisted when the items involved were read again. */
+  problems: string[];
+}
+
+export interface CheckReport {
+  ok: boolean;
+  pools: PoolCheck[];
+  /** Continues a check that did not fit in one call; null when it is complete. */
+  next_cursor: string | null;
+}

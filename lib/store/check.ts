@@ -1,0 +1,337 @@
+/**
+ * `check`: recounts pools from their stored state while they are in use, and reports a disagreement
+ * only when it persists once the items involved are read again.
+ *
+ * A pool is read in two passes, each a page at a time: its chunks segment by segment, each page of
+ * chunks with the by-value index over the same values (every set bit must have exactly one record,
+ * every record a set bit, each chunk its count and room key); then its allocation records shard by
+ * shard (each must lie in the pool, over a set bit). Single-item rules (a count, bits past the end,
+ * a room key) need no second read: one item is always read whole. Rules across items are confirmed:
+ * the chunk is read again after a pause longer than the index's lag, and only if it has not changed
+ * in between (same version) does the disagreement count, because no transaction could have touched
+ * the record without touching the chunk.
+ *
+ * Every call is bounded: a few seconds, a read rate (so that a check cannot throttle allocations),
+ * at most MAX_PROBLEMS listed per pool; `next_cursor` continues where it stopped.
+ */
+import { PoolError } from '../errors.js';
+import type { CheckReport, PoolCheck } from '../model.js';
+import { showValue, valueSortKey } from '../values.js';
+import { getBit, popcount } from './bitmap.js';
+import type { StoreContext } from './context.js';
+import { getHolding } from './holdings.js';
+import { type ChunkItem, chunkFromSk, chunkKey, chunkSk, decodeChunk, decodeHolding, holdingPk, OWNER_SHARDS, poolPk, TABLE_KEYS } from './items.js';
+import { segmentChunks } from './layout.js';
+import { Budget, sleep } from './pacing.js';
+import { allViews } from './counts.js';
+import { type PoolView, readPool } from './pool-view.js';
+import { chunkRoom } from './room.js';
+import { poolNotFound } from './store-errors.js';
+
+export interface CheckOptions {
+  pool?: string;
+  cursor?: string;
+  /** How long to wait before reading an item again to confirm a disagreement. @default INDEX_LAG_MS */
+  indexLagMs?: number;
+}
+
+/** Where a check stopped: the pool, the pass and the position in it. */
+interface Cursor {
+  pool: string;
+  pass: 'chunks' | 'records';
+  /** chunks: the next chunk number; records: the next shard and where in it. */
+  chunk?: number;
+  shard?: number;
+  after?: string;
+}
+
+const CALL_MS = 3000;
+const MAX_PROBLEMS = 100;
+/** Chunk items read per page. */
+const CHUNKS_PER_PAGE = 200;
+/** Read units per second a check may use: far below one partition's 3,000. */
+const READ_UNITS_PER_S = 300;
+/** DynamoDB propagates to a global index within a second in normal operation. */
+export const INDEX_LAG_MS = 1000;
+/** Reads of a disagreement before giving up on confirming it in this call (the item keeps changing). */
+const CONFIRM_TRIES = 4;
+
+export async function check(ctx: StoreContext, opts: CheckOptions = {}): Promise<CheckReport> {
+  const budget = Budget.of(CALL_MS + 2000);
+  const stopAt = Date.now() + CALL_MS;
+  const lag = opts.indexLagMs ?? INDEX_LAG_MS;
+  let cursor = opts.cursor ? decodeCursor(opts.cursor) : undefined;
+  if (opts.pool && cursor && cursor.pool !== opts.pool) throw new PoolError('INVALID_ARGUMENT', 'query.cursor: continues a check of another pool');
+
+  let views: PoolView[];
+  if (opts.pool) {
+    const { view } = await readPool(ctx, opts.pool, budget);
+    if (!view) throw poolNotFound(opts.pool);
+    views = [view];
+  } else {
+    views = await allViews(ctx, budget);
+  }
+  if (cursor) views = views.filter((v) => v.meta.name >= (cursor as Cursor).pool);
+
+  const meter = new ReadMeter();
+  const pools: PoolCheck[] = [];
+  for (const view of views) {
+    const name = view.meta.name;
+    const at: Cursor = cursor?.pool === name ? cursor : { pool: name, pass: 'chunks', chunk: 0 };
+    cursor = undefined;
+    const result: PoolCheck = { name, ok: true, size: Number(view.layout.size), used: 0, allocations: 0, problems: [] };
+    pools.push(result);
+    const next = await checkPool(ctx, view, at, result, { stopAt, lag, meter, budget });
+    result.ok = result.problems.length === 0;
+    if (next) return { ok: pools.every((p) => p.ok), pools, next_cursor: encodeCursor(next) };
+  }
+  return { ok: pools.every((p) => p.ok), pools, next_cursor: null };
+}
+
+interface Pass {
+  stopAt: number;
+  lag: number;
+  meter: ReadMeter;
+  budget: Budget;
+}
+
+/** Checks one pool from `at`; answers where to continue, or undefined when the pool is done. */
+async function checkPool(ctx: StoreContext, view: PoolView, at: Cursor, out: PoolCheck, pass: Pass): Promise<Cursor | undefined> {
+  const report = (problem: string) => {
+    if (out.problems.length < MAX_PROBLEMS) out.problems.push(problem);
+    else if (out.problems.length === MAX_PROBLEMS) out.problems.push('(more problems not listed: check this pool again after repairing these)');
+  };
+  if (at.pass === 'chunks') {
+    let chunk = at.chunk ?? 0;
+    while (chunk < view.layout.chunkCount) {
+      if (Date.now() > pass.stopAt) return { pool: view.meta.name, pass: 'chunks', chunk };
+      chunk = await checkChunkPage(ctx, view, chunk, out, report, pass);
+    }
+    for await (const item of ctx.table.queryAll(
+      {
+        KeyConditionExpression: 'pk = :pk AND sk > :last',
+        ExpressionAttributeValues: { ':pk': poolPk(view.meta.name), ':last': chunkSk(Math.max(0, view.layout.chunkCount - 1)) },
+        ProjectionExpression: 'sk',
+        ConsistentRead: true,
+      },
+      pass.budget,
+    )) {
+      const sk = String(item.sk);
+      if (sk.startsWith('CHUNK#') && chunkFromSk(sk) >= view.layout.chunkCount) report(`chunk item ${chunkFromSk(sk)} lies outside the pool's layout`);
+    }
+    at = { pool: view.meta.name, pass: 'records', shard: 0 };
+  }
+  for (let shard = at.shard ?? 0; shard < OWNER_SHARDS; shard++) {
+    let after = shard === at.shard ? at.after : undefined;
+    for (;;) {
+      if (Date.now() > pass.stopAt) return { pool: view.meta.name, pass: 'records', shard, after };
+      const page = await ctx.table.query(
+        {
+          KeyConditionExpression: after ? 'pk = :pk AND sk > :after' : 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': holdingPk(view.meta.name, shard), ...(after ? { ':after': after } : {}) },
+          ConsistentRead: true,
+          Limit: CHUNKS_PER_PAGE,
+        },
+        pass.budget,
+      );
+      await pass.meter.spend(page.items.length * 0.05);
+      for (const item of page.items) {
+        const h = decodeHolding(item);
+        out.allocations++;
+        if (!view.layout.locate(h.value) && (await getHolding(ctx, h.pool, h.owner, pass.budget))) {
+          report(`owner '${h.owner}' holds ${showValue(h.type, h.value)}, which is not a value of the pool`);
+        }
+      }
+      const last = page.items[page.items.length - 1];
+      if (!page.last || !last) break;
+      after = String(last.sk);
+    }
+  }
+  return undefined;
+}
+
+/** Checks up to CHUNKS_PER_PAGE chunks of one segment from `first`; answers the next chunk number. */
+async function checkChunkPage(
+  ctx: StoreContext,
+  view: PoolView,
+  first: number,
+  out: PoolCheck,
+  report: (p: string) => void,
+  pass: Pass,
+): Promise<number> {
+  const { layout, meta } = view;
+  const info = layout.chunk(first);
+  if (!info) return layout.chunkCount;
+  const segmentEnd = info.segment.firstChunk + segmentChunks(info.segment);
+  const last = Math.min(segmentEnd, first + CHUNKS_PER_PAGE) - 1;
+  const chunks = new Map<number, ChunkItem>();
+  for await (const item of ctx.table.queryAll(
+    {
+      KeyConditionExpression: 'pk = :pk AND sk BETWEEN :first AND :last',
+      ExpressionAttributeValues: { ':pk': poolPk(meta.name), ':first': chunkSk(first), ':last': chunkSk(last) },
+      ConsistentRead: true,
+    },
+    pass.budget,
+  )) {
+    const c = decodeChunk(item);
+    chunks.set(c.chunk, c);
+  }
+  await pass.meter.spend(chunks.size * 0.05);
+
+  // The records of every value these chunks hold, from the by-value index (eventually consistent).
+  const lo = (layout.chunk(first) ?? info).base;
+  const hi = (layout.chunk(last) ?? info).base + BigInt(info.segment.chunkBits);
+  const records = new Map<bigint, { owner: string; rid: string }[]>();
+  for await (const item of ctx.table.queryAll(
+    {
+      IndexName: TABLE_KEYS.valueIndex,
+      KeyConditionExpression: 'gpk = :pk AND gsk BETWEEN :lo AND :hi',
+      ExpressionAttributeValues: { ':pk': poolPk(meta.name), ':lo': valueSortKey(meta.type, lo), ':hi': valueSortKey(meta.type, hi - 1n) },
+    },
+    pass.budget,
+  )) {
+    const h = decodeHolding(item);
+    records.set(h.value, [...(records.get(h.value) ?? []), { owner: h.owner, rid: h.rid }]);
+  }
+  await pass.meter.spend(records.size * 0.05);
+
+  const suspects: Suspect[] = [];
+  for (let c = first; c <= last; c++) {
+    const ci = layout.chunk(c);
+    if (!ci) continue;
+    const item = chunks.get(c);
+    const bits = item?.bits ?? new Uint8Array(0);
+    const set = popcount(bits, ci.from, ci.to);
+    out.used += item?.used ?? 0;
+    if (popcount(bits) !== set) report(`chunk ${c} has bits set outside the values it holds`);
+    if (item && item.used !== set) report(`chunk ${c} counts ${item.used} used but has ${set} bits set`);
+    const room = chunkRoom(meta.type, ci, bits);
+    if (item && item.room !== room) {
+      report(
+        room
+          ? `chunk ${c} has free values but is missing from the room index (they would never be handed out)`
+          : `chunk ${c} is in the room index but has no free auto_assign value`,
+      );
+    }
+    for (let b = ci.from; b < ci.to; b++) {
+      const owners = records.get(ci.base + BigInt(b)) ?? [];
+      const isSet = getBit(bits, b);
+      if (isSet && owners.length === 0) suspects.push({ chunk: c, bit: b, kind: 'unrecorded', owners: [] });
+      else if (!isSet && owners.length > 0) suspects.push({ chunk: c, bit: b, kind: 'clear', owners: owners.map((o) => o.owner) });
+      else if (owners.length > 1) suspects.push({ chunk: c, bit: b, kind: 'double', owners: owners.map((o) => o.owner) });
+    }
+  }
+
+  for (const s of await confirmed(ctx, view, suspects, pass)) {
+    const v = showValue(meta.type, (layout.chunk(s.chunk)?.base ?? 0n) + BigInt(s.bit));
+    if (s.kind === 'unrecorded') report(`${v} is marked allocated but has no allocation record (leaked)`);
+    else if (s.kind === 'clear') report(`owner '${s.owners[0]}' holds ${v} but its bit is clear (the value could be handed out again)`);
+    else report(`${v} is held by ${s.owners.map((o) => `'${o}'`).join(' and ')}`);
+  }
+  return last + 1;
+}
+
+interface Suspect {
+  chunk: number;
+  bit: number;
+  kind: 'unrecorded' | 'clear' | 'double';
+  owners: string[];
+}
+
+/**
+ * The suspects whose disagreement persists: their chunks are read, then (after the index's lag) their
+ * records, then the chunks again; a suspect counts only when its chunk did not change in between.
+ * Those whose chunk did change are tried again, a few rounds at most.
+ */
+async function confirmed(ctx: StoreContext, view: PoolView, suspects: Suspect[], pass: Pass): Promise<Suspect[]> {
+  const { meta, layout } = view;
+  const out: Suspect[] = [];
+  let open = suspects;
+  for (let round = 0; round < CONFIRM_TRIES && open.length > 0; round++) {
+    const chunkNumbers = [...new Set(open.map((s) => s.chunk))];
+    const before = await readChunks(ctx, meta.name, chunkNumbers, pass.budget);
+    await sleep(pass.lag);
+    const live = new Map<Suspect, string[]>();
+    for (const s of open) {
+      const value = (layout.chunk(s.chunk)?.base ?? 0n) + BigInt(s.bit);
+      const indexed = await ctx.table.query(
+        {
+          IndexName: TABLE_KEYS.valueIndex,
+          KeyConditionExpression: 'gpk = :pk AND gsk = :k',
+          ExpressionAttributeValues: { ':pk': poolPk(meta.name), ':k': valueSortKey(meta.type, value) },
+        },
+        pass.budget,
+      );
+      const holders: string[] = [];
+      for (const item of indexed.items) {
+        const named = decodeHolding(item);
+        const held = await getHolding(ctx, meta.name, named.owner, pass.budget);
+        if (held && held.value === value) holders.push(held.owner);
+      }
+      live.set(s, holders);
+    }
+    const after = await readChunks(ctx, meta.name, chunkNumbers, pass.budget);
+    await pass.meter.spend(open.length * 2 + chunkNumbers.length * 2);
+    const retry: Suspect[] = [];
+    for (const s of open) {
+      const was = before.get(s.chunk);
+      const now = after.get(s.chunk);
+      if ((was?.ver ?? 0) !== (now?.ver ?? 0)) {
+        retry.push(s);
+        continue;
+      }
+      const isSet = now ? getBit(now.bits, s.bit) : false;
+      const holders = live.get(s) ?? [];
+      const persists = s.kind === 'unrecorded' ? isSet && holders.length === 0 : s.kind === 'clear' ? !isSet && holders.length > 0 : holders.length > 1;
+      if (persists) out.push({ ...s, owners: holders.length > 0 ? holders : s.owners });
+    }
+    open = retry;
+  }
+  return out;
+}
+
+async function readChunks(ctx: StoreContext, pool: string, chunks: readonly number[], budget: Budget): Promise<Map<number, ChunkItem>> {
+  const items = await ctx.table.batchGet(chunks.map((c) => chunkKey(pool, c)), budget);
+  return new Map(items.map((i) => {
+    const c = decodeChunk(i);
+    return [c.chunk, c];
+  }));
+}
+
+/** Keeps a check's reads under READ_UNITS_PER_S, by waiting when it gets ahead. */
+class ReadMeter {
+  private readonly started = Date.now();
+  private units = 0;
+
+  async spend(units: number): Promise<void> {
+    this.units += units;
+    const due = this.started + (this.units / READ_UNITS_PER_S) * 1000;
+    const wait = due - Date.now();
+    if (wait > 0) await sleep(Math.min(wait, 1000));
+  }
+}
+
+function encodeCursor(c: Cursor): string {
+  return Buffer.from(JSON.stringify(c)).toString('base64url');
+}
+
+function decodeCursor(text: string): Cursor {
+  let c: unknown;
+  try {
+    c = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
+  } catch {
+    c = undefined;
+  }
+  const x = c as Partial<Cursor> | null;
+  const count = (n: unknown, max: number) => n === undefined || (Number.isInteger(n) && (n as number) >= 0 && (n as number) < max);
+  const ok =
+    typeof x === 'object' &&
+    x !== null &&
+    typeof x.pool === 'string' &&
+    (x.pass === 'chunks' || x.pass === 'records') &&
+    count(x.chunk, 2 ** 31) &&
+    count(x.shard, OWNER_SHARDS) &&
+    (x.after === undefined || typeof x.after === 'string');
+  if (!ok) throw new PoolError('INVALID_ARGUMENT', 'query.cursor: not a cursor this service gave; pass next_cursor exactly as it came');
+  return c as Cursor;
+}

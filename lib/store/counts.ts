@@ -1,0 +1,101 @@
+/**
+ * Pool counts, summed from the chunk items (strongly consistent): the chunks are the truth, there is
+ * no separate counter to drift or to become a hot item. One query per pool over its chunk items.
+ */
+import type { PoolCounts } from '../model.js';
+import type { StoreContext } from './context.js';
+import { CHUNK_PREFIX, chunkFromSk, chunkSk, decodeMeta, decodeRegistry, metaKey, poolPk, REGISTRY_KEY } from './items.js';
+import { type Segment, segmentChunks } from './layout.js';
+import type { Budget } from './pacing.js';
+import { effectiveMeta, type PoolView, readPool, viewOf } from './pool-view.js';
+import { poolNotFound } from './store-errors.js';
+
+/** How many pools are counted at once: 1,000 pools must not mean 1,000 queries one after the other. */
+const POOLS_COUNTED_AT_ONCE = 8;
+
+export async function poolCounts(ctx: StoreContext, pool: string): Promise<PoolCounts> {
+  const budget = ctx.budget();
+  const { view } = await readPool(ctx, pool, budget);
+  if (!view) throw poolNotFound(pool);
+  return countsOf(ctx, view, budget);
+}
+
+/** Every pool, by name. */
+export async function allPoolCounts(ctx: StoreContext): Promise<PoolCounts[]> {
+  const budget = ctx.budget();
+  const views = await allViews(ctx, budget);
+  const out: PoolCounts[] = new Array(views.length);
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < views.length; i = next++) out[i] = await countsOf(ctx, views[i], budget);
+  };
+  await Promise.all(Array.from({ length: Math.min(POOLS_COUNTED_AT_ONCE, views.length) }, worker));
+  return out;
+}
+
+/** Views of every registered pool, by name. */
+export async function allViews(ctx: StoreContext, budget: Budget): Promise<PoolView[]> {
+  const registry = decodeRegistry(await ctx.table.get(REGISTRY_KEY, budget));
+  const names = [...registry.pools.keys()].sort();
+  const items = await ctx.table.batchGet(names.map(metaKey), budget);
+  const views: PoolView[] = [];
+  const byName = new Map(items.map((i) => [String(i.name), i]));
+  for (const name of names) {
+    const item = byName.get(name);
+    if (!item) continue;
+    const meta = await effectiveMeta(ctx, decodeMeta(item), budget);
+    if (meta) views.push(await viewOf(ctx, meta, budget));
+  }
+  return views;
+}
+
+export async function countsOf(ctx: StoreContext, view: PoolView, budget: Budget): Promise<PoolCounts> {
+  const { layout, meta } = view;
+  let used = 0;
+  let autoUsed = 0;
+  for await (const item of ctx.table.queryAll(
+    {
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :c)',
+      ExpressionAttributeValues: { ':pk': poolPk(meta.name), ':c': CHUNK_PREFIX },
+      ProjectionExpression: 'sk, used',
+      ConsistentRead: true,
+    },
+    budget,
+  )) {
+    const n = Number(item.used ?? 0);
+    const info = layout.chunk(chunkFromSk(String(item.sk)));
+    if (!info) continue;
+    used += n;
+    if (info.segment.autoAssign) autoUsed += n;
+  }
+  return {
+    name: meta.name,
+    type: meta.type,
+    size: Number(layout.size),
+    used,
+    autoAssignSize: Number(layout.autoAssignSize()),
+    autoAssignUsed: autoUsed,
+    runs: layout.runs(),
+    createdAt: meta.createdAt,
+    updatedAt: meta.updatedAt,
+  };
+}
+
+/** Values in use in the chunks of the segments `which` picks, from the chunks' counts. */
+export async function usedInSegments(ctx: StoreContext, view: PoolView, which: (s: Segment) => boolean, budget: Budget): Promise<number> {
+  let used = 0;
+  for (const s of view.layout.segments.filter(which)) {
+    for await (const item of ctx.table.queryAll(
+      {
+        KeyConditionExpression: 'pk = :pk AND sk BETWEEN :first AND :last',
+        ExpressionAttributeValues: { ':pk': poolPk(view.meta.name), ':first': chunkSk(s.firstChunk), ':last': chunkSk(s.firstChunk + segmentChunks(s) - 1) },
+        ProjectionExpression: 'used',
+        ConsistentRead: true,
+      },
+      budget,
+    )) {
+      used += Number(item.used ?? 0);
+    }
+  }
+  return used;
+}

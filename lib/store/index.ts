@@ -1,0 +1,94 @@
+/**
+ * The store: pools, chunked free bitmaps and allocation records in one DynamoDB table
+ * (lib/store/README.md). Concurrency is settled by DynamoDB conditions alone: every change is one
+ * transaction whose conditions fail if anything it read has moved, and a failed condition is retried
+ * with jittered backoff, within a time budget. Nothing is shared between containers, so any number of
+ * Lambda instances can run this at once.
+ *
+ * PoolStore is the small interface the rest of the product uses; each operation lives in its own file.
+ */
+import type { Allocated, Allocation, AllocationPage, AllocationRequest, CheckReport, PoolCounts, ReleaseRequest, SyncRecord, ValueInput } from '../model.js';
+import type { Plan } from '../plan.js';
+import { allocate } from './allocate.js';
+import { check, type CheckOptions } from './check.js';
+import { StoreContext, type StoreEvents, type StoreOptions } from './context.js';
+import { allPoolCounts, poolCounts } from './counts.js';
+import { REGISTRY_KEY } from './items.js';
+import { findByOwner, findByValue, listAllocations } from './lookup.js';
+import { applyPlan, type RegistrationState, registrationState } from './register.js';
+import { release } from './release.js';
+import { listSyncs, recordSync } from './syncs.js';
+
+export { dynamoClient } from './client.js';
+export { DEFAULT_RETRY, type RetryPolicy } from './pacing.js';
+export { RegistryChanged, type RegistrationState } from './register.js';
+export type { CheckOptions, StoreEvents, StoreOptions };
+
+export class PoolStore {
+  readonly tableName: string;
+  private readonly ctx: StoreContext;
+
+  constructor(options: StoreOptions) {
+    this.tableName = options.tableName;
+    this.ctx = new StoreContext(options);
+  }
+
+  /** Creates the table when missing (local stack and tests; in AWS the CDK app owns it). */
+  ensureTable(): Promise<void> {
+    return this.ctx.table.ensure();
+  }
+
+  /** Liveness: the table answers a read. */
+  async health(): Promise<void> {
+    await this.ctx.table.get(REGISTRY_KEY, this.ctx.budget(), { consistent: false });
+  }
+
+  allocate(req: AllocationRequest): Promise<Allocated> {
+    return allocate(this.ctx, req);
+  }
+
+  /** Releases what the owner holds (the value named, if any, which it must hold); answers what was released. */
+  release(req: ReleaseRequest): Promise<Allocation> {
+    return release(this.ctx, req);
+  }
+
+  findByOwner(pool: string, owner: string): Promise<Allocation> {
+    return findByOwner(this.ctx, pool, owner);
+  }
+
+  findByValue(pool: string, value: ValueInput): Promise<Allocation> {
+    return findByValue(this.ctx, pool, value);
+  }
+
+  allocations(pool: string, opts: { limit: number; after?: string }): Promise<AllocationPage> {
+    return listAllocations(this.ctx, pool, opts);
+  }
+
+  pool(name: string): Promise<PoolCounts> {
+    return poolCounts(this.ctx, name);
+  }
+
+  pools(): Promise<PoolCounts[]> {
+    return allPoolCounts(this.ctx);
+  }
+
+  check(opts?: CheckOptions): Promise<CheckReport> {
+    return check(this.ctx, opts);
+  }
+
+  registrationState(): Promise<RegistrationState> {
+    return registrationState(this.ctx);
+  }
+
+  applyPlan(plan: Plan, state: RegistrationState, sync?: SyncRecord): Promise<void> {
+    return applyPlan(this.ctx, plan, state, sync);
+  }
+
+  recordSync(sync: SyncRecord): Promise<void> {
+    return recordSync(this.ctx, sync);
+  }
+
+  syncs(limit = 100): Promise<SyncRecord[]> {
+    return listSyncs(this.ctx, limit);
+  }
+}

@@ -1,0 +1,359 @@
+/**
+ * The single-table layout (lib/store/README.md): keys and the shape of every item, encoded and
+ * decoded here and nowhere else, field by field. Pure: plain objects in, plain objects out. An item
+ * that does not have the shape its key promises is a CorruptItem, never silently half-read.
+ */
+import { PoolError } from '../errors.js';
+import { isPoolType, type PoolType, showValue, valueFromSortKey, valueSortKey } from '../values.js';
+import type { Segment } from './layout.js';
+
+/** Attribute names of the table's keys and indexes, shared with the CDK table definition. */
+export const TABLE_KEYS = {
+  partitionKey: 'pk',
+  sortKey: 'sk',
+  /** Global index: a pool's allocation records in value order. */
+  valueIndex: 'by-value',
+  valueIndexPartitionKey: 'gpk',
+  valueIndexSortKey: 'gsk',
+  /** Local index: a pool's chunks and layout pages that have free values (lib/store/room.ts). */
+  roomIndex: 'by-room',
+  roomIndexSortKey: 'room',
+  /** Epoch seconds after which DynamoDB removes the item (registration intents only). */
+  ttl: 'ttl',
+} as const;
+
+export type Native = Record<string, unknown>;
+export interface ItemKey {
+  pk: string;
+  sk: string;
+}
+
+export const REGISTRY_KEY: ItemKey = { pk: 'REGISTRY', sk: 'REGISTRY' };
+export const META_SK = 'META';
+export const CHUNK_PREFIX = 'CHUNK#';
+export const LAYOUT_PREFIX = 'LAYOUT#';
+export const OWNER_PREFIX = 'OWNER#';
+const REGISTRATION_PK = 'REGISTRATION';
+const SYNC_PREFIX = 'SYNC#';
+
+/** Segments per layout page: a page of 32 IPv6 segments stays under 3 KB. */
+export const SEGMENTS_PER_PAGE = 32;
+/** An allocation record's partition: a pool's records spread over this many, by a hash of the owner. */
+export const OWNER_SHARDS = 16;
+
+export const poolPk = (pool: string): string => `POOL#${pool}`;
+export const metaKey = (pool: string): ItemKey => ({ pk: poolPk(pool), sk: META_SK });
+export const pageKey = (pool: string, page: number): ItemKey => ({ pk: poolPk(pool), sk: `${LAYOUT_PREFIX}${hex(page, 2)}` });
+export const chunkSk = (chunk: number): string => `${CHUNK_PREFIX}${hex(chunk, 8)}`;
+export const chunkKey = (pool: string, chunk: number): ItemKey => ({ pk: poolPk(pool), sk: chunkSk(chunk) });
+export const chunkFromSk = (sk: string): number => Number.parseInt(sk.slice(CHUNK_PREFIX.length), 16);
+export const pageFromSk = (sk: string): number => Number.parseInt(sk.slice(LAYOUT_PREFIX.length), 16);
+export const holdingPk = (pool: string, shard: number): string => `HOLD#${pool}#${shard.toString(16)}`;
+export const holdingKey = (pool: string, owner: string): ItemKey => ({ pk: holdingPk(pool, ownerShard(owner)), sk: `${OWNER_PREFIX}${owner}` });
+export const intentKey = (id: string): ItemKey => ({ pk: REGISTRATION_PK, sk: id });
+/** Sync records of one calendar month share a partition: newest first is a query per month. */
+export const syncPk = (at: string): string => `${SYNC_PREFIX}${at.slice(0, 7)}`;
+
+/** The item with this key among items read together (a BatchGetItem answers in no particular order). */
+export function itemWithKey(items: readonly Native[], key: ItemKey): Native | undefined {
+  return items.find((i) => i.pk === key.pk && i.sk === key.sk);
+}
+
+function hex(n: number, width: number): string {
+  return n.toString(16).padStart(width, '0');
+}
+
+/** FNV-1a over the owner's UTF-16 code units, folded to a shard. */
+export function ownerShard(owner: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < owner.length; i++) {
+    h ^= owner.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h % OWNER_SHARDS;
+}
+
+// ---------------------------------------------------------------- field readers
+
+/** An item read from the table does not have the shape its key promises. */
+export class CorruptItem extends PoolError {
+  constructor(key: string, field: string, expected: string) {
+    super('INTERNAL', `item ${key}: field '${field}' is not ${expected}; the table holds something this version did not write`);
+  }
+}
+
+function where(item: Native): string {
+  return `${String(item.pk)} ${String(item.sk)}`;
+}
+
+function str(item: Native, field: string): string {
+  const v = item[field];
+  if (typeof v !== 'string') throw new CorruptItem(where(item), field, 'a string');
+  return v;
+}
+
+function optStr(item: Native, field: string): string | undefined {
+  return item[field] === undefined ? undefined : str(item, field);
+}
+
+function num(item: Native, field: string): number {
+  const v = item[field];
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new CorruptItem(where(item), field, 'a number');
+  return v;
+}
+
+function bin(item: Native, field: string): Uint8Array {
+  const v = item[field];
+  // DynamoDB may leave out an empty binary value altogether.
+  if (v === undefined) return new Uint8Array(0);
+  if (!(v instanceof Uint8Array)) throw new CorruptItem(where(item), field, 'binary');
+  return v;
+}
+
+function strList(item: Native, field: string): string[] {
+  const v = item[field];
+  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw new CorruptItem(where(item), field, 'a list of strings');
+  return v;
+}
+
+function poolType(item: Native, field: string): PoolType {
+  const v = item[field];
+  if (!isPoolType(v)) throw new CorruptItem(where(item), field, 'a pool type');
+  return v;
+}
+
+// ---------------------------------------------------------------- registry
+
+/** Which pools exist; every registration goes through this item's version, so registrations serialize. */
+export interface RegistryItem {
+  /** name → type */
+  pools: Map<string, PoolType>;
+  ver: number;
+}
+
+export function decodeRegistry(item: Native | undefined): RegistryItem {
+  if (!item) return { pools: new Map(), ver: 0 };
+  const pools = item.pools;
+  if (typeof pools !== 'object' || pools === null) throw new CorruptItem(where(item), 'pools', 'a map');
+  const out = new Map<string, PoolType>();
+  for (const [name, type] of Object.entries(pools)) {
+    if (!isPoolType(type)) throw new CorruptItem(where(item), `pools.${name}`, 'a pool type');
+    out.set(name, type);
+  }
+  return { pools: out, ver: num(item, 'ver') };
+}
+
+// ---------------------------------------------------------------- pool definition
+
+/** A grow that a registration larger than one transaction has written but maybe not yet committed. */
+export interface StagedGrow {
+  /** The registration intent that decides whether it counts. */
+  intent: string;
+  lver: number;
+  nseg: number;
+  prefix?: string;
+  updatedAt: string;
+}
+
+/**
+ * A pool's definition: read by every allocation, and of fixed size whatever the pool's size, fill or
+ * number of ranges (its segments live in layout pages).
+ */
+export interface MetaItem {
+  name: string;
+  type: PoolType;
+  /** Layout version: grows with every registration that adds segments. */
+  lver: number;
+  /** How many segments the layout has. */
+  nseg: number;
+  /** The largest prefix registered, kept to explain shrinks. */
+  prefix?: string;
+  createdAt: string;
+  updatedAt: string;
+  /** Item version: every change of the definition is conditioned on it. */
+  ver: number;
+  /** Set on a pool created by a registration that has not committed yet: the pool does not exist until it does. */
+  pendingIntent?: string;
+  staged?: StagedGrow;
+}
+
+export function encodeMeta(m: MetaItem): Native {
+  return {
+    ...metaKey(m.name),
+    name: m.name,
+    type: m.type,
+    lver: m.lver,
+    nseg: m.nseg,
+    prefix: m.prefix,
+    created_at: m.createdAt,
+    updated_at: m.updatedAt,
+    ver: m.ver,
+    pending: m.pendingIntent,
+  };
+}
+
+export function decodeMeta(item: Native): MetaItem {
+  const staged = item.staged;
+  return {
+    name: str(item, 'name'),
+    type: poolType(item, 'type'),
+    lver: num(item, 'lver'),
+    nseg: num(item, 'nseg'),
+    prefix: optStr(item, 'prefix'),
+    createdAt: str(item, 'created_at'),
+    updatedAt: str(item, 'updated_at'),
+    ver: num(item, 'ver'),
+    pendingIntent: optStr(item, 'pending'),
+    staged: staged === undefined ? undefined : decodeStaged(item, staged),
+  };
+}
+
+export function encodeStaged(s: StagedGrow): Native {
+  return { intent: s.intent, lver: s.lver, nseg: s.nseg, prefix: s.prefix, updated_at: s.updatedAt };
+}
+
+function decodeStaged(item: Native, v: unknown): StagedGrow {
+  if (typeof v !== 'object' || v === null) throw new CorruptItem(where(item), 'staged', 'a map');
+  const s = { ...(v as Native), pk: item.pk, sk: `${String(item.sk)}.staged` };
+  return { intent: str(s, 'intent'), lver: num(s, 'lver'), nseg: num(s, 'nseg'), prefix: optStr(s, 'prefix'), updatedAt: str(s, 'updated_at') };
+}
+
+// ---------------------------------------------------------------- layout pages
+
+/** Up to SEGMENTS_PER_PAGE segments of a pool's layout, and which of them may have never-written chunks. */
+export interface PageItem {
+  page: number;
+  segments: Segment[];
+  virtual: boolean[];
+  ver: number;
+  room?: string;
+}
+
+export function encodeSegment(s: Segment, virtual: boolean): string {
+  return [s.start.toString(16), s.end.toString(16), s.autoAssign ? 1 : 0, s.firstChunk, s.chunkBits, virtual ? 1 : 0].join(',');
+}
+
+export function encodePage(pool: string, p: PageItem): Native {
+  return { ...pageKey(pool, p.page), segs: p.segments.map((s, i) => encodeSegment(s, p.virtual[i])), ver: p.ver, room: p.room };
+}
+
+export function decodePage(item: Native): PageItem {
+  const segments: Segment[] = [];
+  const virtual: boolean[] = [];
+  for (const text of strList(item, 'segs')) {
+    const parts = text.split(',');
+    if (parts.length !== 6) throw new CorruptItem(where(item), 'segs', 'a list of segments');
+    const [start, end, auto, firstChunk, chunkBits, virt] = parts;
+    segments.push({ start: BigInt(`0x${start}`), end: BigInt(`0x${end}`), autoAssign: auto === '1', firstChunk: Number(firstChunk), chunkBits: Number(chunkBits) });
+    virtual.push(virt === '1');
+  }
+  return { page: pageFromSk(str(item, 'sk')), segments, virtual, ver: num(item, 'ver'), room: optStr(item, 'room') };
+}
+
+// ---------------------------------------------------------------- chunks
+
+/** A chunk's free bitmap: bit set = allocated. A chunk never written has no item and is all free. */
+export interface ChunkItem {
+  chunk: number;
+  bits: Uint8Array;
+  used: number;
+  ver: number;
+  room?: string;
+  /** When it was last written (epoch ms): how long the by-value index has had to catch up. */
+  at?: number;
+}
+
+export function decodeChunk(item: Native): ChunkItem {
+  return {
+    chunk: chunkFromSk(str(item, 'sk')),
+    bits: bin(item, 'bits'),
+    used: num(item, 'used'),
+    ver: num(item, 'ver'),
+    room: optStr(item, 'room'),
+    at: item.at === undefined ? undefined : num(item, 'at'),
+  };
+}
+
+// ---------------------------------------------------------------- allocation records
+
+/** Who holds what: one per (pool, owner), which is what makes the owner the idempotency key. */
+export interface HoldingItem {
+  pool: string;
+  type: PoolType;
+  owner: string;
+  /** The first value held. */
+  value: bigint;
+  /** How many values from `value` on. */
+  size: number;
+  at: string;
+  /** Id of the request that allocated it, so a retried ambiguous write knows it was its own. */
+  rid: string;
+}
+
+export function encodeHolding(h: HoldingItem): Native {
+  return {
+    ...holdingKey(h.pool, h.owner),
+    pool: h.pool,
+    type: h.type,
+    owner: h.owner,
+    // The value as text, for people reading the table; gsk is what the store reads.
+    value: showValue(h.type, h.value),
+    size: h.size,
+    at: h.at,
+    rid: h.rid,
+    gpk: poolPk(h.pool),
+    gsk: valueSortKey(h.type, h.value),
+  };
+}
+
+export function decodeHolding(item: Native): HoldingItem {
+  return {
+    pool: str(item, 'pool'),
+    type: poolType(item, 'type'),
+    owner: str(item, 'owner'),
+    value: valueFromSortKey(str(item, 'gsk')),
+    size: num(item, 'size'),
+    at: str(item, 'at'),
+    rid: str(item, 'rid'),
+  };
+}
+
+// ---------------------------------------------------------------- registration intents
+
+/** pending → committed → settled (every staged item folded in), or pending → aborted. */
+export type IntentStatus = 'pending' | 'committed' | 'settled' | 'aborted';
+const INTENT_STATUSES: readonly string[] = ['pending', 'committed', 'settled', 'aborted'];
+
+/**
+ * A registration too large for one transaction: its staged items count once this says committed.
+ * It names the pools it creates and grows, so that whoever finds it unfinished can finish or undo it.
+ */
+export interface IntentItem {
+  id: string;
+  status: IntentStatus;
+  at: string;
+  created: string[];
+  grown: string[];
+}
+
+export function encodeIntent(i: IntentItem, ttlSeconds: number): Native {
+  return { ...intentKey(i.id), status: i.status, at: i.at, created: i.created, grown: i.grown, [TABLE_KEYS.ttl]: ttlSeconds };
+}
+
+export function decodeIntent(item: Native): IntentItem {
+  const status = str(item, 'status');
+  if (!INTENT_STATUSES.includes(status)) throw new CorruptItem(where(item), 'status', 'an intent status');
+  return { id: str(item, 'sk'), status: status as IntentStatus, at: str(item, 'at'), created: strList(item, 'created'), grown: strList(item, 'grown') };
+}
+
+export const INTENTS_PK = REGISTRATION_PK;
+
+// ---------------------------------------------------------------- config syncs
+
+export function encodeSync(record: { id: string; at: string }, json: string): Native {
+  return { pk: syncPk(record.at), sk: `${record.at}#${record.id}`, record: json };
+}
+
+export function syncJson(item: Native): string {
+  return str(item, 'record');
+}

@@ -1,0 +1,162 @@
+/**
+ * How a pool's values map onto chunks of a free bitmap. Pure arithmetic: no I/O, no AWS.
+ *
+ * Every run a registration adds becomes a segment. Segments are only ever appended, so a value's
+ * place never moves once registered. Each segment is cut into chunks of `chunkBits` values (a power of
+ * two) aligned in value space: chunk boundaries fall on multiples of `chunkBits`, so an aligned block
+ * (a /24, 256 VNIs from a multiple of 256) lies in whole chunks or inside one. A chunk never spans two
+ * segments, so it has one auto_assign flag; the first and last chunk of a segment may hold fewer
+ * values than bits. Segments of small pools get small chunks, so that even a 1,024-value pool is
+ * spread over 128 chunk items and concurrent allocations rarely meet on the same item.
+ */
+import { type FlaggedRun, normalizeFlagged, runSize } from '../runs.js';
+
+export interface Segment {
+  start: bigint;
+  /** Exclusive. */
+  end: bigint;
+  autoAssign: boolean;
+  /** Chunk number of the segment's first chunk. */
+  firstChunk: number;
+  /** Values per chunk: a power of two from MIN_CHUNK_BITS to MAX_CHUNK_BITS. */
+  chunkBits: number;
+}
+
+export const MIN_CHUNK_BITS = 8;
+/** 1,024 bits is a 128-byte bitmap: the chunk item stays well under the 1 KB of one write unit. */
+export const MAX_CHUNK_BITS = 1024;
+/** A segment is cut into at most about this many chunks when the chunk size limits allow it. */
+export const TARGET_CHUNKS_PER_SEGMENT = 1024;
+/**
+ * The most chunks one block may span: its transaction writes each of them and the allocation record,
+ * and a transaction holds at most 100 items. With at most TARGET_CHUNKS_PER_SEGMENT chunks per
+ * segment this is 1/16 of a segment.
+ */
+export const MAX_BLOCK_CHUNKS = 64;
+
+export function chunkBitsFor(size: bigint, targetChunks = TARGET_CHUNKS_PER_SEGMENT): number {
+  const want = (size + BigInt(targetChunks) - 1n) / BigInt(targetChunks);
+  let bits = MIN_CHUNK_BITS;
+  while (bits < MAX_CHUNK_BITS && BigInt(bits) < want) bits *= 2;
+  return bits;
+}
+
+/** The first value of the segment's first chunk: its start rounded down to a multiple of the chunk size. */
+export function alignedStart(s: Segment): bigint {
+  return s.start - (s.start % BigInt(s.chunkBits));
+}
+
+export function segmentChunks(s: Segment): number {
+  const bits = BigInt(s.chunkBits);
+  return Number((s.end - alignedStart(s) + bits - 1n) / bits);
+}
+
+export function chunkCountOf(segments: readonly Segment[]): number {
+  const last = segments[segments.length - 1];
+  return last ? last.firstChunk + segmentChunks(last) : 0;
+}
+
+/** Appends one segment per added run, after the existing ones. */
+export function appendSegments(segments: readonly Segment[], added: readonly FlaggedRun[], targetChunks = TARGET_CHUNKS_PER_SEGMENT): Segment[] {
+  const out = [...segments];
+  let next = chunkCountOf(segments);
+  for (const run of added) {
+    const seg: Segment = { start: run.start, end: run.end, autoAssign: run.autoAssign, firstChunk: next, chunkBits: chunkBitsFor(run.end - run.start, targetChunks) };
+    out.push(seg);
+    next += segmentChunks(seg);
+  }
+  return out;
+}
+
+export interface Position {
+  chunk: number;
+  bit: number;
+}
+
+export interface ChunkInfo {
+  chunk: number;
+  segment: Segment;
+  /** Index of the segment in the layout. */
+  segmentIndex: number;
+  /** The value of bit 0 (a multiple of the chunk size). */
+  base: bigint;
+  /** Valid bits are [from, to). */
+  from: number;
+  to: number;
+}
+
+/** Precomputed lookups over a pool's segments: value → chunk and bit, and chunk → segment. */
+export class Layout {
+  readonly segments: readonly Segment[];
+  readonly chunkCount: number;
+  readonly size: bigint;
+  private readonly byValue: number[];
+
+  constructor(segments: readonly Segment[]) {
+    this.segments = segments;
+    this.chunkCount = chunkCountOf(segments);
+    this.size = runSize(segments);
+    this.byValue = segments.map((_, i) => i).sort((a, b) => (segments[a].start < segments[b].start ? -1 : 1));
+  }
+
+  /** Index of the segment holding a value, by binary search over segments in value order. */
+  segmentIndexOf(v: bigint): number {
+    let lo = 0;
+    let hi = this.byValue.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const s = this.segments[this.byValue[mid]];
+      if (v < s.start) hi = mid - 1;
+      else if (v >= s.end) lo = mid + 1;
+      else return this.byValue[mid];
+    }
+    return -1;
+  }
+
+  locate(v: bigint): Position | undefined {
+    const i = this.segmentIndexOf(v);
+    if (i < 0) return undefined;
+    const s = this.segments[i];
+    const offset = v - alignedStart(s);
+    const bits = BigInt(s.chunkBits);
+    return { chunk: s.firstChunk + Number(offset / bits), bit: Number(offset % bits) };
+  }
+
+  chunk(chunk: number): ChunkInfo | undefined {
+    const segmentIndex = this.segmentIndexOfChunk(chunk);
+    if (segmentIndex < 0) return undefined;
+    const segment = this.segments[segmentIndex];
+    const bits = BigInt(segment.chunkBits);
+    const base = alignedStart(segment) + BigInt(chunk - segment.firstChunk) * bits;
+    const from = base < segment.start ? Number(segment.start - base) : 0;
+    const to = segment.end - base < bits ? Number(segment.end - base) : segment.chunkBits;
+    return { chunk, segment, segmentIndex, base, from, to };
+  }
+
+  valueAt(pos: Position): bigint | undefined {
+    const info = this.chunk(pos.chunk);
+    if (!info || pos.bit < info.from || pos.bit >= info.to) return undefined;
+    return info.base + BigInt(pos.bit);
+  }
+
+  /** The values as merged flagged runs, in value order: the pool's value set, whatever its history of grows. */
+  runs(): FlaggedRun[] {
+    return normalizeFlagged(this.segments.map((s) => ({ start: s.start, end: s.end, autoAssign: s.autoAssign })));
+  }
+
+  autoAssignSize(): bigint {
+    return runSize(this.segments.filter((s) => s.autoAssign));
+  }
+
+  private segmentIndexOfChunk(chunk: number): number {
+    if (!Number.isInteger(chunk) || chunk < 0 || chunk >= this.chunkCount) return -1;
+    let lo = 0;
+    let hi = this.segments.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.segments[mid].firstChunk <= chunk) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
+}

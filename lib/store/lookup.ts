@@ -1,0 +1,100 @@
+/**
+ * Who holds what: by owner (the allocation record, read by its key), by value (the chunk says whether
+ * it is allocated, the by-value index says who holds it, and the record read by its key confirms it),
+ * and the pool's allocations in value order, a page at a time.
+ */
+import { PoolError } from '../errors.js';
+import type { Allocation, AllocationPage, ValueInput } from '../model.js';
+import { valueSortKey } from '../values.js';
+import { getBit } from './bitmap.js';
+import type { StoreContext } from './context.js';
+import { getChunk, getHolding, toAllocation } from './holdings.js';
+import { type ChunkItem, chunkKey, decodeChunk, decodeHolding, holdingKey, itemWithKey, poolPk, TABLE_KEYS } from './items.js';
+import { sleep } from './pacing.js';
+import { readPool } from './pool-view.js';
+import { ownerHoldsNothing, poolNotFound, unavailable, valueNotAllocated, valueNotInPool } from './store-errors.js';
+
+/**
+ * How long after a chunk's last write a missing index entry is taken for the index trailing the
+ * table (DynamoDB propagates to a global index within a second in normal operation) rather than for
+ * an allocation record that is really missing.
+ */
+const INDEX_LAG_MS = 5000;
+
+export async function findByOwner(ctx: StoreContext, pool: string, owner: string): Promise<Allocation> {
+  const budget = ctx.budget();
+  const key = holdingKey(pool, owner);
+  const { view, items } = await readPool(ctx, pool, budget, [key]);
+  if (!view) throw poolNotFound(pool);
+  const item = itemWithKey(items, key);
+  if (!item) throw ownerHoldsNothing(pool, owner);
+  return toAllocation(decodeHolding(item));
+}
+
+/**
+ * Who holds a value. The chunk says whether it is allocated (a strongly consistent read); the
+ * by-value index says who holds it and may trail the table, so what it names is confirmed by reading
+ * that allocation record by its key, and a miss is asked again while the chunk's last write is recent.
+ * A set bit whose record is gone for good (a leak, which `check` reports) holds nothing: NOT_ALLOCATED.
+ */
+export async function findByValue(ctx: StoreContext, pool: string, value: ValueInput): Promise<Allocation> {
+  const budget = ctx.budget();
+  const cached = ctx.cache.get(pool);
+  const early = cached && value(cached.type);
+  const guess = early && early.ok ? cached.layout.locate(early.value)?.chunk : undefined;
+  const { view, items } = await readPool(ctx, pool, budget, guess === undefined ? [] : [chunkKey(pool, guess)]);
+  if (!view) throw poolNotFound(pool);
+  const { type } = view.meta;
+  const parsed = value(type);
+  if (!parsed.ok) throw new PoolError('INVALID_ARGUMENT', parsed.message);
+  const v = parsed.value;
+  const pos = view.layout.locate(v);
+  if (!pos) throw valueNotInPool(pool, type, v);
+
+  const first = pos.chunk === guess ? itemWithKey(items, chunkKey(pool, guess)) : undefined;
+  let chunk: ChunkItem | undefined = first ? decodeChunk(first) : pos.chunk === guess ? undefined : await getChunk(ctx, pool, pos.chunk, budget);
+  for (let attempt = 1; ; attempt++) {
+    if (!chunk || !getBit(chunk.bits, pos.bit)) throw valueNotAllocated(pool, type, v);
+    const indexed = await ctx.table.query(
+      {
+        IndexName: TABLE_KEYS.valueIndex,
+        KeyConditionExpression: 'gpk = :pk AND gsk = :k',
+        ExpressionAttributeValues: { ':pk': poolPk(pool), ':k': valueSortKey(type, v) },
+      },
+      budget,
+    );
+    for (const item of indexed.items) {
+      const named = decodeHolding(item);
+      const held = await getHolding(ctx, pool, named.owner, budget);
+      if (held && held.value === v) return toAllocation(held);
+    }
+    const settled = ctx.now().getTime() - (chunk.at ?? 0) > INDEX_LAG_MS;
+    if (settled) throw valueNotAllocated(pool, type, v);
+    if (!budget.open()) throw unavailable(`lookup of ${String(v)} in pool '${pool}'`);
+    await sleep(Math.min(20 * 2 ** Math.min(attempt, 5), budget.remaining()));
+    chunk = await getChunk(ctx, pool, pos.chunk, budget);
+  }
+}
+
+/** Allocations in value order, a page at a time; the cursor is the last value's sort key. */
+export async function listAllocations(ctx: StoreContext, pool: string, opts: { limit: number; after?: string }): Promise<AllocationPage> {
+  const budget = ctx.budget();
+  const { view } = await readPool(ctx, pool, budget);
+  if (!view) throw poolNotFound(pool);
+  const out = await ctx.table.query(
+    {
+      IndexName: TABLE_KEYS.valueIndex,
+      KeyConditionExpression: opts.after ? 'gpk = :pk AND gsk > :after' : 'gpk = :pk',
+      ExpressionAttributeValues: { ':pk': poolPk(pool), ...(opts.after ? { ':after': opts.after } : {}) },
+      Limit: opts.limit + 1,
+    },
+    budget,
+  );
+  const holdings = out.items.map(decodeHolding);
+  const page = holdings.slice(0, opts.limit);
+  const last = page[page.length - 1];
+  return {
+    allocations: page.map(toAllocation),
+    next: holdings.length > opts.limit && last ? valueSortKey(last.type, last.value) : undefined,
+  };
+}

@@ -1,0 +1,95 @@
+/**
+ * Time and retries: the budget every store operation works within, and the pacing of its retries.
+ * Pure apart from the clock and timers.
+ *
+ * Every operation gets a budget (8 s by default) that covers all of its DynamoDB requests and all of
+ * their retries: each request is sent with an abort signal for at most what is left, so a stalled
+ * DynamoDB costs the caller its budget, not the Lambda's timeout, and the answer is UNAVAILABLE with
+ * Retry-After instead of a bare gateway error.
+ */
+
+export interface RetryPolicy {
+  /** Attempts before answering UNAVAILABLE, if the budget lasts that long. */
+  maxAttempts: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+}
+
+export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 30, baseDelayMs: 4, maxDelayMs: 200 };
+
+/** What one operation may spend in all; the API answers within 10 s, Lambda and API Gateway add their part. */
+export const DEFAULT_BUDGET_MS = 8000;
+/** The longest one request may take before it is given up on (and, for a write, found out). */
+export const REQUEST_TIMEOUT_MS = 2500;
+/** Kept back at the end of a budget for finding out whether a write whose answer was lost landed. */
+export const RESERVE_MS = 1000;
+
+export class Budget {
+  constructor(
+    readonly deadline: number,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  static of(ms: number, clock: () => number = Date.now): Budget {
+    return new Budget(clock() + ms, clock);
+  }
+
+  remaining(): number {
+    return this.deadline - this.clock();
+  }
+
+  /** Whether there is time for more than the final check. */
+  open(): boolean {
+    return this.remaining() > RESERVE_MS;
+  }
+
+  /** An abort signal for one request: at most REQUEST_TIMEOUT_MS, never past the deadline. */
+  signal(): AbortSignal {
+    return AbortSignal.timeout(Math.max(1, Math.min(REQUEST_TIMEOUT_MS, this.remaining())));
+  }
+}
+
+/**
+ * Retry pacing. A failed condition comes back with the item as it now stands, so the next choice is
+ * already informed and is tried at once; only repeated conflicts, throttling and errors back off,
+ * with full jitter so that competing callers spread out instead of colliding again in step.
+ */
+export class Pacing {
+  private attempts = 0;
+  private conflicts = 0;
+
+  constructor(
+    private readonly policy: RetryPolicy,
+    private readonly random: () => number,
+    private readonly budget: Budget,
+  ) {}
+
+  more(): boolean {
+    return this.attempts++ < this.policy.maxAttempts && this.budget.open();
+  }
+
+  /** A fresh read instead of a write: it does not use up a write attempt, but it is not free either. */
+  reread(): void {
+    this.attempts -= 0.5;
+  }
+
+  async conflict(): Promise<void> {
+    this.conflicts++;
+    if (this.conflicts > 2) await this.pause(this.conflicts - 2);
+  }
+
+  async failure(): Promise<void> {
+    this.conflicts++;
+    await this.pause(this.conflicts);
+  }
+
+  private async pause(n: number): Promise<void> {
+    await sleep(Math.min(jitter(this.policy, n, this.random), Math.max(0, this.budget.remaining() - RESERVE_MS)));
+  }
+}
+
+export function jitter(policy: RetryPolicy, n: number, random: () => number): number {
+  return random() * Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.min(n, 16));
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

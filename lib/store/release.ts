@@ -1,0 +1,106 @@
+/**
+ * Releasing what an owner holds, by owner or by value (then only its owner may). One BatchGetItem (the
+ * pool's definition, the allocation record, and the chunk when the value is named), then one
+ * transaction of two items: the chunk with the values cleared, on its version, and the record deleted
+ * on its request id, so a release never deletes a newer allocation of the same owner.
+ */
+import { PoolError } from '../errors.js';
+import type { Allocation, ReleaseRequest } from '../model.js';
+import { emptyBitmap, getBit, withBits } from './bitmap.js';
+import type { StoreContext } from './context.js';
+import { getChunk, getHolding, toAllocation } from './holdings.js';
+import { type ChunkItem, chunkKey, decodeChunk, decodeHolding, type HoldingItem, holdingKey, itemWithKey } from './items.js';
+import { type Budget, Pacing } from './pacing.js';
+import { type PoolView, readPool } from './pool-view.js';
+import { chunkRoom } from './room.js';
+import { ownerHoldsNothing, ownerMismatch, poolNotFound, unavailable, valueNotAllocated, valueNotInPool } from './store-errors.js';
+import { chunkWrite, holdingDelete } from './writes.js';
+
+/** Releases the owner's holding (the one named by `value`, if given) and answers what was released. */
+export async function release(ctx: StoreContext, req: ReleaseRequest): Promise<Allocation> {
+  const budget = ctx.budget();
+  const { pool, owner } = req;
+  const holdKey = holdingKey(pool, owner);
+  const named = req.value ? expectedChunk(ctx, pool, req) : undefined;
+  const { view, items } = await readPool(ctx, pool, budget, named === undefined ? [holdKey] : [holdKey, chunkKey(pool, named)]);
+  if (!view) throw poolNotFound(pool);
+  const type = view.meta.type;
+
+  let wanted: bigint | undefined;
+  if (req.value) {
+    const parsed = req.value(type);
+    if (!parsed.ok) throw new PoolError('INVALID_ARGUMENT', parsed.message);
+    if (!view.layout.locate(parsed.value)) throw valueNotInPool(pool, type, parsed.value);
+    wanted = parsed.value;
+  }
+
+  const found = itemWithKey(items, holdKey);
+  let holding: HoldingItem | undefined = found ? decodeHolding(found) : undefined;
+  /** The chunk as last read, or null when it must be read: the named value's chunk was read with the definition. */
+  let chunk: ChunkItem | undefined | null = null;
+  if (named !== undefined && holding && view.layout.locate(holding.value)?.chunk === named) {
+    const item = itemWithKey(items, chunkKey(pool, named));
+    chunk = item ? decodeChunk(item) : undefined;
+  }
+  /** An earlier attempt may have landed without our hearing of it. */
+  let unsure = false;
+  let released: Allocation | undefined;
+  const pacing = new Pacing(ctx.retry, ctx.random, budget);
+
+  while (pacing.more()) {
+    if (!holding || (wanted !== undefined && holding.value !== wanted)) {
+      if (unsure && !holding && released) return released;
+      throw await notReleasable(ctx, view, owner, wanted, budget);
+    }
+    released = toAllocation(holding);
+    const pos = view.layout.locate(holding.value);
+    const info = pos && view.layout.chunk(pos.chunk);
+    if (!pos || !info) throw new Error(`the allocation of '${owner}' points outside pool '${pool}'`);
+    const current = chunk !== null ? chunk : await getChunk(ctx, pool, pos.chunk, budget);
+    chunk = null;
+    const bits = current?.bits ?? emptyBitmap(info.segment.chunkBits);
+    const after = withBits(bits, pos.bit, holding.size, false);
+    const outcome = await ctx.tx(
+      [
+        chunkWrite(pool, pos.chunk, current, { bits: after, used: Math.max(0, (current?.used ?? 0) - holding.size), room: chunkRoom(type, info, after), at: ctx.now().getTime() }),
+        holdingDelete(pool, owner, holding.rid),
+      ],
+      budget,
+    );
+    if (outcome.kind === 'ok') {
+      ctx.events.released?.(pool);
+      return released;
+    }
+    if (outcome.kind === 'conflict') {
+      unsure ||= outcome.maybeLanded;
+      const [chunkNow, holdingNow] = outcome.items;
+      if (chunkNow !== null) chunk = chunkNow ? decodeChunk(chunkNow) : undefined;
+      if (holdingNow !== null) holding = holdingNow ? decodeHolding(holdingNow) : undefined;
+      await pacing.conflict();
+    } else {
+      unsure ||= outcome.kind === 'unknown';
+      holding = await getHolding(ctx, pool, owner, budget);
+      await pacing.failure();
+    }
+  }
+  if (unsure && released && !(await getHolding(ctx, pool, owner, budget))) return released;
+  throw unavailable(`release in pool '${pool}'`);
+}
+
+/** The chunk of the value a release names, when the cached layout already knows the pool. */
+function expectedChunk(ctx: StoreContext, pool: string, req: ReleaseRequest): number | undefined {
+  const cached = ctx.cache.get(pool);
+  const parsed = cached && req.value?.(cached.type);
+  return parsed && parsed.ok ? cached.layout.locate(parsed.value)?.chunk : undefined;
+}
+
+/** Why (pool, owner, value) cannot be released: nothing held, or held by someone else. */
+async function notReleasable(ctx: StoreContext, view: PoolView, owner: string, wanted: bigint | undefined, budget: Budget): Promise<PoolError> {
+  const { name, type } = view.meta;
+  if (wanted === undefined) return ownerHoldsNothing(name, owner);
+  const pos = view.layout.locate(wanted);
+  const current = pos ? await getChunk(ctx, name, pos.chunk, budget) : undefined;
+  if (pos && current && getBit(current.bits, pos.bit)) return ownerMismatch(name, owner, type, wanted);
+  return valueNotAllocated(name, type, wanted);
+}
+

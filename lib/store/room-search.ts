@@ -1,0 +1,169 @@
+/**
+ * Looking for free auto_assign values: the room index queried from a random place (or from the
+ * bottom), never-written chunks picked from virtual segments, and the sweep that settles a segment
+ * once all of its chunks exist. The rules of the keys are in room.ts; this file sends the reads.
+ */
+import { type ChunkInfo, segmentChunks } from './layout.js';
+import { CHUNK_PREFIX, chunkFromSk, chunkSk, decodePage, LAYOUT_PREFIX, type PageItem, pageFromSk, pageKey, poolPk, SEGMENTS_PER_PAGE, TABLE_KEYS } from './items.js';
+import type { Native, StoreContext } from './context.js';
+import type { Budget } from './pacing.js';
+import type { CachedPool, Candidate } from './pool-cache.js';
+import type { PoolView } from './pool-view.js';
+import { pageRoom, ROOM_END, roomFrom } from './room.js';
+import { pageWrite } from './writes.js';
+import { classifyError } from './outcomes.js';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+
+/** How many room-index entries one query brings: about 4 KB of keys, one read unit. */
+const CANDIDATES_PER_QUERY = 40;
+
+/**
+ * Chunks and pages with a free block of at least 2^order values, starting at a random place in the
+ * index (or at the bottom, for allocation_order "lowest") and wrapping around once. A strongly
+ * consistent read: when `complete`, it saw the whole index, and an empty answer means there is no
+ * such block. `limit` Infinity reads every page of the index.
+ */
+export async function findCandidates(
+  ctx: StoreContext,
+  view: PoolView,
+  order: number,
+  budget: Budget,
+  from: 'random' | 'lowest' = 'random',
+  limit = CANDIDATES_PER_QUERY,
+): Promise<{ candidates: Candidate[]; complete: boolean }> {
+  const type = view.meta.type;
+  const pk = poolPk(view.meta.name);
+  const segments = view.layout.segments;
+  const low = segments.reduce((m, s) => (s.start < m ? s.start : m), segments[0]?.start ?? 0n);
+  const high = segments.reduce((m, s) => (s.end > m ? s.end : m), 0n);
+  const start = from === 'lowest' || high <= low ? 0n : low + BigInt(Math.floor(ctx.random() * Number(high - low)));
+  const read = async (lo: string, hi: string, max: number): Promise<{ items: Native[]; complete: boolean }> => {
+    const input = {
+      IndexName: TABLE_KEYS.roomIndex,
+      KeyConditionExpression: 'pk = :pk AND #room BETWEEN :lo AND :hi',
+      ExpressionAttributeNames: { '#room': TABLE_KEYS.roomIndexSortKey },
+      ExpressionAttributeValues: { ':pk': pk, ':lo': lo, ':hi': hi },
+      ConsistentRead: true,
+    };
+    if (max === Infinity) {
+      const items: Native[] = [];
+      for await (const item of ctx.table.queryAll(input, budget)) items.push(item);
+      return { items, complete: true };
+    }
+    const page = await ctx.table.query({ ...input, Limit: max }, budget);
+    return { items: page.items, complete: page.items.length < max && !page.last };
+  };
+  const first = await read(roomFrom(type, order, start), ROOM_END, limit);
+  let { items, complete } = first;
+  if (complete && start > 0n) {
+    const wrap = await read(roomFrom(type, order, 0n), roomFrom(type, order, start), limit - items.length);
+    items = [...items, ...wrap.items];
+    complete = wrap.complete;
+  }
+  const candidates: Candidate[] = [];
+  for (const item of items) {
+    const sk = String(item.sk);
+    if (sk.startsWith(CHUNK_PREFIX)) candidates.push({ kind: 'chunk', chunk: chunkFromSk(sk) });
+    else if (sk.startsWith(LAYOUT_PREFIX)) candidates.push({ kind: 'page', page: pageFromSk(sk) });
+  }
+  return { candidates, complete };
+}
+
+/** Indexes (into the layout) of a page's segments that count, are auto_assign and may have never-written chunks. */
+export function virtualSegments(view: CachedPool, page: number): number[] {
+  const p = view.pages.find((x) => x.page === page);
+  if (!p) return [];
+  return p.segments.flatMap((s, i) => (p.virtual[i] && s.autoAssign ? [page * SEGMENTS_PER_PAGE + i] : []));
+}
+
+/** A chunk of one of the page's virtual segments, at random, weighted by their sizes; undefined when there is none. */
+export function pickVirtualChunk(view: CachedPool, page: number, random: () => number): number | undefined {
+  const segments = virtualSegments(view, page);
+  const choices = segments.map((i) => view.virtualChunks.get(i) ?? range(view.layout.segments[i].firstChunk, segmentChunks(view.layout.segments[i])));
+  const total = choices.reduce((n, c) => n + c.length, 0);
+  if (total === 0) return undefined;
+  let k = Math.floor(random() * total);
+  for (const c of choices) {
+    if (k < c.length) return c[k];
+    k -= c.length;
+  }
+  return undefined;
+}
+
+/** The lowest chunk that a page's virtual segments may not have written yet (allocation_order "lowest"). */
+export function lowestVirtualChunk(view: CachedPool, page: number): number | undefined {
+  let best: { chunk: number; base: bigint } | undefined;
+  for (const i of virtualSegments(view, page)) {
+    const s = view.layout.segments[i];
+    const known = view.virtualChunks.get(i);
+    const chunk = known ? known[0] : s.firstChunk;
+    if (chunk === undefined) continue;
+    const info = view.layout.chunk(chunk) as ChunkInfo;
+    if (!best || info.base < best.base) best = { chunk, base: info.base };
+  }
+  return best?.chunk;
+}
+
+function range(first: number, count: number): number[] {
+  // A lazily built list would do as well; segments have at most ~1,025 chunks.
+  return Array.from({ length: count }, (_, i) => first + i);
+}
+
+/**
+ * Reads which chunks of a segment exist (one query, at most ~1,025 small items). When all do, the
+ * segment is settled: its page stops listing it as virtual, so the room index no longer points there.
+ * Otherwise the never-written ones are cached for the next picks.
+ */
+export async function sweepSegment(ctx: StoreContext, view: PoolView, segment: number, budget: Budget): Promise<void> {
+  const s = view.layout.segments[segment];
+  const count = segmentChunks(s);
+  const seen = new Set<number>();
+  for await (const item of ctx.table.queryAll(
+    {
+      KeyConditionExpression: 'pk = :pk AND sk BETWEEN :first AND :last',
+      ExpressionAttributeValues: { ':pk': poolPk(view.meta.name), ':first': chunkSk(s.firstChunk), ':last': chunkSk(s.firstChunk + count - 1) },
+      ProjectionExpression: 'sk',
+      ConsistentRead: true,
+    },
+    budget,
+  )) {
+    seen.add(chunkFromSk(String(item.sk)));
+  }
+  const missing = range(s.firstChunk, count).filter((c) => !seen.has(c));
+  view.cached.virtualMisses.delete(segment);
+  if (missing.length > 0) {
+    view.cached.virtualChunks.set(segment, missing);
+    return;
+  }
+  view.cached.virtualChunks.set(segment, []);
+  await settleSegment(ctx, view, segment, budget);
+}
+
+/** Clears a segment's virtual flag on its page (and the page's room key with it, if none is left). */
+async function settleSegment(ctx: StoreContext, view: PoolView, segment: number, budget: Budget): Promise<void> {
+  const pageNo = Math.floor(segment / SEGMENTS_PER_PAGE);
+  const index = segment % SEGMENTS_PER_PAGE;
+  for (let attempt = 0; attempt < 3 && budget.open(); attempt++) {
+    const page = await readPage(ctx, view.meta.name, pageNo, budget);
+    if (!page || !page.virtual[index]) return;
+    const virtual = page.virtual.map((v, i) => (i === index ? false : v));
+    const after: PageItem = { ...page, virtual, room: pageRoom(view.meta.type, page.segments, virtual) };
+    try {
+      await ctx.table.write(pageWrite(view.meta.name, page, after), budget);
+      const cachedPage = view.cached.pages.find((p) => p.page === pageNo);
+      if (cachedPage) cachedPage.virtual[index] = false;
+      return;
+    } catch (e) {
+      // Another writer changed the page (a grow, another sweep): read it again.
+      if (e instanceof ConditionalCheckFailedException) continue;
+      // Settling is an optimisation: a later sweep will try again.
+      if (classifyError(e) !== 'fatal') return;
+      throw e;
+    }
+  }
+}
+
+async function readPage(ctx: StoreContext, pool: string, page: number, budget: Budget): Promise<PageItem | undefined> {
+  const item = await ctx.table.get(pageKey(pool, page), budget);
+  return item ? decodePage(item) : undefined;
+}

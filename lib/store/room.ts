@@ -1,0 +1,77 @@
+/**
+ * The room index: how the store finds free values without reading a pool's chunks one by one, and
+ * knows for certain when there are none. Pure: keys in, keys out.
+ *
+ * Every chunk item of an auto_assign segment that has a free value carries a `room` attribute, the
+ * sort key of a sparse local secondary index over the pool's item collection. Its key is the chunk's
+ * largest free aligned block (as log2 of its size, one hex digit) followed by the chunk's first value
+ * (fixed-width hex): a query for keys from `<order>` up finds chunks that can hold a block of that
+ * size, and the index is strongly consistent, so "no key at all" means "no free auto_assign value".
+ * The attribute changes in the same write as the chunk's bits, so an allocation writes nothing else;
+ * DynamoDB maintains the index entry only when the key changes.
+ *
+ * Chunks that were never written have no item and are wholly free. A layout page (the item that holds
+ * up to 32 segments) carries a room key while any of its auto_assign segments may still have such
+ * chunks ("virtual" segments); a segment stops being virtual once a read shows every one of its chunks
+ * exists, and chunks are never deleted, so that flag is never set again.
+ */
+import { largestFreeOrder } from './bitmap.js';
+import { type ChunkInfo, type Segment, alignedStart } from './layout.js';
+import type { PoolType } from '../values.js';
+import { valueSortKey } from '../values.js';
+
+export interface RoomKey {
+  /** log2 of the largest free aligned block. */
+  order: number;
+  /** The first value it describes (a chunk's first value, a page's lowest virtual segment start). */
+  position: bigint;
+}
+
+export function encodeRoom(type: PoolType, room: RoomKey): string {
+  return `${room.order.toString(16)}${valueSortKey(type, room.position)}`;
+}
+
+export function decodeRoom(text: string): RoomKey {
+  return { order: Number.parseInt(text.slice(0, 1), 16), position: BigInt(`0x${text.slice(1)}`) };
+}
+
+/** The room key a chunk should carry with these bits, or undefined when it offers nothing to automatic allocation. */
+export function chunkRoom(type: PoolType, info: ChunkInfo, bits: Uint8Array): string | undefined {
+  if (!info.segment.autoAssign) return undefined;
+  const order = largestFreeOrder(bits, info.segment.chunkBits, info.from, info.to);
+  return order < 0 ? undefined : encodeRoom(type, { order, position: info.base });
+}
+
+/** log2 of the largest aligned block a never-written chunk of this segment can hold. */
+export function virtualOrder(s: Segment): number {
+  let order = Math.log2(s.chunkBits);
+  for (; order > 0; order--) {
+    const size = 2n ** BigInt(order);
+    const first = ((s.start + size - 1n) / size) * size;
+    if (first + size <= s.end) break;
+  }
+  return order;
+}
+
+/**
+ * The room key of a layout page, given which of its segments are virtual: the largest block a
+ * virtual auto_assign chunk holds, at the lowest such segment.
+ */
+export function pageRoom(type: PoolType, segments: readonly Segment[], virtual: readonly boolean[]): string | undefined {
+  let best: RoomKey | undefined;
+  segments.forEach((s, i) => {
+    if (!virtual[i] || !s.autoAssign) return;
+    const order = virtualOrder(s);
+    const position = alignedStart(s);
+    if (!best || order > best.order || (order === best.order && position < best.position)) best = { order, position };
+  });
+  return best && encodeRoom(type, best);
+}
+
+/** The range of room keys with at least `order`, starting at `position` within that order. */
+export function roomFrom(type: PoolType, order: number, position: bigint): string {
+  return encodeRoom(type, { order, position });
+}
+
+/** Sorts after every room key. */
+export const ROOM_END = 'g';

@@ -1,0 +1,259 @@
+/**
+ * Every write the store sends, built as plain request objects by pure functions (sent by
+ * lib/store/table.ts, in transactions by lib/store/transact.ts). Each condition is assembled from
+ * named parts, with the timeline that makes it necessary.
+ */
+import {
+  type ChunkItem,
+  encodeHolding,
+  encodeIntent,
+  encodeMeta,
+  encodePage,
+  encodeStaged,
+  encodeSync,
+  type HoldingItem,
+  holdingKey,
+  type IntentItem,
+  type IntentStatus,
+  intentKey,
+  type ItemKey,
+  type MetaItem,
+  metaKey,
+  type Native,
+  type PageItem,
+  REGISTRY_KEY,
+  type RegistryItem,
+  type StagedGrow,
+  chunkKey,
+  pageKey,
+  TABLE_KEYS,
+} from './items.js';
+import type { PoolType } from '../values.js';
+
+/** A transaction's write with plain JavaScript attribute values. */
+export type Write =
+  | { Put: { Item: Native; ConditionExpression?: string; ExpressionAttributeNames?: Record<string, string>; ExpressionAttributeValues?: Native; ReturnValuesOnConditionCheckFailure?: 'ALL_OLD' } }
+  | { Update: { Key: ItemKey; UpdateExpression: string; ConditionExpression?: string; ExpressionAttributeNames?: Record<string, string>; ExpressionAttributeValues?: Native; ReturnValuesOnConditionCheckFailure?: 'ALL_OLD' } }
+  | { Delete: { Key: ItemKey; ConditionExpression?: string; ExpressionAttributeNames?: Record<string, string>; ExpressionAttributeValues?: Native; ReturnValuesOnConditionCheckFailure?: 'ALL_OLD' } };
+
+// ---------------------------------------------------------------- condition parts
+
+/** The item does not exist yet: it was never written (a chunk), or nobody holds it (an allocation record). */
+const ABSENT = 'attribute_not_exists(pk)';
+const EXISTS = 'attribute_exists(pk)';
+/** The item is still the version we read: nobody changed it between our read and our write. */
+const UNCHANGED = '#ver = :seen';
+
+// ---------------------------------------------------------------- chunks
+
+export interface ChunkChange {
+  bits: Uint8Array;
+  used: number;
+  /** When (epoch ms). */
+  at: number;
+  /** The room key the new bits call for (lib/store/room.ts); undefined takes the chunk out of the room index. */
+  room: string | undefined;
+}
+
+/**
+ * A chunk's new bitmap. Timeline it guards against: we read version 7, another allocation writes
+ * version 8 with our chosen bit set, our write arrives: the version condition fails and hands the
+ * chunk back as it now stands (ALL_OLD), so the next choice needs no read. A chunk never written is
+ * created on the condition that it still does not exist.
+ */
+export function chunkWrite(pool: string, chunk: number, before: ChunkItem | undefined, after: ChunkChange): Write {
+  const set = ['bits = :bits', 'used = :used', '#ver = :next', '#at = :at', ...(after.room ? ['#room = :room'] : [])];
+  const remove = after.room ? '' : ' REMOVE #room';
+  return {
+    Update: {
+      Key: chunkKey(pool, chunk),
+      UpdateExpression: `SET ${set.join(', ')}${remove}`,
+      ConditionExpression: before ? UNCHANGED : ABSENT,
+      ExpressionAttributeNames: { '#ver': 'ver', '#at': 'at', '#room': TABLE_KEYS.roomIndexSortKey },
+      ExpressionAttributeValues: {
+        ':bits': after.bits,
+        ':used': after.used,
+        ':at': after.at,
+        ':next': (before?.ver ?? 0) + 1,
+        ...(after.room ? { ':room': after.room } : {}),
+        ...(before ? { ':seen': before.ver } : {}),
+      },
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    },
+  };
+}
+
+// ---------------------------------------------------------------- allocation records
+
+/**
+ * A new allocation record. It is keyed by (pool, owner), so its absence is the whole idempotency
+ * rule: a second allocation for the owner fails here and gets the existing record back.
+ */
+export function holdingPut(h: HoldingItem): Write {
+  return { Put: { Item: encodeHolding(h), ConditionExpression: ABSENT, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' } };
+}
+
+/**
+ * Removes an allocation record, only if it is still the allocation we read (its request id): a
+ * release racing a release and a new allocation by the same owner cannot delete the newer one.
+ */
+export function holdingDelete(pool: string, owner: string, rid: string): Write {
+  return {
+    Delete: {
+      Key: holdingKey(pool, owner),
+      ConditionExpression: 'rid = :rid',
+      ExpressionAttributeValues: { ':rid': rid },
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    },
+  };
+}
+
+// ---------------------------------------------------------------- registry
+
+/** Adds pools to the registry, on the version the registration was planned against. */
+export function registryWrite(before: RegistryItem, added: ReadonlyMap<string, PoolType>): Write {
+  if (before.ver === 0) {
+    return { Put: { Item: { ...REGISTRY_KEY, pools: Object.fromEntries(added), ver: 1 }, ConditionExpression: ABSENT } };
+  }
+  const names: Record<string, string> = { '#ver': 'ver', ...(added.size > 0 ? { '#pools': 'pools' } : {}) };
+  const values: Native = { ':seen': before.ver, ':one': 1 };
+  const sets = [...added].map(([name, type], i) => {
+    names[`#n${i}`] = name;
+    values[`:t${i}`] = type;
+    return `#pools.#n${i} = :t${i}`;
+  });
+  return {
+    Update: {
+      Key: REGISTRY_KEY,
+      UpdateExpression: `SET ${[...sets, '#ver = #ver + :one'].join(', ')}`,
+      ConditionExpression: UNCHANGED,
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: values,
+    },
+  };
+}
+
+// ---------------------------------------------------------------- pool definitions and layout pages
+
+/** A new pool's definition; with `pendingIntent` it does not count until that registration commits. */
+export function metaPut(meta: MetaItem): Write {
+  return { Put: { Item: encodeMeta(meta), ConditionExpression: ABSENT } };
+}
+
+/** Clean definition (no staged grow, no pending creation): a registration must not stack on another one. */
+const SETTLED = 'attribute_not_exists(staged) AND attribute_not_exists(pending)';
+
+/** A grown pool's definition, on the version the registration read. */
+export function metaGrow(before: MetaItem, after: { lver: number; nseg: number; prefix?: string; updatedAt: string }): Write {
+  return {
+    Update: {
+      Key: metaKey(before.name),
+      UpdateExpression: `SET lver = :lver, nseg = :nseg, updated_at = :at, #ver = :next${after.prefix ? ', prefix = :prefix' : ''}`,
+      ConditionExpression: `${UNCHANGED} AND ${SETTLED}`,
+      ExpressionAttributeNames: { '#ver': 'ver' },
+      ExpressionAttributeValues: { ':lver': after.lver, ':nseg': after.nseg, ':at': after.updatedAt, ':next': before.ver + 1, ':seen': before.ver, ...(after.prefix ? { ':prefix': after.prefix } : {}) },
+    },
+  };
+}
+
+/** A grow that counts only once its registration intent commits. */
+export function metaStage(before: MetaItem, staged: StagedGrow): Write {
+  return {
+    Update: {
+      Key: metaKey(before.name),
+      UpdateExpression: 'SET staged = :staged, #ver = :next',
+      ConditionExpression: `${UNCHANGED} AND ${SETTLED}`,
+      ExpressionAttributeNames: { '#ver': 'ver' },
+      ExpressionAttributeValues: { ':staged': encodeStaged(staged), ':next': before.ver + 1, ':seen': before.ver },
+    },
+  };
+}
+
+/** Folds a committed staged grow into the definition (any reader would already apply it). */
+export function metaSettleStaged(pool: string, staged: StagedGrow): Write {
+  return {
+    Update: {
+      Key: metaKey(pool),
+      UpdateExpression: `SET lver = :lver, nseg = :nseg, updated_at = :at, #ver = #ver + :one${staged.prefix ? ', prefix = :prefix' : ''} REMOVE staged`,
+      ConditionExpression: 'staged.intent = :intent',
+      ExpressionAttributeNames: { '#ver': 'ver' },
+      ExpressionAttributeValues: { ':lver': staged.lver, ':nseg': staged.nseg, ':at': staged.updatedAt, ':one': 1, ':intent': staged.intent, ...(staged.prefix ? { ':prefix': staged.prefix } : {}) },
+    },
+  };
+}
+
+/** Drops a staged grow whose registration was aborted. */
+export function metaDropStaged(pool: string, intent: string): Write {
+  return {
+    Update: {
+      Key: metaKey(pool),
+      UpdateExpression: 'SET #ver = #ver + :one REMOVE staged',
+      ConditionExpression: 'staged.intent = :intent',
+      ExpressionAttributeNames: { '#ver': 'ver' },
+      ExpressionAttributeValues: { ':one': 1, ':intent': intent },
+    },
+  };
+}
+
+/** Marks a pool created by a committed registration as settled. */
+export function metaSettleCreated(pool: string, intent: string): Write {
+  return {
+    Update: {
+      Key: metaKey(pool),
+      UpdateExpression: 'SET #ver = #ver + :one REMOVE pending',
+      ConditionExpression: 'pending = :intent',
+      ExpressionAttributeNames: { '#ver': 'ver' },
+      ExpressionAttributeValues: { ':one': 1, ':intent': intent },
+    },
+  };
+}
+
+/** Deletes a pool created by an aborted registration. */
+export function metaDropCreated(pool: string, intent: string): Write {
+  return { Delete: { Key: metaKey(pool), ConditionExpression: 'pending = :intent', ExpressionAttributeValues: { ':intent': intent } } };
+}
+
+/** A layout page as a whole: created, or replaced on the version that was read. */
+export function pageWrite(pool: string, before: PageItem | undefined, after: PageItem): Write {
+  return {
+    Put: {
+      Item: encodePage(pool, { ...after, ver: (before?.ver ?? 0) + 1 }),
+      ConditionExpression: before ? UNCHANGED : ABSENT,
+      ExpressionAttributeNames: before ? { '#ver': 'ver' } : undefined,
+      ExpressionAttributeValues: before ? { ':seen': before.ver } : undefined,
+    },
+  };
+}
+
+/** Deletes a layout page written by an aborted registration (never one that a settled layout uses). */
+export function pageDelete(pool: string, page: number): Write {
+  return { Delete: { Key: pageKey(pool, page) } };
+}
+
+// ---------------------------------------------------------------- registration intents and syncs
+
+export function intentPut(intent: IntentItem, ttlSeconds: number): Write {
+  return { Put: { Item: encodeIntent(intent, ttlSeconds), ConditionExpression: ABSENT } };
+}
+
+/**
+ * Moves an intent on, only from the status expected: a commit and an abort cannot both win. A
+ * committed intent loses its expiry (readers need it while staged items remain); a settled or
+ * aborted one gets it back.
+ */
+export function intentMove(id: string, from: IntentStatus, to: IntentStatus, ttlSeconds?: number): Write {
+  const expiry = to === 'committed' ? ' REMOVE #ttl' : ttlSeconds !== undefined ? ', #ttl = :ttl' : '';
+  return {
+    Update: {
+      Key: intentKey(id),
+      UpdateExpression: `SET #status = :to${expiry}`,
+      ConditionExpression: `${EXISTS} AND #status = :from`,
+      ExpressionAttributeNames: { '#status': 'status', ...(expiry ? { '#ttl': TABLE_KEYS.ttl } : {}) },
+      ExpressionAttributeValues: { ':from': from, ':to': to, ...(expiry.includes(':ttl') ? { ':ttl': ttlSeconds } : {}) },
+    },
+  };
+}
+
+export function syncPut(record: { id: string; at: string }, json: string): Write {
+  return { Put: { Item: encodeSync(record, json) } };
+}
