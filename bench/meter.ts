@@ -84,3 +84,61 @@ function keyOf(i: TransactWriteItem): Key | undefined {
 function emptyTally(): WriteTally {
   return { operations: 0, tableUnits: 0, indexUnits: 0, largestItem: 0 };
 }
+
+export interface ReadTally {
+  operations: number;
+  /** Strongly consistent read units: 1 per 4 KB or part of each item read by key, of each query's whole answer. */
+  units: number;
+  /** The largest item read, in bytes. */
+  largestItem: number;
+}
+
+/**
+ * Read units per operation, from the sizes of what each read request brings back, as DynamoDB bills a
+ * strongly consistent read: GetItem and each key of a BatchGetItem 1 unit per 4 KB of the item (an
+ * absent item still costs 1), a Query 1 unit per 4 KB of everything it returns (at least 1).
+ */
+export class ReadMeter {
+  private tally: ReadTally = { operations: 0, units: 0, largestItem: 0 };
+
+  /** Meters the reads `client` sends (add it before the client's first request). */
+  constructor(client: DynamoDBClient) {
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const result = await next(args);
+        const output = result.output as {
+          Item?: Record<string, AttributeValue>;
+          Items?: Record<string, AttributeValue>[];
+          Responses?: Record<string, Record<string, AttributeValue>[]>;
+        };
+        const units = (bytes: number) => Math.max(1, Math.ceil(bytes / 4096));
+        const seen = (item: Record<string, AttributeValue>) => {
+          const size = itemSize(item);
+          this.tally.largestItem = Math.max(this.tally.largestItem, size);
+          return size;
+        };
+        if (context.commandName === 'GetItemCommand') this.tally.units += units(output.Item ? seen(output.Item) : 0);
+        if (context.commandName === 'BatchGetItemCommand') {
+          const input = args.input as { RequestItems: Record<string, { Keys: unknown[] }> };
+          const asked = Object.values(input.RequestItems).reduce((n, r) => n + r.Keys.length, 0);
+          const got = Object.values(output.Responses ?? {}).flat();
+          this.tally.units += got.reduce((n, item) => n + units(seen(item)), 0) + (asked - got.length);
+        }
+        if (context.commandName === 'QueryCommand') this.tally.units += units((output.Items ?? []).reduce((n, item) => n + seen(item), 0));
+        return result;
+      },
+      { step: 'initialize', name: 'readMeter' },
+    );
+  }
+
+  /** Counts one operation (the caller marks where one ends). */
+  operation(): void {
+    this.tally.operations++;
+  }
+
+  take(): ReadTally {
+    const t = this.tally;
+    this.tally = { operations: 0, units: 0, largestItem: 0 };
+    return t;
+  }
+}
