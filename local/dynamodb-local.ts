@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import { createServer, Socket } from 'node:net';
 import { resolve } from 'node:path';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { dynamoClient } from '../lib/store.js';
+import { dynamoClient } from '../lib/store/index.js';
 
 export interface DynamoDbLocal {
   endpoint: string;

@@ -17,7 +17,7 @@ import type { ConfigIssue } from '../lib/config.js';
 import { isPoolError } from '../lib/errors.js';
 import { registerFile } from '../lib/registration.js';
 import type { ConfigResultJson } from '../lib/shapes.js';
-import { PoolStore } from '../lib/store.js';
+import { PoolStore } from '../lib/store/index.js';
 import { type DynamoDbLocal, localDynamoClient, startDynamoDbLocal } from './dynamodb-local.js';
 import { listenError, localS3Client, startLocalS3 } from './s3.js';
 import { CONFIG_BUCKET, displayPath, type LocalStackSettings } from './settings.js';

@@ -13,7 +13,7 @@ import type { StoreContext } from './context.js';
 import { getChunk, getHolding, holdingAnswer, toAllocation } from './holdings.js';
 import { type ChunkItem, chunkKey, decodeChunk, decodeHolding, type HoldingItem, itemWithKey } from './items.js';
 import type { Position } from './layout.js';
-import { type Budget, Pacing } from './pacing.js';
+import { type Budget, finalCheck, Pacing } from './pacing.js';
 import { type CachedPool, CANDIDATES_TTL_MS, type Candidate } from './pool-cache.js';
 import { type PoolView, readPool } from './pool-view.js';
 import { chunkRoom } from './room.js';
@@ -68,6 +68,8 @@ export async function allocate(ctx: StoreContext, req: AllocationRequest): Promi
     target = { ...guess, item: item ? decodeChunk(item) : undefined };
   }
   const pacing = new Pacing(ctx.retry, ctx.random, budget);
+  /** A send whose answer was lost may have landed: the allocation record must be asked before answering UNAVAILABLE. */
+  let unsure = false;
 
   while (pacing.more()) {
     if (!target) {
@@ -107,20 +109,26 @@ export async function allocate(ctx: StoreContext, req: AllocationRequest): Promi
       return { allocation: toAllocation(holding), created: true };
     }
     if (outcome.kind === 'conflict') {
+      unsure ||= outcome.maybeLanded;
       const [chunkNow, holdingNow] = outcome.items;
       if (holdingNow) return answerHolding(ctx, decodeHolding(holdingNow), rid, wantedValue, started);
       // The chunk as it now stands, handed back by its failed condition: fresher than reading it again.
       if (chunkNow !== null) target = { ...target, item: chunkNow ? decodeChunk(chunkNow) : undefined };
       await pacing.conflict();
     } else {
+      unsure ||= outcome.kind === 'unknown';
       target = undefined;
       await pacing.failure();
     }
   }
 
   // Every attempt failed; one may still have landed where the answer was lost: the allocation record says.
-  const held = await getHolding(ctx, pool, owner, budget);
-  if (held) return answerHolding(ctx, held, rid, wantedValue, started);
+  if (unsure) {
+    const held = await getHolding(ctx, pool, owner, finalCheck()).catch((e: unknown) => {
+      throw unavailable(`allocation in pool '${pool}' (it may have landed: the same request again, with the same owner, answers what it holds)`, e);
+    });
+    if (held) return answerHolding(ctx, held, rid, wantedValue, started);
+  }
   throw unavailable(`allocation in pool '${pool}'`);
 }
 
@@ -141,33 +149,36 @@ function pickFromCache(ctx: StoreContext, cached: CachedPool): Target | undefine
 
 /**
  * A chunk that may have a free auto_assign value, read fresh, or undefined when the room index (read
- * strongly consistent in this call) shows there is none.
+ * strongly consistent in this call, and whole) shows there is none. The container's candidates are
+ * tried first; then the index from two random places; then the whole index.
  */
 async function chooseChunk(ctx: StoreContext, view: PoolView, budget: Budget): Promise<Target | undefined> {
   const cached = view.cached;
-  /** Room-index reads in this call; the last one read the whole index. */
-  let reads = 0;
-  for (;;) {
-    if (cached.candidates.length === 0 || Date.now() - cached.candidatesAt > CANDIDATES_TTL_MS) {
-      // Two random looks, then the whole index: only an index read whole can say there is nothing.
-      if (reads === 3) return undefined;
-      reads++;
-      const found = await findCandidates(ctx, view, 0, budget, 'random', reads === 3 ? Infinity : undefined);
+  for (let look = 0; look < 3; look++) {
+    let list: Candidate[];
+    let complete = false;
+    const fresh = cached.candidates.length > 0 && Date.now() - cached.candidatesAt <= CANDIDATES_TTL_MS;
+    if (look === 0 && fresh) {
+      list = [...cached.candidates];
+    } else {
+      const found = await findCandidates(ctx, view, 0, budget, 'random', look === 2 ? Infinity : undefined);
+      ({ complete } = found);
+      list = [...found.candidates];
       cached.candidates = found.candidates;
       cached.candidatesAt = Date.now();
-      if (found.complete) reads = 3;
-      if (cached.candidates.length === 0) return undefined;
     }
-    const i = Math.floor(ctx.random() * cached.candidates.length);
-    const from = cached.candidates[i];
-    const chunk = from.kind === 'chunk' ? (view.layout.chunk(from.chunk) ? from.chunk : undefined) : pickVirtualChunk(cached, from.page, ctx.random);
-    if (chunk === undefined) {
-      // Points at segments that do not count (yet): not a place to allocate from.
-      cached.candidates.splice(i, 1);
-      continue;
+    while (list.length > 0) {
+      const i = Math.floor(ctx.random() * list.length);
+      const from = list[i];
+      const chunk = from.kind === 'chunk' ? (view.layout.chunk(from.chunk) ? from.chunk : undefined) : pickVirtualChunk(cached, from.page, ctx.random);
+      if (chunk !== undefined) return { chunk, item: await getChunk(ctx, view.meta.name, chunk, budget), from };
+      // Points at segments that do not count (yet), or at never-written chunks that are all written now.
+      list.splice(i, 1);
+      cached.candidates = cached.candidates.filter((c) => c !== from);
     }
-    return { chunk, item: await getChunk(ctx, view.meta.name, chunk, budget), from };
+    if (complete) return undefined;
   }
+  return undefined;
 }
 
 /** The chunk read has no free auto_assign value: forget the hint that led there. */

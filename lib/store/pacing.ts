@@ -21,8 +21,13 @@ export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 30, baseDelayMs: 4, max
 export const DEFAULT_BUDGET_MS = 8000;
 /** The longest one request may take before it is given up on (and, for a write, found out). */
 export const REQUEST_TIMEOUT_MS = 2500;
-/** Kept back at the end of a budget for finding out whether a write whose answer was lost landed. */
-export const RESERVE_MS = 1000;
+/** Kept back at the end of a budget: the last retry's pause never eats into it. */
+export const RESERVE_MS = 500;
+/**
+ * Finding out whether a write whose answer was lost landed gets its own time after the budget: the
+ * operation then still answers within DEFAULT_BUDGET_MS + FINAL_CHECK_MS (9.5 s).
+ */
+export const FINAL_CHECK_MS = 1500;
 
 export class Budget {
   constructor(
@@ -47,6 +52,11 @@ export class Budget {
   signal(): AbortSignal {
     return AbortSignal.timeout(Math.max(1, Math.min(REQUEST_TIMEOUT_MS, this.remaining())));
   }
+}
+
+/** The budget of the read that finds out whether an operation's lost write landed. */
+export function finalCheck(): Budget {
+  return Budget.of(FINAL_CHECK_MS);
 }
 
 /**

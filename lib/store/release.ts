@@ -10,7 +10,7 @@ import { emptyBitmap, getBit, withBits } from './bitmap.js';
 import type { StoreContext } from './context.js';
 import { getChunk, getHolding, toAllocation } from './holdings.js';
 import { type ChunkItem, chunkKey, decodeChunk, decodeHolding, type HoldingItem, holdingKey, itemWithKey } from './items.js';
-import { type Budget, Pacing } from './pacing.js';
+import { type Budget, finalCheck, Pacing } from './pacing.js';
 import { type PoolView, readPool } from './pool-view.js';
 import { chunkRoom } from './room.js';
 import { ownerHoldsNothing, ownerMismatch, poolNotFound, unavailable, valueNotAllocated, valueNotInPool } from './store-errors.js';
@@ -83,7 +83,12 @@ export async function release(ctx: StoreContext, req: ReleaseRequest): Promise<A
       await pacing.failure();
     }
   }
-  if (unsure && released && !(await getHolding(ctx, pool, owner, budget))) return released;
+  if (unsure && released) {
+    const still = await getHolding(ctx, pool, owner, finalCheck()).catch((e: unknown) => {
+      throw unavailable(`release in pool '${pool}' (it may have landed: the same request again answers NOT_ALLOCATED if it did)`, e);
+    });
+    if (!still) return released;
+  }
   throw unavailable(`release in pool '${pool}'`);
 }
 
