@@ -284,7 +284,7 @@ export function addApiCommands(program: Command): void {
   apiCommand(program, 'allocate')
     .description('allocate a value to an owner; the owner is the idempotency key: asking again returns what it already holds')
     .argument('<pool>', 'pool name')
-    .requiredOption('--owner <owner>', 'who holds the value (1-256 printable ASCII characters, no spaces)')
+    .requiredOption('--owner <owner>', 'who holds the value: 1-256 printable ASCII characters, no spaces and none of / ? # % \\, not "." or ".."')
     .option('--value <value>', 'this exact value (e.g. 2024731 or 10.180.62.5), also one with auto_assign = false', valueArgument)
     .addHelpText('after', '\nExamples:\n  $ resource-pool allocate vpc-vni --owner vpc-42\n  $ resource-pool allocate lo-ip --owner dpu-7 --value 10.180.62.5\n  $ VNI=$(resource-pool allocate vpc-vni --owner vpc-42 --json | jq .value)')
     .action(action(allocate));

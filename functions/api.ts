@@ -7,14 +7,17 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import type { Hono } from 'hono';
 import { type APIGatewayProxyResult, handle, type LambdaEvent } from 'hono/aws-lambda';
 import { PoolError } from '../lib/errors.js';
 import { parseMaxPoolSize } from '../lib/plan.js';
 import { dynamoClient, PoolStore, type StoreEvents } from '../lib/store/index.js';
 import { Metric, type MetricName, SERVICE_NAME } from '../lib/telemetry.js';
 import { MetricUnit, publishAggregate, publishForPool, serviceMetrics } from './emf.js';
-import { createApp } from './http/app.js';
+import { type AppLogger, createApp } from './http/app.js';
 import { errorJson, STATUS_OF } from './http/errors.js';
+import { pathProblem } from './http/paths.js';
+import type { AppEnv } from './http/route.js';
 
 /**
  * What one invocation did, written out at its end: per-pool series (dimension `Pool`) and the
@@ -79,14 +82,12 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
   const metrics = options.metrics ?? serviceMetrics();
   const tally = new InvocationMetrics();
   const store = new PoolStore({ client: options.client, tableName: options.tableName, events: meteredEvents(tally) });
-  const serve = handle(createApp({ store, maxPoolSize: options.maxPoolSize, logger }));
+  const serve = lambdaAdapter(createApp({ store, maxPoolSize: options.maxPoolSize, logger }), logger);
 
   return async (event, context) => {
     logger.addContext(context);
     try {
-      const prepared = prepareEvent(event);
-      if (prepared instanceof PoolError) return errorResult(prepared);
-      return jsonErrors(structured(await serve(prepared, context)), logger);
+      return await serve(event, context);
     } finally {
       tally.publish(metrics);
     }
@@ -94,9 +95,24 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
 }
 
 /**
- * API Gateway HTTP APIs hand the Lambda `rawPath` already percent-decoded, so a decoded `%`, `?`,
- * `#` or space would be read as URL syntax when the adapter builds the request URL. Each segment is
- * encoded again; the application decodes path parameters once.
+ * The application behind API Gateway: the event is checked and readied (the path rule first, see
+ * http/paths.ts), served by Hono's adapter, and its answer made the contract's. Exported so that tests
+ * can put an application of their own behind exactly this code.
+ */
+export function lambdaAdapter(app: Hono<AppEnv>, logger: Pick<AppLogger, 'error'>): ApiHandler {
+  const serve = handle(app);
+  return async (event, context) => {
+    const prepared = prepareEvent(event);
+    if (prepared instanceof PoolError) return errorResult(prepared);
+    return jsonErrors(structured(await serve(prepared, context)), logger);
+  };
+}
+
+/**
+ * API Gateway HTTP APIs hand the Lambda `rawPath` already percent-decoded. The path rule has refused
+ * segments holding `%`, `?`, `#` or `\`; a space or any other character would still be read as URL
+ * syntax or changed when the adapter builds the request URL, so each segment is encoded again and the
+ * application decodes path parameters once.
  */
 function encodePath(rawPath: string): string {
   return rawPath.split('/').map(encodeURIComponent).join('/');
@@ -106,9 +122,12 @@ const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$
 
 /** Readies the event for the adapter, or says why the request cannot be read. */
 function prepareEvent(event: APIGatewayProxyEventV2): LambdaEvent | PoolError {
+  // Before the adapter builds a URL from it, which would resolve `.` and `..` (see paths.ts).
+  const problem = pathProblem(event.rawPath || '/', 'decoded');
+  if (problem) return problem;
   let rawPath: string;
   try {
-    rawPath = encodePath(event.rawPath ?? '/');
+    rawPath = encodePath(event.rawPath || '/');
   } catch {
     return new PoolError('INVALID_ARGUMENT', 'the request path is not valid text');
   }
@@ -141,7 +160,7 @@ function errorResult(e: PoolError): APIGatewayProxyStructuredResultV2 {
 }
 
 /** The adapter answers a request it cannot build in plain text; the contract wants JSON errors. */
-function jsonErrors(result: APIGatewayProxyStructuredResultV2, logger: Logger): APIGatewayProxyStructuredResultV2 {
+function jsonErrors(result: APIGatewayProxyStructuredResultV2, logger: Pick<AppLogger, 'error'>): APIGatewayProxyStructuredResultV2 {
   const status = result.statusCode ?? 200;
   const contentType = String(result.headers?.['content-type'] ?? '');
   if (status < 400 || contentType.startsWith('application/json')) return result;

@@ -1,5 +1,5 @@
 // The CDK app (cdk.json: `npx tsx infra/app.ts`). Context: poolsFile, maxPoolSize, utilizationAlarmPercent,
-// alarmEmail (see resource-pools-app.ts).
+// alarmEmail, poolAccess (see resource-pools-app.ts).
 import { App } from 'aws-cdk-lib';
 import { ContextError, defineResourcePoolsApp } from './resource-pools-app.js';
 import { SitePoolsError } from './site-pools.js';

@@ -2,10 +2,11 @@ import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { DEFAULT_UTILIZATION_ALARM_PERCENT } from '../lib/telemetry.js';
+import { clip } from '../lib/values.js';
 import { AlarmTopic } from './alarm-topic.js';
 import { ServiceAlarms } from './alarms.js';
 import { AllocationTable } from './allocation-table.js';
-import { CallerPolicies } from './caller-policies.js';
+import { CallerPolicies, poolAccessOutputId } from './caller-policies.js';
 import { ConfigBucket } from './config-bucket.js';
 import { ConfigSync } from './config-sync.js';
 import { ServiceDashboard } from './dashboard.js';
@@ -24,6 +25,8 @@ export interface ResourcePoolsStackProps extends StackProps {
   readonly utilizationAlarmPercent?: number;
   /** Subscribed to the alarm topic. */
   readonly alarmEmail?: string;
+  /** Per-pool allocator policies: a name → the pools it may allocate, release and label in. */
+  readonly poolAccess?: Readonly<Record<string, readonly string[]>>;
   /** Of the functions' logs. @default one month */
   readonly logRetention?: RetentionDays;
 }
@@ -72,7 +75,7 @@ export class ResourcePoolsStack extends Stack {
     });
     this.table.grantReadWriteData(this.apiFunction);
     this.api = new PoolsHttpApi(this, 'HttpApi', { handler: this.apiFunction.function });
-    this.callerPolicies = new CallerPolicies(this, 'CallerPolicies', { api: this.api });
+    this.callerPolicies = new CallerPolicies(this, 'CallerPolicies', { api: this.api, poolAccess: props.poolAccess });
 
     this.metricsReporter = new MetricsReporter(this, 'MetricsReporter', {
       table: this.table,
@@ -120,6 +123,11 @@ export class ResourcePoolsStack extends Stack {
     output('ReaderPolicyArn', this.callerPolicies.policies.reader.managedPolicyArn, 'Managed policy: read-only callers');
     output('AllocatorPolicyArn', this.callerPolicies.policies.allocator.managedPolicyArn, 'Managed policy: allocate and release');
     output('AdminPolicyArn', this.callerPolicies.policies.admin.managedPolicyArn, 'Managed policy: everything, including POST /v1/config');
+    for (const [name, { pools, policy }] of this.callerPolicies.poolPolicies) {
+      const description = `Managed policy poolAccess ${name}: read everything; allocate, release and label in ${pools.join(', ')} only`;
+      // CloudFormation takes output descriptions of up to 1,024 characters.
+      output(poolAccessOutputId(name), policy.managedPolicyArn, clip(description, 960));
+    }
     output('TableName', this.table.table.tableName, 'The allocation table');
     output('ConfigBucketName', this.configBucket.bucket.bucketName, 'Upload pool files (.toml) here to register or grow pools');
     output('DeadLetterQueueUrl', this.configSync.deadLetterQueue.queueUrl, 'Uploads config-sync could not process');

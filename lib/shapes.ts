@@ -103,6 +103,11 @@ export function allocationJson(a: Allocation): AllocationJson {
   return { pool: a.pool, value: formatValue(a.type, a.value), owner: a.owner, allocated_at: a.allocatedAt, size: a.size };
 }
 
-/** `owner`: 1-256 characters of printable ASCII without spaces (`!` to `~`). */
-export const OWNER_PATTERN = /^[!-~]{1,256}$/;
-export const OWNER_RULE = '1-256 characters of printable ASCII without spaces (! to ~)';
+/**
+ * `owner`: 1-256 characters of printable ASCII without spaces (`!` to `~`), except `/ ? # % \`, and
+ * not `.` or `..`: every owner can then be written as one path segment (`…/owners/{owner}`), even
+ * through API Gateway, which percent-decodes the path before the function sees it. The class below is
+ * `!` to `~` without `#` (0x23), `%` (0x25), `/` (0x2f), `?` (0x3f) and `\` (0x5c).
+ */
+export const OWNER_PATTERN = /^(?!\.\.?$)[!"$&-.0->@-[\]-~]{1,256}$/;
+export const OWNER_RULE = '1-256 characters of printable ASCII without spaces (! to ~), except / ? # % and \\, and not "." or ".."';

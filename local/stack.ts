@@ -9,10 +9,10 @@ import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { createAdaptorServer } from '@hono/node-server';
 import type { S3Event } from 'aws-lambda';
 import { type ConfigSyncDeps, type RecordOutcome, type SyncLogger, syncS3Event } from '../functions/config-sync.js';
 import { createApp } from '../functions/http/app.js';
+import { createApiServer } from '../functions/http/node-server.js';
 import type { ConfigIssue } from '../lib/config.js';
 import { isPoolError } from '../lib/errors.js';
 import { registerFile } from '../lib/registration.js';
@@ -133,7 +133,7 @@ export async function startLocalStack(settings: LocalStackSettings, out: StackOu
       maxPoolSize: settings.maxPoolSize,
       logger: { error: (msg: string, extra?: object) => out.error(`api: ${msg}${extra ? ` ${JSON.stringify(extra)}` : ''}`) },
     });
-    const server = createAdaptorServer({ fetch: app.fetch }) as Server;
+    const server = createApiServer(app.fetch);
     await listen(server, settings.port, settings.host);
     stops.push(() => closeServer(server));
 

@@ -186,6 +186,14 @@ describe('HTTP API on DynamoDB Local', () => {
         [{ owner: 'x'.repeat(257) }, 'body.owner', /1-256 characters.*257 characters/],
         [{ owner: 'tab\there' }, 'body.owner', /printable ASCII/],
         [{ owner: 'caf\u00e9' }, 'body.owner', /printable ASCII/],
+        // Every owner must fit in one path segment, even once API Gateway has decoded the path.
+        [{ owner: '.' }, 'body.owner', /not "\." or "\.\."/],
+        [{ owner: '..' }, 'body.owner', /not "\." or "\.\."; got the string "\.\."/],
+        [{ owner: 'tenant/7' }, 'body.owner', /except \/ \? # % and \\.*\("\/", character 7, is not accepted\)/],
+        [{ owner: 'a?b' }, 'body.owner', /"\?", character 2/],
+        [{ owner: 'a#b' }, 'body.owner', /"#", character 2/],
+        [{ owner: '100%' }, 'body.owner', /"%", character 4/],
+        [{ owner: 'dom\\user' }, 'body.owner', /"\\\\", character 4/],
         [{ owner: 42 }, 'body.owner', /must be a string/],
         [{ owner: null }, 'body.owner', /must be a string/],
         [{ owner: 'a', value: 1.5 }, 'body.value', /whole JSON number/],
@@ -270,6 +278,10 @@ describe('HTTP API on DynamoDB Local', () => {
       expect(expectError(await call(app, 'DELETE', '/v1/pools/fixed/allocations/10.1.0.6'), 'INVALID_ARGUMENT').message).toMatch(/query\.owner: required/);
       expectError(await call(app, 'DELETE', '/v1/pools/fixed/allocations/10.1.0.6?owner=has%20space'), 'INVALID_ARGUMENT');
       expectError(await call(app, 'DELETE', '/v1/pools/fixed/allocations/10.1.0.6?owner=rel-1&owner=rel-1'), 'INVALID_ARGUMENT');
+      for (const bad of ['..', '.', 'a%2Fb', 'a%3Fb', 'a%23b', 'a%25b', 'a%5Cb']) {
+        const error = expectError(await call(app, 'DELETE', `/v1/pools/fixed/allocations/10.1.0.6?owner=${bad}`), 'INVALID_ARGUMENT');
+        expect(error.message, bad).toMatch(/^query\.owner: must be 1-256 characters .*except \/ \? # % and \\, and not "\." or "\.\."/);
+      }
       expectError(await call(app, 'DELETE', '/v1/pools/fixed/allocations/10.1.0.6?owner=someone-else'), 'OWNER_MISMATCH');
       expect(parsed(schemas.Allocation, await call(app, 'GET', '/v1/pools/fixed/allocations/10.1.0.6'), 200)).toEqual(a);
 
@@ -308,7 +320,13 @@ describe('HTTP API on DynamoDB Local', () => {
     });
 
     test('IPv6 values URL-encoded in paths, and owners with URL syntax in them', async () => {
-      const owner = 'team/a%b?c#d&e=f+g';
+      // Everything printable but / ? # % \ is an owner, dots included when not alone.
+      for (const fine of ['...', '.a', 'a.', 'vpc-42:dpu-7']) {
+        const held = parsed(schemas.Allocation, await allocate(app, 'paged', { owner: fine }), 201);
+        expect(parsed(schemas.Allocation, await call(app, 'GET', `/v1/pools/paged/owners/${encodeURIComponent(fine)}`), 200)).toEqual(held);
+        expect((await call(app, 'DELETE', `/v1/pools/paged/owners/${fine}`)).status).toBe(204);
+      }
+      const owner = "team:a&e=f+g;h@i!$'()*,[]{}|^`~\"<>";
       parsed(schemas.Allocation, await allocate(app, 'v6', { owner, value: '2001:db8::7' }), 201);
       const byValue = parsed(schemas.Allocation, await call(app, 'GET', `/v1/pools/v6/allocations/${encodeURIComponent('2001:db8::7')}`), 200);
       expect(byValue).toMatchObject({ owner, value: '2001:db8::7' });
@@ -678,8 +696,8 @@ describe('the Lambda handler (API Gateway HTTP API, payload v2)', () => {
       expect(exhausted.statusCode).toBe(409);
       expect(JSON.parse(exhausted.body ?? '')).toMatchObject({ error: { code: 'RESOURCE_EXHAUSTED' } });
 
-      // HTTP APIs hand over rawPath decoded: IPv6 colons and an owner with '%', '?' and '#' in it.
-      const owner = 'a%b?c#d';
+      // HTTP APIs hand over rawPath decoded: IPv6 colons and an owner with URL syntax in it.
+      const owner = "a&b=c+d:e;f@g!$'()*,";
       const v6 = await handler(event('POST', '/v1/pools/v6/allocations', { body: JSON.stringify({ owner, value: '2001:db8::2' }) }), context);
       expect(v6.statusCode).toBe(201);
       expect(JSON.parse((await handler(event('GET', '/v1/pools/v6/allocations/2001:db8::2'), context)).body ?? '')).toMatchObject({ owner });
@@ -703,6 +721,15 @@ describe('the Lambda handler (API Gateway HTTP API, payload v2)', () => {
         expect(JSON.parse(answer.body ?? '')).toMatchObject({ error: { code: 'INVALID_ARGUMENT' } });
       }
       expect(JSON.parse((await handler(event('PUT', '/v1/pools'), context)).body ?? '')).toMatchObject({ error: { code: 'METHOD_NOT_ALLOWED' } });
+
+      // Dot segments are refused, not resolved: this once ran as POST /v1/config (an admin route).
+      const climbed = await handler(event('POST', '/v1/pools/x/../../config', { body: '[pools.evil]\ntype = "integer"\nranges = [{ start = 1, end = 2 }]\n' }), context);
+      expect(climbed.statusCode).toBe(400);
+      expect(climbed.headers?.['content-type']).toMatch(/^application\/json/);
+      expect(JSON.parse(climbed.body ?? '')).toEqual({ error: { code: 'INVALID_ARGUMENT', message: expect.stringMatching(/^path: segment 4 \("\.\."\) is a dot segment; /) } });
+      expect((await store.pools()).map((p) => p.name).sort()).toEqual(['v6', 'vni']);
+      // A decoded %2F makes two segments: "tenant/7" is not one owner but a path that names no route.
+      expect(JSON.parse((await handler(event('GET', '/v1/pools/v6/owners/tenant/7'), context)).body ?? '')).toMatchObject({ error: { code: 'NOT_FOUND' } });
     } finally {
       write.mockRestore();
     }

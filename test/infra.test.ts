@@ -492,7 +492,7 @@ describe('HTTP API', () => {
     expect(resourcesOf('admin')).toEqual(['*/*']);
   });
 
-  it("give each caller exactly its routes of the API's route table, even through dot segments", () => {
+  it("give each caller exactly its routes of the API's route table, even if dot segments got through", () => {
     const apiRef = `arn:\${AWS::Partition}:execute-api:\${AWS::Region}:\${AWS::AccountId}:\${${base().id(base().stack.api.api)}}/$default/`;
     const patternsOf = (policy: CallerRole): string[] => {
       const statement = ((base().resources[base().id(base().stack.callerPolicies.policies[policy])].Properties!.PolicyDocument as Json).Statement as Json[])[0];
@@ -512,7 +512,8 @@ describe('HTTP API', () => {
       const patterns = patternsOf(role);
       const allowed = table.filter((r) => patterns.some((p) => allowsRoute(p, r.method, r.path))).map((r) => r.key);
       expect(allowed.sort(), role).toEqual([...expected[role]].sort());
-      // A caller may put `.` and `..` segments where a pattern has `*`; the API resolves them.
+      // The API refuses `.` and `..` segments (functions/http/paths.ts); were one to get through where a
+      // pattern has `*`, it could still not reach another caller's route.
       const reachable = table.filter((r) => patterns.some((p) => reachesRoute(p, r.method, r.path))).map((r) => r.key);
       expect(reachable.filter((k) => !expected[role].includes(k)), `${role} reaches through dot segments`).toEqual([]);
     }
@@ -526,6 +527,132 @@ describe('HTTP API', () => {
     expect(outputs.AdminPolicyArn.Value).toEqual({ Ref: base().id(base().stack.callerPolicies.policies.admin) });
     for (const name of ['TableName', 'ConfigBucketName', 'DeadLetterQueueUrl', 'AlarmTopicArn', 'DashboardName']) {
       expect(outputs[name], name).toBeDefined();
+    }
+  });
+});
+
+describe('per-pool access (context poolAccess)', () => {
+  const POOL_ACCESS = { 'tenant-automation': ['vpc-vni', 'tenant-vlan'], 'lab.v4_ops': ['lab-v4'] };
+  let poolApp: Synthesized | undefined;
+  const pooled = (): Synthesized => (poolApp ??= synth({ poolAccess: POOL_ACCESS }));
+  const apiRefOf = (s: Synthesized) => `arn:\${AWS::Partition}:execute-api:\${AWS::Region}:\${AWS::AccountId}:\${${s.id(s.stack.api.api)}}/$default/`;
+  const patternsOf = (s: Synthesized, name: string): string[] => {
+    const props = s.resources[s.id(s.stack.callerPolicies.poolPolicies.get(name)!.policy)].Properties!;
+    const statements = (props.PolicyDocument as Json).Statement as Json[];
+    expect(statements).toHaveLength(1);
+    expect(statements[0]).toMatchObject({ Effect: 'Allow', Action: 'execute-api:Invoke' });
+    return asList(statements[0].Resource).map((r) => {
+      const arn = text(r);
+      expect(arn.startsWith(apiRefOf(s)), arn).toBe(true);
+      return arn.slice(apiRefOf(s).length);
+    });
+  };
+
+  it('adds one managed policy per name, naming only its pools\' allocation routes, and every read', () => {
+    pooled().template.resourceCountIs('AWS::IAM::ManagedPolicy', 3 + 2);
+    expect(patternsOf(pooled(), 'tenant-automation').sort()).toEqual(
+      [
+        'GET/v1/*',
+        'POST/v1/pools/vpc-vni/allocations',
+        'DELETE/v1/pools/vpc-vni/allocations/*',
+        'DELETE/v1/pools/vpc-vni/owners/*',
+        'PATCH/v1/pools/vpc-vni/owners/*',
+        'POST/v1/pools/tenant-vlan/allocations',
+        'DELETE/v1/pools/tenant-vlan/allocations/*',
+        'DELETE/v1/pools/tenant-vlan/owners/*',
+        'PATCH/v1/pools/tenant-vlan/owners/*',
+      ].sort(),
+    );
+    const lab = patternsOf(pooled(), 'lab.v4_ops');
+    expect(lab.filter((p) => !p.startsWith('GET/'))).toEqual(expect.arrayContaining(['POST/v1/pools/lab-v4/allocations']));
+    for (const p of lab) expect(p, 'no other pool').not.toMatch(/vpc-vni|tenant-vlan/);
+    // The description is immutable (changing it replaces the policy and its ARN): it does not list the pools.
+    const props = pooled().resources[pooled().id(pooled().stack.callerPolicies.poolPolicies.get('tenant-automation')!.policy)].Properties!;
+    expect(props.Description).toBe('resource-pools tenant-automation (context poolAccess): read everything; allocate, release and label in its pools only');
+    // The three policies for all pools are unchanged.
+    expect(text(pooled().resources[pooled().id(pooled().stack.callerPolicies.policies.allocator)].Properties!.PolicyDocument)).toBe(
+      text(base().resources[base().id(base().stack.callerPolicies.policies.allocator)].Properties!.PolicyDocument),
+    );
+  });
+
+  it('lets a per-pool allocator allocate, release and label in its pools only, and read everything', () => {
+    const patterns = patternsOf(pooled(), 'tenant-automation');
+    const allows = (method: string, path: string) => patterns.some((p) => iamPattern(p).test(`${method}${path}`));
+    // The app's routes in concrete pools: its own and another one.
+    const table = routes.map((r) => [r.spec.method.toUpperCase(), r.spec.path] as const);
+    for (const pool of ['vpc-vni', 'tenant-vlan', 'other-pool', 'vpc-vni-2']) {
+      const mine = pool === 'vpc-vni' || pool === 'tenant-vlan';
+      for (const [method, template] of table) {
+        const path = template.replace('{pool}', pool).replace('{value}', '10.0.0.5').replace('{owner}', 'vpc-42:dpu-7');
+        const writes = method !== 'GET' && template.startsWith('/v1/pools/{pool}/');
+        expect(allows(method, path), `${method} ${path}`).toBe(method === 'GET' || (mine && writes));
+      }
+      // Labels (PATCH …/owners/{owner}) are granted ahead of the route.
+      expect(allows('PATCH', `/v1/pools/${pool}/owners/vpc-42`), pool).toBe(mine);
+    }
+    // Admin routes and batches that span pools (their pools are in the body) are not granted, for any pool.
+    for (const [method, path] of [
+      ['POST', '/v1/config'],
+      ['POST', '/v1/allocations'],
+      ['POST', '/v1/releases'],
+      ['POST', '/v1/pools/vpc-vni/retire'],
+      ['POST', '/v1/pools/vpc-vni/import'],
+      ['PATCH', '/v1/pools/vpc-vni'],
+      ['DELETE', '/v1/pools/vpc-vni'],
+      ['POST', '/v1/check/repair'],
+      ['PUT', '/v1/pools/vpc-vni/allocations'],
+    ]) {
+      expect(allows(method, path), `${method} ${path}`).toBe(false);
+    }
+  });
+
+  it('outputs each policy ARN under a readable name', () => {
+    const outputs = pooled().template.toJSON().Outputs as Record<string, { Value: unknown; Description: string }>;
+    const policies = pooled().stack.callerPolicies.poolPolicies;
+    expect(outputs.PoolAccessTenantAutomationPolicyArn.Value).toEqual({ Ref: pooled().id(policies.get('tenant-automation')!.policy) });
+    expect(outputs.PoolAccessTenantAutomationPolicyArn.Description).toMatch(/tenant-automation.*vpc-vni, tenant-vlan only/);
+    expect(outputs.PoolAccessLabV4OpsPolicyArn.Value).toEqual({ Ref: pooled().id(policies.get('lab.v4_ops')!.policy) });
+    expect(Object.keys(base().template.toJSON().Outputs as Json).filter((k) => k.startsWith('PoolAccess'))).toEqual([]);
+  });
+
+  it('takes the context as a JSON string too (-c poolAccess=\'{…}\')', () => {
+    const s = synth({ poolAccess: JSON.stringify({ ops: ['vpc-vni', 'vpc-vni'] }) });
+    expect(patternsOf(s, 'ops').sort()).toEqual(
+      ['GET/v1/*', 'POST/v1/pools/vpc-vni/allocations', 'DELETE/v1/pools/vpc-vni/allocations/*', 'DELETE/v1/pools/vpc-vni/owners/*', 'PATCH/v1/pools/vpc-vni/owners/*'].sort(),
+    );
+  });
+
+  it('fails the synth on a bad value, naming the key', () => {
+    const fails = (poolAccess: unknown, message: RegExp) => expect(() => defineResourcePoolsApp(newApp({ poolAccess })), JSON.stringify(poolAccess)).toThrow(message);
+    fails('{"ops": [', /^context poolAccess must be a JSON object such as \{"tenant-automation"/);
+    fails('["vpc-vni"]', /^context poolAccess must be an object of name → pool names/);
+    fails(42, /^context poolAccess must be an object/);
+    fails({ 'bad name': ['vpc-vni'] }, /^context poolAccess: the name "bad name" must be 1-64 characters of A-Za-z0-9\._-/);
+    fails({ '-ops': ['vpc-vni'] }, /the name "-ops" must be/);
+    fails({ ops: 'vpc-vni' }, /^context poolAccess\.ops must be a non-empty list of pool names/);
+    fails({ ops: [] }, /^context poolAccess\.ops must be a non-empty list/);
+    fails({ ops: ['vpc-vni', '*'] }, /^context poolAccess\.ops\[1\] must be a pool name \(1-64 characters/);
+    fails({ ops: ['../config'] }, /^context poolAccess\.ops\[0\] must be a pool name .*got "\.\.\/config"/);
+    fails({ ops: ['vpc/vni'] }, /poolAccess\.ops\[0\]/);
+    fails({ ops: [7] }, /poolAccess\.ops\[0\] must be a pool name .*got 7/);
+    fails({ 'a-b': ['x'], 'a.b': ['y'] }, /the names "a-b" and "a\.b" would both be output as PoolAccessABPolicyArn/);
+    const many = Array.from({ length: 9 }, (_, i) => `${'p'.repeat(62)}-${i}`);
+    fails({ ops: many }, /^context poolAccess\.ops: 9 pools make a policy of up to \d+ characters, over IAM's 6144 for a managed policy; split the pools/);
+    expect(() => defineResourcePoolsApp(newApp({ poolAccess: { ops: many.slice(0, 8) } }))).not.toThrow();
+  });
+
+  it('reports no unacknowledged cdk-nag finding, and acknowledges only findings that occur', () => {
+    const stack = defineResourcePoolsApp(newApp({ poolAccess: POOL_ACCESS }));
+    const app = stack.node.root as App;
+    const audit = new AuditedAwsSolutionsChecks(app);
+    Validations.of(app).addPlugins(audit);
+    expect(nagFindings(app)).toEqual([]);
+    const acks = acknowledgements(stack).filter((a) => a.path.includes('/PoolAccess/'));
+    // Every read and the three wildcard routes per pool; POST …/allocations names no wildcard.
+    expect(acks).toHaveLength(2 * 1 + 3 * 3);
+    for (const a of acks) {
+      expect(audit.findings.some((f) => f.id === a.id && f.path.startsWith(a.path)), `stale acknowledgement ${a.id} on ${a.path}`).toBe(true);
+      expect(a.reason.length).toBeGreaterThan(40);
     }
   });
 });

@@ -65,9 +65,15 @@ export const PathValue = z
   })
   .meta({ description: 'The value as a path segment: decimal digits for integer pools, the address for IP pools (IPv6 URL-encoded).', examples: ['2024731', '10.0.0.5', '2001%3Adb8%3A%3A5'] });
 
+/** The first character an owner may not hold, named in the message (the rule is long to scan). */
+function ownerFault(input: unknown): string {
+  const bad = typeof input === 'string' ? /[^!-~]|[/?#%\\]/.exec(input) : null;
+  return bad ? ` (${JSON.stringify(bad[0])}, character ${bad.index + 1}, is not accepted)` : '';
+}
+
 export const Owner = z
   .string({ error: (iss) => (iss.input === undefined ? `required: ${OWNER_RULE}` : `must be a string of ${OWNER_RULE}; got ${shown(iss.input)}`) })
-  .regex(OWNER_PATTERN, { error: (iss) => `must be ${OWNER_RULE}; got ${shown(iss.input)}` })
+  .regex(OWNER_PATTERN, { error: (iss) => `must be ${OWNER_RULE}; got ${shown(iss.input)}${ownerFault(iss.input)}` })
   .meta({ description: `Who holds the value, and the idempotency key of an allocation: ${OWNER_RULE}.`, examples: ['vpc-42'] });
 
 export const PoolName = z.string().meta({ description: 'The pool name: 1-64 characters of A-Za-z0-9._-, starting with a letter or digit.', examples: ['vpc-vni'] });
