@@ -26,16 +26,29 @@ export async function fullPoolBench(bench: Bench): Promise<void> {
   const segments = QUICK ? 32 : 256;
   const segmentSize = QUICK ? 8192 : 65_536;
   const size = segments * segmentSize;
-  const pool = 'full';
-  progress(`full_pool: a ${size.toLocaleString('en-US')}-value pool in ${segments} ranges, empty, then 99% full`);
-  // Ranges with gaps between them, so that each one is a segment of its own.
-  const ranges = Array.from({ length: segments }, (_, i) => `{ start = ${i * 2 * segmentSize}, end = ${i * 2 * segmentSize + segmentSize} }`);
-  await registerFile(bench.store(), `[pools.${pool}]\ntype = "integer"\nranges = [${ranges.join(', ')}]`, { source: 'startup', maxPoolSize: 2 ** 24 });
+  progress(`full_pool: two pools of ${size.toLocaleString('en-US')} values in ${segments} ranges; one is filled to 99%`);
+  // The same shape twice, in values of their own: ranges with gaps between them, each one a segment.
+  for (const [name, offset] of [['full', 0], ['empty', 2 * segments * segmentSize]] as const) {
+    const ranges = Array.from({ length: segments }, (_, i) => `{ start = ${offset + i * 2 * segmentSize}, end = ${offset + i * 2 * segmentSize + segmentSize} }`);
+    await registerFile(bench.store(), `[pools.${name}]\ntype = "integer"\nranges = [${ranges.join(', ')}]`, { source: 'startup', maxPoolSize: 2 ** 24 });
+  }
+  const fill = await fillPool(bench, 'full');
 
-  const empty = await measure(bench, pool, 'empty');
-  progress('full_pool: writing the chunks of a 99% full pool');
-  const fill = await fillPool(bench, pool);
-  const full = await measure(bench, pool, 'full');
+  // Rounds in ABBA order on the two pools, so that the JVM's warming and the machine's drift fall on both.
+  const stores = Array.from({ length: CLIENTS }, () => bench.store());
+  const latencies = { full: [] as number[], empty: [] as number[] };
+  let serial = 0;
+  for (const s of stores) for (const pool of ['full', 'empty'] as const) await s.allocate({ pool, owner: `warm-${serial++}` });
+  for (let round = 0; round < T.rounds; round++) {
+    for (const pool of round % 2 === 0 ? (['full', 'empty'] as const) : (['empty', 'full'] as const)) {
+      progress(`full_pool: ${pool} pool, round ${round + 1} of ${T.rounds}, ${CLIENTS} clients (${T.phaseS} s)`);
+      const r = await closedLoop(CLIENTS, T.phaseS, (c) => stores[c].allocate({ pool, owner: `${pool}-${serial++}` }));
+      latencies[pool].push(...r.latencies);
+    }
+  }
+  const p50 = (xs: number[]) => percentile([...xs].sort((a, b) => a - b), 0.5);
+  const full = await meter(bench, 'full');
+  const empty = await meter(bench, 'empty');
 
   emit({
     bench: 'full_pool',
@@ -48,53 +61,43 @@ export async function fullPoolBench(bench: Bench): Promise<void> {
     wcu_per_alloc: round(full.wcu),
     index_wcu_per_alloc: round(full.indexWcu),
     largest_item_bytes: full.largestItem,
-    p50_ms: round(full.p50, 1),
+    p50_ms: round(p50(latencies.full), 1),
     empty_rcu_per_alloc: round(empty.rcu),
     empty_wcu_per_alloc: round(empty.wcu),
-    empty_p50_ms: round(empty.p50, 1),
-    p50_ratio_vs_empty: round(full.p50 / empty.p50),
+    empty_index_wcu_per_alloc: round(empty.indexWcu),
+    empty_p50_ms: round(p50(latencies.empty), 1),
+    p50_ratio_vs_empty: round(p50(latencies.full) / p50(latencies.empty)),
   });
 }
 
-interface Measured {
+interface Metered {
   rcu: number;
   wcu: number;
   indexWcu: number;
   largestItem: number;
-  p50: number;
 }
 
-/** Latency with CLIENTS clients (each its own store, warmed by one allocation), then units on a metered store. */
-async function measure(bench: Bench, pool: string, label: string): Promise<Measured> {
-  const stores = Array.from({ length: CLIENTS }, () => bench.store());
-  let serial = 0;
-  for (const s of stores) await s.allocate({ pool, owner: `${label}-warm-${serial++}` });
-  progress(`full_pool: ${label}, ${CLIENTS} clients (${T.phaseS} s)`);
-  const timed = await closedLoop(CLIENTS, T.phaseS, (c) => stores[c].allocate({ pool, owner: `${label}-${serial++}` }));
-
+/** Read and write units per allocation, on a metered store warmed by one allocation (its cache filled). */
+async function meter(bench: Bench, pool: string): Promise<Metered> {
+  progress(`full_pool: metering read and write units on the ${pool} pool`);
   const writes = new WriteMeter(bench.ddb.endpoint, bench.tableName, 'gpk');
   const reads = new ReadMeter(writes.client);
   const metered = new PoolStore({ client: writes.client, tableName: bench.tableName });
-  await metered.allocate({ pool, owner: `${label}-meter-warm` });
+  await metered.allocate({ pool, owner: `${pool}-meter-warm` });
   reads.take();
   writes.take();
   for (let i = 0; i < T.meterOps; i++) {
-    await metered.allocate({ pool, owner: `${label}-meter-${i}` });
+    await metered.allocate({ pool, owner: `${pool}-meter-${i}` });
     reads.operation();
   }
   const r = reads.take();
   const w = writes.take();
-  return {
-    rcu: r.units / r.operations,
-    wcu: w.tableUnits / r.operations,
-    indexWcu: w.indexUnits / r.operations,
-    largestItem: Math.max(r.largestItem, w.largestItem),
-    p50: percentile(timed.latencies, 0.5),
-  };
+  return { rcu: r.units / r.operations, wcu: w.tableUnits / r.operations, indexWcu: w.indexUnits / r.operations, largestItem: Math.max(r.largestItem, w.largestItem) };
 }
 
 /** Writes every chunk of the pool as allocations would have left it, and settles the layout pages. */
 async function fillPool(bench: Bench, pool: string): Promise<{ chunks: number; fill: number; fullChunks: number }> {
+  progress(`full_pool: writing the chunks of pool '${pool}', 99% full`);
   const ctx = new StoreContext({ client: bench.db, tableName: bench.tableName });
   const budget = ctx.budget();
   const pages = await readPages(ctx, pool, budget);
@@ -124,9 +127,11 @@ async function fillPool(bench: Bench, pool: string): Promise<{ chunks: number; f
     set += used;
     items.push({ ...chunkKey(pool, c), bits, used, ver: 1, at, room: chunkRoom('integer', info, bits) });
   }
-  const clients = Array.from({ length: 8 }, () => localDynamoClient(bench.ddb.endpoint));
+  const clients = Array.from({ length: 16 }, () => localDynamoClient(bench.ddb.endpoint));
   let next = 0;
+  const started = performance.now();
   await Promise.all(clients.map((client) => writeBatches(client, bench.tableName, items, () => next++)));
+  progress(`full_pool: ${items.length.toLocaleString('en-US')} chunk items written in ${((performance.now() - started) / 1000).toFixed(0)} s`);
   for (const page of pages) {
     await clients[0].send(
       new BatchWriteItemCommand({

@@ -55,6 +55,10 @@ export class WriteMeter {
           this.tally.largestItem = Math.max(this.tally.largestItem, size);
           const indexed = (before[n] && this.indexKey in before[n]) || (written && this.indexKey in written);
           if (indexed) this.tally.indexUnits += writeUnits(size, false);
+          // The room index (keys only): an entry put or deleted when the key appears or goes, both when it changes.
+          const roomBefore = before[n]?.room?.S;
+          const roomAfter = written?.room?.S;
+          if (roomBefore !== roomAfter) this.tally.indexUnits += roomBefore !== undefined && roomAfter !== undefined ? 2 : 1;
         });
         return result;
       },

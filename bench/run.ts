@@ -23,6 +23,7 @@ and the HTTP API against the store. It first loads DynamoDB Local until its thro
 
   --json    one JSON object per line (SPEC section 6) instead of tables
   --quick   shorter phases: the whole run stays under a minute
+  --only=a,b  run only these benchmarks (allocate, drain, size, full_pool, register, chunk_size, http)
 `);
   process.exit(0);
 }
@@ -52,19 +53,21 @@ function printTables(): void {
   if (QUICK) process.stdout.write('\n--quick: DynamoDB Local was not warmed up and phases are short; throughput ratios are indicative only.\n');
 }
 
-
 const started = performance.now();
 progress('starting DynamoDB Local (in memory)');
 const ddb = await startDynamoDbLocal();
+/** `--only=a,b` runs just those benchmarks (by their line names), for working on one of them. */
+const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
+const runs = (name: string) => !only || only.includes(name);
 try {
   const bench = await newBench(ddb);
-  await allocateBench(bench, await warmUp(bench));
-  await drainBench(bench);
-  await sizeBench(bench);
-  await fullPoolBench(await newBench(ddb));
-  await registerBench(await newBench(ddb));
-  await chunkSweep(bench);
-  await httpBench(bench);
+  if (runs('allocate')) await allocateBench(bench, await warmUp(bench));
+  if (runs('drain')) await drainBench(bench);
+  if (runs('size')) await sizeBench(bench);
+  if (runs('full_pool')) await fullPoolBench(await newBench(ddb));
+  if (runs('register')) await registerBench(await newBench(ddb));
+  if (runs('chunk_size')) await chunkSweep(bench);
+  if (runs('http')) await httpBench(bench);
 } finally {
   await ddb.stop();
 }

@@ -99,12 +99,15 @@ export async function allocate(ctx: StoreContext, req: AllocationRequest): Promi
     }
 
     const after = withBit(bits, bit, true);
+    const room = chunkRoom(type, info, after);
     const holding: HoldingItem = { pool, type, owner, value: info.base + BigInt(bit), size: 1, at: ctx.isoNow(), rid };
     const outcome = await ctx.tx(
-      [chunkWrite(pool, target.chunk, target.item, { bits: after, used: (target.item?.used ?? 0) + 1, room: chunkRoom(type, info, after), at: ctx.now().getTime() }), holdingPut(holding)],
+      [chunkWrite(pool, target.chunk, target.item, { bits: after, used: (target.item?.used ?? 0) + 1, room, at: ctx.now().getTime() }), holdingPut(holding)],
       budget,
     );
     if (outcome.kind === 'ok') {
+      // This allocation took the chunk's last free value: no need to find that out by reading it again.
+      if (!room) forgetChunk(view.cached, target.chunk);
       ctx.events.allocated?.(pool, performance.now() - started);
       return { allocation: toAllocation(holding), created: true };
     }
@@ -185,10 +188,7 @@ async function chooseChunk(ctx: StoreContext, view: PoolView, budget: Budget): P
 async function noRoom(ctx: StoreContext, view: PoolView, target: Target, budget: Budget): Promise<void> {
   const cached = view.cached;
   const from = target.from;
-  if (from?.kind === 'chunk' || !from) {
-    cached.candidates = cached.candidates.filter((c) => !(c.kind === 'chunk' && c.chunk === target.chunk));
-    return;
-  }
+  if (from?.kind === 'chunk' || !from) return forgetChunk(cached, target.chunk);
   const segment = view.layout.chunk(target.chunk)?.segmentIndex;
   if (segment === undefined) return;
   const known = cached.virtualChunks.get(segment)?.filter((c) => c !== target.chunk);
@@ -199,6 +199,10 @@ async function noRoom(ctx: StoreContext, view: PoolView, target: Target, budget:
     await sweepSegment(ctx, view, segment, budget);
     if (cached.virtualChunks.get(segment)?.length === 0) cached.candidates = cached.candidates.filter((c) => c !== from);
   }
+}
+
+function forgetChunk(cached: CachedPool, chunk: number): void {
+  cached.candidates = cached.candidates.filter((c) => !(c.kind === 'chunk' && c.chunk === chunk));
 }
 
 /** No auto_assign chunk has a free value: exhausted, unless the owner already holds one. */
