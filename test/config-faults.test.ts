@@ -12,7 +12,7 @@ import { type ConfigSyncDeps, syncS3Event } from '../functions/config-sync.js';
 import { createApp } from '../functions/http/app.js';
 import { PoolStore } from '../lib/store/index.js';
 import { startTestS3, type TestS3 } from './support/local-s3.js';
-import { freshStore, register, testClient } from './support/store.js';
+import { freshStore, register, storeOn, testClient } from './support/store.js';
 
 const quiet = { info: () => {}, warn: () => {}, error: () => {} };
 
@@ -67,7 +67,7 @@ describe('config faults through S3', () => {
 
     // Every event three times, shuffled, all at once, through independent stores (separate Lambdas).
     const storm = [...events, ...events, ...events].sort(() => Math.random() - 0.5);
-    await Promise.all(storm.map((e) => syncS3Event(depsFor(new PoolStore({ client: testClient(), tableName: store.tableName })), e)));
+    await Promise.all(storm.map((e) => syncS3Event(depsFor(storeOn(store.tableName)), e)));
 
     const reference = await freshStore();
     for (const body of Object.values(files)) await register(reference, body);
@@ -94,10 +94,10 @@ describe('config faults through S3', () => {
       events.push(await upload(`burst/${i}.toml`, body));
     }
     const allocating = (async () => {
-      const s = new PoolStore({ client: testClient(), tableName: store.tableName });
+      const s = storeOn(store.tableName);
       for (let i = 0; i < 30; i++) await s.allocate({ pool: 'vpc-vni', owner: `during-burst-${i}` });
     })();
-    const outcomes = await Promise.all(events.map((e) => syncS3Event(depsFor(new PoolStore({ client: testClient(), tableName: store.tableName })), e)));
+    const outcomes = await Promise.all(events.map((e) => syncS3Event(depsFor(storeOn(store.tableName)), e)));
     await allocating;
 
     expect(outcomes.flat().map((o) => o.status)).toEqual(Array(20).fill('applied'));

@@ -4,11 +4,11 @@
 import { describe, expect, test } from 'vitest';
 import { isPoolError } from '../lib/errors.js';
 import { PoolStore } from '../lib/store/index.js';
-import { freshStore, register, testClient } from './support/store.js';
+import { freshStore, register, storeOn, testClient } from './support/store.js';
 
 /** Independent store instances on the same table, each with its own client, as separate Lambdas. */
 function instances(store: PoolStore, n: number): PoolStore[] {
-  return Array.from({ length: n }, () => new PoolStore({ client: testClient(), tableName: store.tableName }));
+  return Array.from({ length: n }, () => storeOn(store.tableName));
 }
 
 async function outcome<T>(p: Promise<T>): Promise<{ ok: true; value: T } | { ok: false; code: string }> {

@@ -12,7 +12,7 @@ import {
 import { describe, expect, test } from 'vitest';
 import { isPoolError } from '../lib/errors.js';
 import { PoolStore } from '../lib/store/index.js';
-import { freshStore, register, testClient } from './support/store.js';
+import { freshStore, register, storeOn, TEST_BUDGET_MS, testClient } from './support/store.js';
 
 type Fault = (send: () => Promise<unknown>, call: number) => Promise<unknown>;
 
@@ -52,6 +52,7 @@ function on(store: PoolStore, client: DynamoDBClient, retries: string[] = []): P
   return new PoolStore({
     client,
     tableName: store.tableName,
+    budgetMs: TEST_BUDGET_MS,
     retry: { maxAttempts: 6, baseDelayMs: 1, maxDelayMs: 5 },
     events: { retry: (reason) => void retries.push(reason) },
   });
@@ -110,7 +111,7 @@ describe('injected faults', () => {
   test('another writer between our read and our write: we choose again, nothing is given twice', async () => {
     // One chunk of eight values: any other allocation moves the chunk we read.
     const store = await setup(8);
-    const other = new PoolStore({ client: testClient(), tableName: store.tableName });
+    const other = storeOn(store.tableName);
     const intruders: bigint[] = [];
     const { client, calls } = faultyClient(async (send, n) => {
       if (n <= 3) intruders.push((await other.allocate({ pool: 'p', owner: `intruder-${n}` })).allocation.value);
@@ -127,7 +128,7 @@ describe('injected faults', () => {
 
   test('an explicit value taken between our read and our write is VALUE_IN_USE, not a double allocation', async () => {
     const store = await setup(8);
-    const other = new PoolStore({ client: testClient(), tableName: store.tableName });
+    const other = storeOn(store.tableName);
     const { client } = faultyClient(async (send, n) => {
       if (n === 1) await other.allocate({ pool: 'p', owner: 'quicker', value: () => ({ ok: true, value: 103n }) });
       return send();
@@ -201,7 +202,7 @@ describe('injected faults', () => {
         }
         return send();
       });
-      return new PoolStore({ client, tableName: store.tableName, retry: { maxAttempts: 40, baseDelayMs: 1, maxDelayMs: 5 } });
+      return new PoolStore({ client, tableName: store.tableName, budgetMs: TEST_BUDGET_MS, retry: { maxAttempts: 40, baseDelayMs: 1, maxDelayMs: 5 } });
     });
     const acknowledged = new Map<string, bigint>();
     await Promise.all(

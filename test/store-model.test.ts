@@ -13,7 +13,7 @@ import { beforeAll, describe, expect, test } from 'vitest';
 import { isPoolError } from '../lib/errors.js';
 import { PoolStore } from '../lib/store/index.js';
 import { type PoolType, parseConfigValue, showValue } from '../lib/values.js';
-import { freshStore, register, testClient } from './support/store.js';
+import { freshStore, register, storeOn } from './support/store.js';
 
 type Op =
   | { kind: 'allocate'; owner: number }
@@ -110,7 +110,7 @@ describe('store against a model', () => {
 
         await Promise.all(
           program.clients.map(async (ops, client) => {
-            const s = new PoolStore({ client: testClient(), tableName: store.tableName });
+            const s = storeOn(store.tableName);
             for (const op of ops) {
               const owner = `c${client}-o${op.owner}`;
               const start = performance.now() - t0;

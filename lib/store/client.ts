@@ -7,7 +7,7 @@
  * be added before its first call.
  */
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
-import { REQUEST_TIMEOUT_MS } from './pacing.js';
+import { DEFAULT_BUDGET_MS } from './pacing.js';
 
 export const CONNECTION_TIMEOUT_MS = 1000;
 
@@ -15,7 +15,8 @@ export function dynamoClient(config: DynamoDBClientConfig = {}): DynamoDBClient 
   return new DynamoDBClient({
     cacheMiddleware: true,
     maxAttempts: 1,
-    requestHandler: { connectionTimeout: CONNECTION_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS },
+    // Each request's own abort signal bounds it by what is left of its operation's budget; this is the backstop.
+    requestHandler: { connectionTimeout: CONNECTION_TIMEOUT_MS, requestTimeout: DEFAULT_BUDGET_MS },
     ...config,
   });
 }

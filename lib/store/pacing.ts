@@ -48,9 +48,18 @@ export class Budget {
     return this.remaining() > RESERVE_MS;
   }
 
-  /** An abort signal for one request: at most REQUEST_TIMEOUT_MS, never past the deadline. */
+  /** An abort signal for one read: at most REQUEST_TIMEOUT_MS, never past the deadline. */
   signal(): AbortSignal {
     return AbortSignal.timeout(Math.max(1, Math.min(REQUEST_TIMEOUT_MS, this.remaining())));
+  }
+
+  /**
+   * An abort signal for one write: whatever is left but the reserve. A write given up on may still
+   * land and must then be found out, so it is better waited for than abandoned early; a stalled
+   * DynamoDB still costs no more than the budget.
+   */
+  writeSignal(): AbortSignal {
+    return AbortSignal.timeout(Math.max(1, this.remaining() - RESERVE_MS));
   }
 }
 

@@ -36,7 +36,9 @@ export async function findCandidates(
   const segments = view.layout.segments;
   const low = segments.reduce((m, s) => (s.start < m ? s.start : m), segments[0]?.start ?? 0n);
   const high = segments.reduce((m, s) => (s.end > m ? s.end : m), 0n);
-  const start = from === 'lowest' || high <= low ? 0n : low + BigInt(Math.floor(ctx.random() * Number(high - low)));
+  // A pool with fewer chunks than one query brings is read whole from the bottom: no second query.
+  const small = view.layout.chunkCount + view.pages.length <= limit;
+  const start = from === 'lowest' || small || high <= low ? 0n : low + BigInt(Math.floor(ctx.random() * Number(high - low)));
   const read = async (lo: string, hi: string, max: number): Promise<{ items: Native[]; complete: boolean }> => {
     const input = {
       IndexName: TABLE_KEYS.roomIndex,

@@ -96,7 +96,7 @@ export class Table {
 
   /** One write outside a transaction; its errors are the caller's to judge. */
   async write(write: Write, budget: Budget): Promise<void> {
-    const abortSignal = budget.signal();
+    const abortSignal = budget.writeSignal();
     if ('Put' in write) {
       const { Item, ExpressionAttributeValues, ...rest } = write.Put;
       await this.client.send(new PutItemCommand({ ...rest, TableName: this.name, Item: toAttributes(Item), ExpressionAttributeValues: values(ExpressionAttributeValues) }), { abortSignal });
@@ -110,7 +110,7 @@ export class Table {
 
   async transact(writes: readonly Write[], token: string, budget: Budget): Promise<void> {
     await this.client.send(new TransactWriteItemsCommand({ TransactItems: writes.map((w) => this.transactItem(w)), ClientRequestToken: token }), {
-      abortSignal: budget.signal(),
+      abortSignal: budget.writeSignal(),
     });
   }
 
