@@ -64,6 +64,8 @@ export function meteredEvents(tally: InvocationMetrics): StoreEvents {
       tally.allocationLatency(ms);
     },
     released: (pool) => tally.count(Metric.Releases, pool),
+    // POST /v1/config: a rejected file is alarmed on like a rejected upload.
+    synced: (sync) => tally.count(sync.status === 'applied' ? Metric.ConfigSyncs : Metric.ConfigSyncFailures),
   };
 }
 

@@ -7,6 +7,7 @@
  *
  * `syncS3Event` is the whole behaviour; the local stack runs it on the local S3's events.
  */
+import { randomUUID } from 'node:crypto';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
@@ -137,11 +138,29 @@ async function syncRecord(deps: ConfigSyncDeps, record: S3EventRecord): Promise<
     deps.logger.info('pool file applied', { object, result });
     return { status: 'applied', object, result };
   } catch (e) {
-    if (!isPoolError(e, 'INVALID_CONFIG')) throw e;
+    if (!isPoolError(e, 'INVALID_CONFIG')) {
+      await recordTransientFailure(deps, object, e);
+      throw e;
+    }
     const errors = (e.details as ConfigIssue[] | undefined) ?? [];
     deps.metrics?.addMetric(Metric.ConfigSyncFailures, MetricUnit.Count, 1);
     deps.logger.error('pool file rejected; nothing was changed', { object, errors });
     return { status: 'rejected', object, errors };
+  }
+}
+
+/**
+ * A file that could not be applied for a reason not its own (throttling, a stalled DynamoDB) is
+ * recorded and counted as a failure before the event is failed for Lambda to retry: if every retry
+ * fails too and the event ends in the dead-letter queue, the syncs and the alarm already say so.
+ */
+async function recordTransientFailure(deps: ConfigSyncDeps, object: SyncObject, error: unknown): Promise<void> {
+  deps.metrics?.addMetric(Metric.ConfigSyncFailures, MetricUnit.Count, 1);
+  const message = `not applied: ${errorMessage(error).slice(0, 300)}; nothing was changed, and the upload is retried (it goes to the dead-letter queue if every retry fails)`;
+  try {
+    await deps.store.recordSync({ id: randomUUID(), source: 's3', status: 'rejected', object, at: new Date().toISOString(), errors: [{ path: 'file', message }] });
+  } catch (e) {
+    deps.logger.error('could not record the failed sync either', { object, error: errorMessage(e) });
   }
 }
 

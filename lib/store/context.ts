@@ -12,6 +12,7 @@ import { Table } from './table.js';
 import { transact, type TxOutcome } from './transact.js';
 import { TARGET_CHUNKS_PER_SEGMENT } from './layout.js';
 import type { Write } from './writes.js';
+import type { SyncRecord } from '../model.js';
 
 /** What the store reports as it works; the Lambda adapters turn these into metrics. */
 export interface StoreEvents {
@@ -20,6 +21,8 @@ export interface StoreEvents {
   /** A new allocation (not an idempotent retry), and how long it took. */
   allocated?(pool: string, ms: number): void;
   released?(pool: string): void;
+  /** A config sync was recorded: a pool file applied, or rejected. */
+  synced?(sync: SyncRecord): void;
 }
 
 export interface StoreOptions {

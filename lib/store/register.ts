@@ -136,9 +136,10 @@ export async function applyPlan(ctx: StoreContext, plan: Plan, state: Registrati
   if (direct.length + registry.length + record.length <= MAX_TRANSACTION_ITEMS) {
     const writes = [...registry, ...direct, ...record];
     if (writes.length > 0) await commitOrChanged(ctx, writes, budget);
-    return;
+  } else {
+    await applyStaged(ctx, changes, state, at, registry, record, budget);
   }
-  await applyStaged(ctx, changes, state, at, registry, record, budget);
+  if (sync) ctx.events.synced?.(sync);
 }
 
 /** The definition and page writes of one created or grown pool; staged under `intent` when given. */

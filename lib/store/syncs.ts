@@ -33,6 +33,7 @@ function capped<T>(list: T[], more: (n: number) => T): T[] {
 
 export async function recordSync(ctx: StoreContext, sync: SyncRecord): Promise<void> {
   await ctx.table.write(syncWrite(sync), ctx.budget());
+  ctx.events.synced?.(sync);
 }
 
 /** The newest `limit` records, newest first, reading as many pages and months as it takes. */

@@ -63,6 +63,8 @@ export class Table {
     for (let i = 0; i < keys.length; i += 100) {
       let pending: Record<string, AttributeValue>[] = keys.slice(i, i + 100).map(toAttributes);
       for (let attempt = 0; pending.length > 0; attempt++) {
+        // Throttled part-way, again and again: as bounded as every other retry.
+        if (attempt >= this.retry.maxAttempts || budget.remaining() <= 0) throw unavailable('a read of several items');
         if (attempt > 0) await this.pause(attempt, budget);
         const got = await this.read(budget, (abortSignal) =>
           this.client.send(new BatchGetItemCommand({ RequestItems: { [this.name]: { Keys: pending, ConsistentRead: true } } }), { abortSignal }),
