@@ -6,7 +6,8 @@
 import { parse as parseToml, TomlError } from 'smol-toml';
 // The namespace form lets esbuild drop the parts of zod this module does not use (its locales).
 import * as z from 'zod';
-import { type FlaggedRun, normalize, overlaps, type Run, runSize, subtract } from './runs.js';
+import { MAX_LISTED_ISSUES } from './errors.js';
+import { cmp, type FlaggedRun, normalize, overlapsSorted, type Run, runSize, subtract } from './runs.js';
 import {
   clip,
   describe,
@@ -138,7 +139,7 @@ export function parsePoolsFile(text: string): ParseResult {
     const spec = buildPool(name, path, raw, errors, warnings);
     if (spec) specs.push(spec);
   }
-  errors.push(...crossPoolOverlaps(specs));
+  for (const issue of crossPoolOverlaps(specs)) errors.push(issue);
   return { pools: specs, errors, warnings };
 }
 
@@ -184,15 +185,17 @@ function buildPool(name: string, path: string, raw: Table, errors: ConfigIssue[]
     if (run) given.push({ ...run, autoAssign: rangeAuto ?? true, path: at });
   });
 
-  errors.push(...overlapsWithin(type, given));
+  // One by one: a spread of tens of thousands of issues can overflow the stack.
+  for (const issue of overlapsWithin(type, given)) errors.push(issue);
 
   const excluded: SourcedRun[] = [];
+  const definition = normalize(given);
   (excludes ?? []).forEach((entry, i) => {
     const at = `${path}.exclude[${i}]`;
     const run = parseExclude(type, entry, at, errors);
     if (!run) return;
     excluded.push({ ...run, autoAssign: false, path: at });
-    if (!overlaps([run], given)) {
+    if (!overlapsSorted(definition, run)) {
       warnings.push(`${at}: ${describeRun(type, run)} is outside the definition of pool '${name}'; ignored`);
     }
   });
@@ -279,21 +282,114 @@ function overlapsWithin(type: PoolType, given: readonly SourcedRun[]): ConfigIss
   return issues;
 }
 
-/** Pools of one family must not share values; the later pool in the file is the one reported. */
+/**
+ * The space a pool's values live in: pools of one family must not share values. All integer pools form
+ * one family, as do all IPv4 pools and all IPv6 pools. This is the one place that says so, for the
+ * check inside a file and the one against registered pools alike: a pool's scope, when pools get one,
+ * goes into this key and nowhere else.
+ */
+export function familyOf(pool: { type: PoolType }): string {
+  return pool.type;
+}
+
+/**
+ * At most this many overlaps between pools are looked for and listed, then one issue says there are
+ * more: a file of pools that all hold the same values would otherwise get an error for every pair of
+ * pools (half a million for 1,000 pools), and an answer lists no more problems than this anyway.
+ */
+export const MAX_OVERLAP_ISSUES = MAX_LISTED_ISSUES;
+
+/** The issue that closes a list of overlaps cut at MAX_OVERLAP_ISSUES, named like the answer's own cut. */
+export function moreOverlaps(what: string): ConfigIssue {
+  return {
+    path: '(more)',
+    message: `more than ${MAX_OVERLAP_ISSUES} overlaps ${what}; ${MAX_OVERLAP_ISSUES} are listed: fix them and check the file again for the rest`,
+  };
+}
+
+/** One run in the sweep of a family: a run a pool holds (merged), or one part of its definition. */
+interface SweepRun {
+  start: bigint;
+  end: bigint;
+  pool: number;
+  /** The part's index in `parts`; absent for what the pool holds. */
+  part?: number;
+}
+
+/** One reportable overlap: part `part` of pool `later` shares `shared` with pool `earlier`. */
+interface CrossOverlap {
+  later: number;
+  part: number;
+  earlier: number;
+  /** Start of the run of the earlier pool it was found with: the lowest one is reported. */
+  heldStart: bigint;
+  shared: Run;
+}
+
+/**
+ * Pools of one family must not share values; the later pool in the file is the one reported, once for
+ * each of its parts and each earlier pool it overlaps, with the first values they share. One sweep per
+ * family over every run sorted by start, so the cost grows with the number of runs and of overlaps
+ * found, never with pools × pools.
+ */
 function crossPoolOverlaps(specs: readonly PoolSpec[]): ConfigIssue[] {
-  const issues: ConfigIssue[] = [];
-  specs.forEach((b, j) => {
-    for (const a of specs.slice(0, j)) {
-      if (a.type !== b.type) continue;
-      for (const part of b.parts) {
-        const hit = normalize(a.parts).find((r) => r.start < part.end && part.start < r.end);
-        if (hit) {
-          const shared = { start: hit.start > part.start ? hit.start : part.start, end: hit.end < part.end ? hit.end : part.end };
-          issues.push({ path: part.path, message: `overlaps pool '${a.name}' (both hold ${describeRun(b.type, shared)}); pools of the same family must not share values` });
-        }
+  const families = new Map<string, SweepRun[]>();
+  specs.forEach((spec, pool) => {
+    const family = familyOf(spec);
+    let runs = families.get(family);
+    if (!runs) families.set(family, (runs = []));
+    // What a pool holds is judged merged (touching parts are one run), what it is judged against part by part.
+    for (const held of normalize(spec.parts)) runs.push({ start: held.start, end: held.end, pool });
+    spec.parts.forEach((p, part) => {
+      if (p.end > p.start) runs.push({ start: p.start, end: p.end, pool, part });
+    });
+  });
+
+  const found = new Map<string, CrossOverlap>();
+  const record = (held: SweepRun, claim: SweepRun) => {
+    if (held.pool >= claim.pool || claim.part === undefined) return;
+    const key = `${claim.pool}:${claim.part}:${held.pool}`;
+    const seen = found.get(key);
+    if (seen && seen.heldStart <= held.start) return;
+    const shared = { start: held.start > claim.start ? held.start : claim.start, end: held.end < claim.end ? held.end : claim.end };
+    found.set(key, { later: claim.pool, part: claim.part, earlier: held.pool, heldStart: held.start, shared });
+  };
+
+  let cut = false;
+  sweep: for (const runs of families.values()) {
+    runs.sort((a, b) => cmp(a.start, b.start));
+    // The runs seen so far that reach past the current start: each one overlaps the current run.
+    const heldActive: SweepRun[] = [];
+    const claimActive: SweepRun[] = [];
+    for (const run of runs) {
+      const isClaim = run.part !== undefined;
+      const others = isClaim ? heldActive : claimActive;
+      let kept = 0;
+      for (const other of others) {
+        if (other.end <= run.start) continue;
+        others[kept++] = other;
+        if (isClaim) record(other, run);
+        else record(run, other);
+      }
+      others.length = kept;
+      (isClaim ? claimActive : heldActive).push(run);
+      // Found in value order, each pair with the lowest run it shares first: cutting here keeps what is listed exact.
+      if (found.size > MAX_OVERLAP_ISSUES) {
+        cut = true;
+        break sweep;
       }
     }
+  }
+
+  const overlaps = [...found.values()].sort((x, y) => x.later - y.later || x.earlier - y.earlier || x.part - y.part);
+  const issues = overlaps.slice(0, MAX_OVERLAP_ISSUES).map(({ later, part, earlier, shared }): ConfigIssue => {
+    const b = specs[later];
+    return {
+      path: b.parts[part].path,
+      message: `overlaps pool '${specs[earlier].name}' (both hold ${describeRun(b.type, shared)}); pools of the same family must not share values`,
+    };
   });
+  if (cut) issues.push(moreOverlaps('between pools of this file'));
   return issues;
 }
 

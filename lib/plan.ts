@@ -3,8 +3,18 @@
  * A file is a set union per pool; nothing registered is ever removed or changed, and whatever a file
  * asks that would do so is reported as ignored. Pure: the store applies the plan.
  */
-import { type ConfigIssue, describeRun, type PoolsFile, type PoolSpec, parsePoolsFile } from './config.js';
-import { type FlaggedRun, intersect, normalize, normalizeFlagged, type Run, restrict, runSize, subtract } from './runs.js';
+import {
+  type ConfigIssue,
+  describeRun,
+  familyOf,
+  MAX_OVERLAP_ISSUES,
+  moreOverlaps,
+  type PoolsFile,
+  type PoolSpec,
+  parsePoolsFile,
+  type SourcedRun,
+} from './config.js';
+import { cmp, type FlaggedRun, firstEndingAfter, firstStartingFrom, normalize, normalizeFlagged, type Run, runSize, subtract } from './runs.js';
 import { type PoolType, parsePrefix, prefixSpan } from './values.js';
 
 /** A pool as the store holds it, as far as planning needs to know. */
@@ -68,6 +78,8 @@ export const MAX_POOLS = 1000;
 
 export function planRegistration(registered: readonly RegisteredPool[], file: PoolsFile, options: PlanOptions): PlanResult {
   const byName = new Map(registered.map((p) => [p.name, p]));
+  const held = indexRegistered(registered);
+  const overlapBudget = { left: MAX_OVERLAP_ISSUES, cut: false };
   const errors: ConfigIssue[] = [];
   const ignored: Ignored[] = [];
   const changes: PoolChange[] = [];
@@ -89,9 +101,10 @@ export function planRegistration(registered: readonly RegisteredPool[], file: Po
         message: `pool '${spec.name}' would be made of ${segments} separate ranges, more than ${MAX_SEGMENTS_PER_POOL}; use fewer, larger ranges (a prefix, or merge adjacent ranges)`,
       });
     }
-    errors.push(...overlapsRegistered(spec, change.added, registered));
+    for (const issue of overlapsRegistered(spec, change.added, registered, held, overlapBudget)) errors.push(issue);
     changes.push(change);
   }
+  if (overlapBudget.cut) errors.push(moreOverlaps('with registered pools'));
 
   const created = changes.filter((c) => c.action === 'created').length;
   if (registered.length + created > MAX_POOLS) {
@@ -161,41 +174,84 @@ function planGrowth(existing: RegisteredPool, spec: PoolSpec, errors: ConfigIssu
   };
 }
 
+/**
+ * At most this many reasons are listed for one pool, then one says how many more there are: exclude
+ * entries may overlap each other, and each one that covers many registered ranges would otherwise add
+ * a reason for every one of them.
+ */
+export const MAX_REASONS_PER_POOL = 1000;
+
 /** Everything the file asks that would remove or change a registered value, each with its reason. */
 function shrinkReasons(existing: RegisteredPool, spec: PoolSpec): string[] {
   const type = spec.type;
   const reasons: string[] = [];
+  let unlisted = 0;
+  // Reasons are only written while there is room for them; the rest are counted.
+  const note = (reason: () => string) => {
+    if (reasons.length < MAX_REASONS_PER_POOL) reasons.push(reason());
+    else unlisted++;
+  };
+  // Registered runs are disjoint and sorted; sorting a copy costs nothing then and keeps the sweeps right.
+  const runs = [...existing.runs].sort((a, b) => cmp(a.start, b.start));
 
-  for (const r of existing.runs) {
-    for (const part of spec.parts) {
-      if (part.autoAssign === r.autoAssign) continue;
-      for (const shared of intersect([r], [part])) {
-        reasons.push(
-          `${part.path} sets auto_assign = ${part.autoAssign} on ${describeRun(type, shared)}, registered with auto_assign = ${r.autoAssign}; registered values never change`,
-        );
-      }
-    }
+  for (const { run: r, part, shared } of flippedFlags(runs, spec.parts)) {
+    note(
+      () =>
+        `${part.path} sets auto_assign = ${part.autoAssign} on ${describeRun(type, shared)}, registered with auto_assign = ${r.autoAssign}; registered values never change`,
+    );
   }
 
-  let missing: Run[] = subtract(existing.runs, [...spec.parts, ...spec.excluded]);
+  let missing: Run[] = subtract(runs, [...spec.parts, ...spec.excluded]);
   const registeredPrefix = existing.prefix ? parsePrefix(type as 'ipv4' | 'ipv6', existing.prefix) : undefined;
   if (spec.prefix && registeredPrefix?.ok && spec.prefix.length > registeredPrefix.value.length) {
     const span = prefixSpan(type as 'ipv4' | 'ipv6', registeredPrefix.value);
     if (spec.prefix.network >= span.start && spec.prefix.network < span.end) {
-      reasons.push(`prefix ${spec.prefix.cidr} is smaller than registered ${existing.prefix}; pools never shrink`);
+      const prefix = spec.prefix.cidr;
+      note(() => `prefix ${prefix} is smaller than registered ${existing.prefix}; pools never shrink`);
       missing = subtract(missing, [span]);
     }
   }
   for (const run of normalize(missing)) {
-    reasons.push(`${describeRun(type, run)} registered but not in this file; pools never shrink, the values stay`);
+    note(() => `${describeRun(type, run)} registered but not in this file; pools never shrink, the values stay`);
   }
 
   for (const ex of spec.excluded) {
-    for (const run of restrict(existing.runs, [ex])) {
-      reasons.push(`${ex.path} excludes ${describeRun(type, run)}, which is registered; registered values are never removed`);
+    const first = firstEndingAfter(runs, ex.start);
+    const end = firstStartingFrom(runs, ex.end);
+    for (let i = first; i < end; i++) {
+      if (reasons.length >= MAX_REASONS_PER_POOL) {
+        // Counted, not walked: overlapping exclude entries can each cover every registered run.
+        unlisted += end - i;
+        break;
+      }
+      const r = runs[i];
+      const run = { start: r.start > ex.start ? r.start : ex.start, end: r.end < ex.end ? r.end : ex.end };
+      note(() => `${ex.path} excludes ${describeRun(type, run)}, which is registered; registered values are never removed`);
     }
   }
+  if (unlisted > 0) reasons.push(`and ${unlisted} more like these, not listed (at most ${MAX_REASONS_PER_POOL} per pool)`);
   return reasons;
+}
+
+/**
+ * The registered runs and the parts of the file that overlap with different auto_assign flags, in the
+ * order registered run, then part: one sweep over both, sorted, as both are disjoint.
+ */
+function flippedFlags(runs: readonly FlaggedRun[], parts: readonly SourcedRun[]) {
+  const sortedParts = parts.map((part, index) => ({ part, index })).sort((a, b) => cmp(a.part.start, b.part.start));
+  const found: { runIndex: number; partIndex: number; run: FlaggedRun; part: SourcedRun; shared: Run }[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < runs.length && j < sortedParts.length) {
+    const r = runs[i];
+    const { part, index } = sortedParts[j];
+    const start = r.start > part.start ? r.start : part.start;
+    const end = r.end < part.end ? r.end : part.end;
+    if (start < end && r.autoAssign !== part.autoAssign) found.push({ runIndex: i, partIndex: index, run: r, part, shared: { start, end } });
+    if (r.end < part.end) i++;
+    else j++;
+  }
+  return found.sort((a, b) => a.runIndex - b.runIndex || a.partIndex - b.partIndex);
 }
 
 function widerPrefix(existing: RegisteredPool, spec: PoolSpec): string | undefined {
@@ -208,22 +264,93 @@ function widerPrefix(existing: RegisteredPool, spec: PoolSpec): string | undefin
   return contains ? spec.prefix.cidr : existing.prefix;
 }
 
-function overlapsRegistered(spec: PoolSpec, added: readonly FlaggedRun[], registered: readonly RegisteredPool[]): ConfigIssue[] {
-  const issues: ConfigIssue[] = [];
-  if (added.length === 0) return issues;
-  for (const other of registered) {
-    if (other.name === spec.name || other.type !== spec.type) continue;
-    for (const part of spec.parts) {
-      const shared = intersect(intersect([part], added), other.runs);
-      if (shared.length > 0) {
-        issues.push({
-          path: part.path,
-          message: `overlaps registered pool '${other.name}' (both would hold ${describeRun(spec.type, shared[0])}); pools of the same family must not share values`,
-        });
+/** One registered run, with the pool it belongs to. */
+interface HeldRun extends Run {
+  pool: number;
+}
+
+/** The registered runs of one family, sorted by start; `reach[i]` is the highest end among runs 0..i. */
+interface FamilyIndex {
+  runs: HeldRun[];
+  reach: bigint[];
+}
+
+/** Every registered pool's values, per family, to look up in O(log n) what a new run overlaps. */
+function indexRegistered(registered: readonly RegisteredPool[]): Map<string, FamilyIndex> {
+  const families = new Map<string, FamilyIndex>();
+  registered.forEach((pool, index) => {
+    const family = familyOf(pool);
+    let f = families.get(family);
+    if (!f) families.set(family, (f = { runs: [], reach: [] }));
+    for (const r of normalize(pool.runs)) f.runs.push({ start: r.start, end: r.end, pool: index });
+  });
+  for (const f of families.values()) {
+    f.runs.sort((a, b) => cmp(a.start, b.start));
+    // Registered pools never overlap, so ends rise with starts; `reach` keeps the look-up right even if they did.
+    let reach = -1n;
+    f.reach = f.runs.map((r) => (reach = r.end > reach ? r.end : reach));
+  }
+  return families;
+}
+
+/**
+ * What the spec adds must not overlap any other registered pool of its family: one issue per part and
+ * registered pool, with the first values they would share, in the order registered pool, then part.
+ * At most `budget.left` issues for the whole file; beyond that `budget.cut` is set.
+ */
+function overlapsRegistered(
+  spec: PoolSpec,
+  added: readonly FlaggedRun[],
+  registered: readonly RegisteredPool[],
+  index: ReadonlyMap<string, FamilyIndex>,
+  budget: { left: number; cut: boolean },
+): ConfigIssue[] {
+  const family = index.get(familyOf(spec));
+  if (added.length === 0 || !family || budget.cut) return [];
+  const adding = normalize(added);
+  const found = new Map<string, { pool: number; part: number; shared: Run }>();
+  parts: for (const [k, part] of spec.parts.entries()) {
+    // What this part adds, in value order...
+    for (let a = firstEndingAfter(adding, part.start); a < adding.length && adding[a].start < part.end; a++) {
+      const piece = { start: max(adding[a].start, part.start), end: min(adding[a].end, part.end) };
+      // ...and the registered runs it meets, in value order: the first found for a pool is the lowest.
+      for (let i = firstReaching(family.reach, piece.start); i < family.runs.length && family.runs[i].start < piece.end; i++) {
+        const r = family.runs[i];
+        if (r.end <= piece.start || registered[r.pool].name === spec.name) continue;
+        const key = `${r.pool}:${k}`;
+        if (found.has(key)) continue;
+        found.set(key, { pool: r.pool, part: k, shared: { start: max(r.start, piece.start), end: min(r.end, piece.end) } });
+        if (found.size > budget.left) break parts;
       }
     }
   }
-  return issues;
+  const hits = [...found.values()].sort((x, y) => x.pool - y.pool || x.part - y.part).slice(0, budget.left);
+  if (found.size > budget.left) budget.cut = true;
+  budget.left -= hits.length;
+  return hits.map(({ pool, part, shared }) => ({
+    path: spec.parts[part].path,
+    message: `overlaps registered pool '${registered[pool].name}' (both would hold ${describeRun(spec.type, shared)}); pools of the same family must not share values`,
+  }));
+}
+
+/** The first index whose reach (highest end so far) is past `v`. */
+function firstReaching(reach: readonly bigint[], v: bigint): number {
+  let lo = 0;
+  let hi = reach.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (reach[mid] > v) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
+function min(a: bigint, b: bigint): bigint {
+  return a < b ? a : b;
+}
+
+function max(a: bigint, b: bigint): bigint {
+  return a > b ? a : b;
 }
 
 function flagged(runs: readonly FlaggedRun[]): FlaggedRun[] {

@@ -71,12 +71,12 @@ export function subtract<R extends Run>(a: readonly R[], b: readonly Run[]): R[]
   const out: R[] = [];
   for (const r of a) {
     let start = r.start;
-    for (const c of cut) {
-      if (c.end <= start) continue;
+    // Only the cuts from the first one ending past the run's start can take anything out of it.
+    for (let i = firstEndingAfter(cut, start); i < cut.length && start < r.end; i++) {
+      const c = cut[i];
       if (c.start >= r.end) break;
       if (c.start > start) out.push({ ...r, start, end: c.start });
       start = max(start, c.end);
-      if (start >= r.end) break;
     }
     if (start < r.end) out.push({ ...r, start, end: r.end });
   }
@@ -85,7 +85,50 @@ export function subtract<R extends Run>(a: readonly R[], b: readonly Run[]): R[]
 
 /** The parts of `a` that are also in `b`, keeping the flags of `a`. */
 export function restrict<R extends Run>(a: readonly R[], b: readonly Run[]): R[] {
-  return a.flatMap((r) => intersect([r], b).map((part) => ({ ...r, ...part })));
+  const y = normalize(b);
+  const out: R[] = [];
+  for (const r of a) {
+    if (r.end <= r.start) continue;
+    for (let i = firstEndingAfter(y, r.start); i < y.length && y[i].start < r.end; i++) {
+      out.push({ ...r, start: max(r.start, y[i].start), end: min(r.end, y[i].end) });
+    }
+  }
+  return out;
+}
+
+/**
+ * In runs sorted by start whose ends rise too (disjoint runs, as normalize returns them): the index of
+ * the first run that ends after `v`, or `runs.length`. A binary search, so that looking a run up in a
+ * long list never walks the list.
+ */
+export function firstEndingAfter(runs: readonly Run[], v: bigint): number {
+  let lo = 0;
+  let hi = runs.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (runs[mid].end > v) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
+/** In runs sorted by start: the index of the first run that starts at or after `v`, or `runs.length`. */
+export function firstStartingFrom(runs: readonly Run[], v: bigint): number {
+  let lo = 0;
+  let hi = runs.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (runs[mid].start >= v) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
+/** Whether `run` shares a value with disjoint sorted runs (as normalize returns them), by binary search. */
+export function overlapsSorted(runs: readonly Run[], run: Run): boolean {
+  if (run.end <= run.start) return false;
+  const i = firstEndingAfter(runs, run.start);
+  return i < runs.length && runs[i].start < run.end;
 }
 
 export function overlaps(a: readonly Run[], b: readonly Run[]): boolean {

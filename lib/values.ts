@@ -45,6 +45,10 @@ export type Parsed<T> = { ok: true; value: T } | { ok: false; message: string };
 const fail = (message: string): { ok: false; message: string } => ({ ok: false, message });
 
 export function parseAddress(type: 'ipv4' | 'ipv6', text: string): Parsed<bigint> {
+  // The usual forms are read here, 10-20 times faster than ip-num, which a 1 MiB file of addresses
+  // would spend most of its check in; anything else, errors included, is ip-num's to judge.
+  const quick = type === 'ipv4' ? quickIPv4(text) : quickIPv6(text);
+  if (quick !== undefined) return { ok: true, value: quick };
   if (type === 'ipv4') {
     if (!Validator.isValidIPv4String(text)[0]) {
       return fail(`${quote(text)} is not an IPv4 address; expected dotted decimal such as "10.0.0.5"`);
@@ -56,6 +60,52 @@ export function parseAddress(type: 'ipv4' | 'ipv6', text: string): Parsed<bigint
     return fail(`${quote(text)} is not an IPv6 address; expected a form such as "2001:db8::5"`);
   }
   return { ok: true, value: IPv6.fromString(text).value };
+}
+
+/** Dotted decimal, each part 0-255 without leading zeros: exactly what ip-num accepts as IPv4. */
+const IPV4_TEXT = /^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$/;
+
+function quickIPv4(text: string): bigint | undefined {
+  const m = IPV4_TEXT.exec(text);
+  if (!m) return undefined;
+  return BigInt(((Number(m[1]) << 24) | (Number(m[2]) << 16) | (Number(m[3]) << 8) | Number(m[4])) >>> 0);
+}
+
+const HEXTET = /^[0-9A-Fa-f]{1,4}$/;
+
+/** Groups of 1-4 hex digits separated by single colons; [] for ''. */
+function hextets(text: string): number[] | undefined {
+  if (text === '') return [];
+  const groups = text.split(':');
+  const out: number[] = [];
+  for (const g of groups) {
+    if (!HEXTET.test(g)) return undefined;
+    out.push(parseInt(g, 16));
+  }
+  return out;
+}
+
+/**
+ * Eight groups of hex digits, or fewer with one "::" standing for at least one zero group: the forms
+ * without a dotted IPv4 tail (test/values.test.ts checks it agrees with ip-num); undefined otherwise.
+ */
+function quickIPv6(text: string): bigint | undefined {
+  const gap = text.indexOf('::');
+  let groups: number[];
+  if (gap < 0) {
+    const all = hextets(text);
+    if (!all || all.length !== 8) return undefined;
+    groups = all;
+  } else {
+    if (text.includes('::', gap + 1)) return undefined;
+    const head = hextets(text.slice(0, gap));
+    const tail = hextets(text.slice(gap + 2));
+    if (!head || !tail || head.length + tail.length > 7) return undefined;
+    groups = [...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail];
+  }
+  let v = 0n;
+  for (const g of groups) v = (v << 16n) | BigInt(g);
+  return v;
 }
 
 /**

@@ -29,6 +29,9 @@ export const S3_ACCESS_KEY = 'S3RVER';
 export const S3_SECRET_KEY = 'S3RVER';
 export const DEFAULT_TABLE_NAME = 'resource-pools';
 
+/** If stopping hangs (a stuck request, a slow disk), the stack exits anyway after this long: nothing may outlive a stop request. */
+export const STOP_DEADLINE_MS = 15_000;
+
 export class SettingsError extends Error {
   constructor(readonly problems: string[]) {
     super(`invalid environment:\n${problems.map((p) => `  ${p}`).join('\n')}`);

@@ -1,15 +1,19 @@
 /**
  * `npm start`: the local stack (SPEC section 5). Runs until Ctrl-C or SIGTERM, then stops every part
- * it started. npm runs this through `exec tsx`, so a SIGTERM sent to npm alone reaches this process;
- * if whatever started it disappears without a signal, the stack stops too, and Java, which runs under
- * a guard watching this process, goes even when this process is killed outright.
+ * it started. npm runs this through `exec node --import tsx`, so this process is npm's own child and a
+ * SIGTERM sent to npm alone reaches it; if whatever started it disappears without a signal, the stack
+ * stops too, and Java, which runs under a guard watching this process, goes even when this process is
+ * killed outright.
+ *
+ * Not through the `tsx` command: it runs the script in a child process and relays SIGINT and SIGTERM to
+ * it, and SIGKILLs that child when it does not acknowledge a relayed signal within 30 ms. A Ctrl-C
+ * reaches tsx twice (from the terminal and from npm), and a stack busy stopping on a loaded machine
+ * missed that deadline now and then: it was killed in the middle of its stop.
  */
 import type { ConfigResultJson } from '../lib/shapes.js';
-import { settingsFromEnv, displayPath, CONFIG_BUCKET, S3_ACCESS_KEY, S3_SECRET_KEY, type LocalStackSettings } from './settings.js';
+import { settingsFromEnv, displayPath, CONFIG_BUCKET, S3_ACCESS_KEY, S3_SECRET_KEY, STOP_DEADLINE_MS, type LocalStackSettings } from './settings.js';
 import { type RunningStack, StartupRejected, startLocalStack, type StackOutput } from './stack.js';
 
-/** If stopping hangs (a stuck request, a slow disk), exit anyway: nothing may outlive a stop request. */
-const STOP_DEADLINE_MS = 15_000;
 const PARENT_CHECK_MS = 1000;
 
 const out: StackOutput = {
@@ -29,8 +33,9 @@ try {
 }
 
 /**
- * Ctrl-C reaches this process twice: from the terminal (the whole process group) and again from tsx,
- * which relays what it receives. Only a signal well after the first one means "stop waiting".
+ * Ctrl-C reaches this process twice: from the terminal (the whole process group) and again from npm,
+ * which forwards SIGINT and SIGTERM to the script it runs. Only a signal well after the first one
+ * means "stop waiting".
  */
 const REPEAT_SIGNAL_MS = 1500;
 
@@ -71,7 +76,7 @@ async function stop(exitCode: number): Promise<never> {
 
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => requestStop(signal));
 
-// Started by something that went away without signalling (a killed npm or tsx): we were reparented.
+// Started by something that went away without signalling (a killed npm): we were reparented.
 const parent = process.ppid;
 setInterval(() => {
   if (process.ppid !== parent) requestStop('the process that started the stack is gone');

@@ -1,9 +1,11 @@
 import { fc, test as propTest } from '@fast-check/vitest';
+import { IPv4, IPv6, Validator } from 'ip-num';
 import { describe, expect, test } from 'vitest';
 import {
   formatIPv6,
   formatValue,
   INTEGER_LIMIT,
+  parseAddress,
   parseConfigValue,
   parseJsonValue,
   parsePathValue,
@@ -147,4 +149,59 @@ describe('round trips (property)', () => {
       expect(valueFromSortKey(ka)).toBe(a);
     });
   }
+});
+
+describe('addresses are read as ip-num reads them (the usual forms without it, for speed)', () => {
+  /** What parseAddress answered when ip-num read every address. */
+  function ipNum(type: 'ipv4' | 'ipv6', text: string): bigint | undefined {
+    if (type === 'ipv4') return Validator.isValidIPv4String(text)[0] ? IPv4.fromString(text).value : undefined;
+    return !text.includes('%') && Validator.isValidIPv6String(text)[0] ? IPv6.fromString(text).value : undefined;
+  }
+  function read(type: 'ipv4' | 'ipv6', text: string): bigint | undefined {
+    const r = parseAddress(type, text);
+    return r.ok ? r.value : undefined;
+  }
+
+  const hex = fc.constantFrom(...'0123456789abcdefABCDEF');
+  const group = fc.oneof({ arbitrary: fc.string({ unit: hex, minLength: 1, maxLength: 4 }), weight: 20 }, fc.string({ unit: hex, minLength: 0, maxLength: 5 }));
+  // Colon-separated groups with "::" (or ":::", or a stray ":") anywhere: the forms and their near misses.
+  const v6 = fc
+    .record({
+      groups: fc.array(group, { maxLength: 9 }),
+      gapAt: fc.option(fc.nat({ max: 9 }), { nil: undefined }),
+      gap: fc.oneof({ arbitrary: fc.constant('::'), weight: 8 }, fc.constantFrom(':::', ':')),
+      tail: fc.oneof({ arbitrary: fc.constant(''), weight: 12 }, fc.constantFrom(':', '.1', '1.2.3.4', ':10.0.0.1', '%eth0', ' ')),
+    })
+    .map(({ groups, gapAt, gap, tail }) => {
+      if (gapAt === undefined || gapAt > groups.length) return groups.join(':') + tail;
+      return `${groups.slice(0, gapAt).join(':')}${gap}${groups.slice(gapAt).join(':')}${tail}`;
+    });
+  const octet = fc.oneof(fc.nat({ max: 300 }).map(String), fc.string({ unit: fc.constantFrom(...'0123456789'), maxLength: 4 }));
+  const v4 = fc.oneof(
+    fc.array(octet, { minLength: 3, maxLength: 5 }).map((parts) => parts.join('.')),
+    fc.string({ unit: fc.constantFrom(...'0123456789.x '), maxLength: 16 }),
+  );
+
+  propTest.prop([v6], { numRuns: 3000 })('IPv6', (text) => {
+    expect(read('ipv6', text)).toBe(ipNum('ipv6', text));
+  });
+  propTest.prop([fc.string({ unit: fc.constantFrom(...'0123456789abcdefABCDEFg:.%'), maxLength: 45 })], { numRuns: 2000 })('IPv6, any text', (text) => {
+    expect(read('ipv6', text)).toBe(ipNum('ipv6', text));
+  });
+  propTest.prop([fc.bigInt({ min: 0n, max: 2n ** 128n - 1n })])('IPv6, every form of a value', (v) => {
+    const full = Array.from({ length: 8 }, (_, i) => ((v >> BigInt((7 - i) * 16)) & 0xffffn).toString(16));
+    for (const text of [full.join(':'), full.map((g) => g.padStart(4, '0').toUpperCase()).join(':'), formatIPv6(v)]) {
+      expect(read('ipv6', text)).toBe(v);
+      expect(ipNum('ipv6', text)).toBe(v);
+    }
+  });
+  propTest.prop([v4], { numRuns: 3000 })('IPv4', (text) => {
+    expect(read('ipv4', text)).toBe(ipNum('ipv4', text));
+  });
+  test.each(['::', '::1', '1::', '1:2:3:4:5:6:7::', '::2:3:4:5:6:7:8', '1:2:3:4:5:6:7:8', '1:2:3:4:5:6:7:8::', ':::', '1:::2', ':1::', '::ffff:10.0.0.1', '0.0.0.0', '255.255.255.255', '1.2.3.04'])(
+    '%s',
+    (text) => {
+      for (const type of ['ipv4', 'ipv6'] as const) expect(read(type, text)).toBe(ipNum(type, text));
+    },
+  );
 });

@@ -1,12 +1,28 @@
 /** `npm start` as a child process, the way a user or a process supervisor runs it. */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { Socket } from 'node:net';
+import { STOP_DEADLINE_MS } from '../../local/settings.js';
+
+/** How long a stack may take to answer its health check: JVM and Node start slowly on a busy machine. */
+export const START_TIMEOUT_MS = 60_000;
+/** How long ports may take to close once the stack has exited. */
+export const CLOSE_TIMEOUT_MS = 15_000;
+/**
+ * A test that starts and stops a stack: its start, its stop (which the stack cuts at its own deadline)
+ * and the wait for its ports, plus a minute for what the test does in between. vitest's default 30 s is
+ * shorter than the waits such a test contains: on 2 busy cores a start alone was seen to take 23 s, and
+ * the test was cut before any of its own deadlines could report what was wrong.
+ */
+export const STACK_TEST_TIMEOUT_MS = START_TIMEOUT_MS + STOP_DEADLINE_MS + CLOSE_TIMEOUT_MS + 60_000;
 
 export interface StackProcess {
   /** The npm process: what a supervisor signals. */
   npm: ChildProcess;
   output(): string;
-  /** Resolves with npm's exit code (or signal) once it has exited. */
+  /**
+   * Resolves with npm's exit code (or signal) once it has exited and its output has been read to the
+   * end: on 'close', not 'exit', which may come before the last lines written to the pipes are read.
+   */
   exited: Promise<number | string>;
   /** The pid of the Node process running local/start.ts, from its banner. */
   serverPid(): number;
@@ -22,7 +38,7 @@ export function startStackProcess(env: Record<string, string>): StackProcess {
   });
   npm.stdout!.on('data', (b: Buffer) => (output += b.toString()));
   npm.stderr!.on('data', (b: Buffer) => (output += b.toString()));
-  const exited = new Promise<number | string>((resolve) => npm.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  const exited = new Promise<number | string>((resolve) => npm.once('close', (code, signal) => resolve(code ?? signal ?? -1)));
   return {
     npm,
     output: () => output,
@@ -36,7 +52,7 @@ export function startStackProcess(env: Record<string, string>): StackProcess {
 }
 
 /** Waits until GET /v1/health answers 200; fails early with the output if the stack exits. */
-export async function waitForHealth(stack: StackProcess, apiUrl: string, timeoutMs = 60_000): Promise<void> {
+export async function waitForHealth(stack: StackProcess, apiUrl: string, timeoutMs = START_TIMEOUT_MS): Promise<void> {
   let gone = false;
   void stack.exited.then(() => (gone = true));
   const deadline = Date.now() + timeoutMs;
@@ -71,7 +87,7 @@ export function listening(port: number): Promise<boolean> {
 }
 
 /** Waits until none of the ports accepts connections; resolves with those still open at the deadline. */
-export async function waitUntilClosed(ports: number[], timeoutMs = 15_000): Promise<number[]> {
+export async function waitUntilClosed(ports: number[], timeoutMs = CLOSE_TIMEOUT_MS): Promise<number[]> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const open: number[] = [];
@@ -79,6 +95,11 @@ export async function waitUntilClosed(ports: number[], timeoutMs = 15_000): Prom
     if (open.length === 0 || Date.now() > deadline) return open;
     await sleep(200);
   }
+}
+
+/** The parent pid of a process. */
+export function parentPid(pid: number): number {
+  return Number(execFileSync('ps', ['-o', 'ppid=', '-p', String(pid)], { encoding: 'utf8' }).trim());
 }
 
 /** Processes whose command line mentions every one of `needles` (e.g. DynamoDB Local on a port). */
@@ -90,7 +111,7 @@ export function processesMatching(...needles: string[]): string[] {
     .filter((l) => l !== '' && needles.every((n) => l.includes(n)) && !l.includes('ps -eo'));
 }
 
-/** Last resort for afterAll: SIGKILL the whole process group (npm, tsx, node, the guard and Java). */
+/** Last resort for afterAll: SIGKILL the whole process group (npm, node, the guard and Java). */
 export function killStack(stack: StackProcess | undefined): void {
   if (!stack?.npm.pid) return;
   try {
