@@ -4,7 +4,6 @@
  * pools that all overlap, exclusions over a registered pool. Shared by `npm run bench:plan` and
  * test/plan-scale.test.ts, which checks what each one plans to.
  */
-import type { ConfigIssue } from '../lib/config.js';
 import { MAX_POOLS, MAX_SEGMENTS_PER_POOL, type RegisteredPool } from '../lib/plan.js';
 import { MAX_FILE_BYTES } from '../lib/registration.js';
 import { normalizeFlagged } from '../lib/runs.js';
@@ -151,12 +150,4 @@ export function planShapes(): PlanShape[] {
   }
 
   return shapes;
-}
-
-/**
- * The error a file gets for changing more pools than one transaction holds (MAX_CHANGED_POOLS), a limit
- * on its way out: the shapes are judged without it.
- */
-export function isChangedPoolsLimit(e: ConfigIssue): boolean {
-  return e.path === 'pools' && e.message.startsWith('a file may create or grow at most');
 }

@@ -64,9 +64,6 @@ export interface PlanOptions {
 
 export const DEFAULT_MAX_POOL_SIZE = 250_000;
 
-/** Registration writes every changed pool in one transaction, which holds at most 100 items. */
-export const MAX_CHANGED_POOLS = 99;
-
 /**
  * Every run a registration adds is kept as its own segment in the pool's definition item, which every
  * allocation reads; this keeps that item small whatever the history of grows.
@@ -109,10 +106,6 @@ export function planRegistration(registered: readonly RegisteredPool[], file: Po
   const created = changes.filter((c) => c.action === 'created').length;
   if (registered.length + created > MAX_POOLS) {
     errors.push({ path: 'pools', message: `at most ${MAX_POOLS} pools can be registered; ${registered.length} are, and this file creates ${created} more` });
-  }
-  const changed = changes.filter((c) => c.action !== 'unchanged').length;
-  if (changed > MAX_CHANGED_POOLS) {
-    errors.push({ path: 'pools', message: `a file may create or grow at most ${MAX_CHANGED_POOLS} pools at once; this one changes ${changed}; split it into several files` });
   }
   if (errors.length > 0) return { ok: false, errors, warnings: file.warnings };
   return { ok: true, plan: { changes, ignored, warnings: file.warnings } };

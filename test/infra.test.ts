@@ -1,7 +1,7 @@
 // The CDK app, asserted on its synthesized template (bundling skipped; test/infra-bundle.test.ts bundles
 // for real). Every app here runs cdk-nag as `npm run synth` does, so any unacknowledged finding fails
 // the synth behind each assertion too.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, type CfnElement, Stack, Validations } from 'aws-cdk-lib';
@@ -156,12 +156,20 @@ function reachesRoute(pattern: string, method: string, path: string): boolean {
   });
 }
 
+/** Every source file of the store (lib/store/), as one text. */
+function storeSource(): string {
+  return readdirSync('lib/store')
+    .filter((f) => f.endsWith('.ts'))
+    .map((f) => readFileSync(join('lib/store', f), 'utf8'))
+    .join('\n');
+}
+
 /**
- * The IAM actions lib/store.ts needs, from the SDK commands it constructs and the items of its
+ * The IAM actions lib/store/ needs, from the SDK commands it constructs and the items of its
  * transactions (IAM authorizes TransactWriteItems per Put, Update, Delete and ConditionCheck).
  */
 function storeActions(): { reads: string[]; writes: string[] } {
-  const source = readFileSync('lib/store.ts', 'utf8');
+  const source = storeSource();
   const reads = new Set<string>();
   const writes = new Set<string>();
   for (const op of storeOperations()) {
@@ -175,7 +183,7 @@ function storeActions(): { reads: string[]; writes: string[] } {
   return { reads: [...reads], writes: [...writes] };
 }
 
-/** DynamoDB data-plane operations lib/store.ts issues, from the SDK commands it constructs. */
+/** DynamoDB data-plane operations lib/store/ issues, from the SDK commands it constructs. */
 function storeOperations(): string[] {
   // Low-level command names are the operations; lib-dynamodb's DocumentClient names are shorter.
   const operations = ['GetItem', 'BatchGetItem', 'Query', 'Scan', 'PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem', 'TransactWriteItems', 'TransactGetItems'];
@@ -187,9 +195,9 @@ function storeOperations(): string[] {
   };
   // Control-plane calls (the local stack's ensureTable) are not throttled as requests to the table.
   const controlPlane = new Set(['CreateTable', 'DescribeTable']);
-  const commands = new Set([...readFileSync('lib/store.ts', 'utf8').matchAll(/new (\w+)Command\(/g)].map((m) => m[1]));
+  const commands = new Set([...storeSource().matchAll(/new (\w+)Command\(/g)].map((m) => m[1]));
   const ops = [...commands].filter((c) => !controlPlane.has(c)).map((c) => {
-    expect(operationOf[c], `lib/store.ts issues ${c}Command: which DynamoDB operation is it?`).toBeDefined();
+    expect(operationOf[c], `lib/store/ issues ${c}Command: which DynamoDB operation is it?`).toBeDefined();
     return operationOf[c];
   });
   expect(ops.length).toBeGreaterThanOrEqual(4);

@@ -141,9 +141,12 @@ describe('registration errors', () => {
     expect(planFile('[pools.v]\ntype = "integer"\nranges = [{ start = 200000, end = 250000 }]', state, OPTIONS).ok).toBe(true);
   });
 
-  test('a file changing more pools than one transaction holds is rejected', () => {
-    const toml = Array.from({ length: 100 }, (_, i) => `[pools.p${i}]\ntype = "integer"\nranges = [{ start = ${i * 10}, end = ${i * 10 + 5} }]`).join('\n');
-    expect(errors([], toml)).toEqual([{ path: 'pools', message: expect.stringContaining('at most 99 pools at once') }]);
+  test('a file may create or grow any number of pools within the pool limit (the store applies it whole)', () => {
+    const toml = Array.from({ length: 1000 }, (_, i) => `[pools.p${i}]\ntype = "integer"\nranges = [{ start = ${i * 10}, end = ${i * 10 + 5} }]`).join('\n');
+    expect(planFile(toml, [], OPTIONS).ok).toBe(true);
+    expect(errors([], `${toml}\n[pools.one-more]\ntype = "integer"\nranges = [{ start = 99999, end = 100000 }]`)).toEqual([
+      { path: 'pools', message: expect.stringContaining('at most 1000 pools can be registered') },
+    ]);
   });
 
   test('a pool is made of at most 256 separate ranges over its whole history', () => {

@@ -33,6 +33,8 @@ export interface CheckOptions {
   cursor?: string;
   /** How long to wait before reading an item again to confirm a disagreement. @default INDEX_LAG_MS */
   indexLagMs?: number;
+  /** At most this many pages (of chunks or of records) per call, besides the time bound. @default unlimited */
+  pagesPerCall?: number;
 }
 
 /** Where a check stopped: the pool, the pass and the position in it. */
@@ -59,6 +61,8 @@ const CONFIRM_TRIES = 4;
 export async function check(ctx: StoreContext, opts: CheckOptions = {}): Promise<CheckReport> {
   const budget = Budget.of(CALL_MS + 2000);
   const stopAt = Date.now() + CALL_MS;
+  let pages = 0;
+  const full = () => Date.now() > stopAt || pages++ >= (opts.pagesPerCall ?? Infinity);
   const lag = opts.indexLagMs ?? INDEX_LAG_MS;
   let cursor = opts.cursor ? decodeCursor(opts.cursor) : undefined;
   if (opts.pool && cursor && cursor.pool !== opts.pool) throw new PoolError('INVALID_ARGUMENT', 'query.cursor: continues a check of another pool');
@@ -81,7 +85,7 @@ export async function check(ctx: StoreContext, opts: CheckOptions = {}): Promise
     cursor = undefined;
     const result: PoolCheck = { name, ok: true, size: Number(view.layout.size), used: 0, allocations: 0, problems: [] };
     pools.push(result);
-    const next = await checkPool(ctx, view, at, result, { stopAt, lag, meter, budget });
+    const next = await checkPool(ctx, view, at, result, { full, lag, meter, budget });
     result.ok = result.problems.length === 0;
     if (next) return { ok: pools.every((p) => p.ok), pools, next_cursor: encodeCursor(next) };
   }
@@ -89,7 +93,8 @@ export async function check(ctx: StoreContext, opts: CheckOptions = {}): Promise
 }
 
 interface Pass {
-  stopAt: number;
+  /** Whether this call has done all it may: then it stops before its next page. */
+  full: () => boolean;
   lag: number;
   meter: ReadMeter;
   budget: Budget;
@@ -104,7 +109,7 @@ async function checkPool(ctx: StoreContext, view: PoolView, at: Cursor, out: Poo
   if (at.pass === 'chunks') {
     let chunk = at.chunk ?? 0;
     while (chunk < view.layout.chunkCount) {
-      if (Date.now() > pass.stopAt) return { pool: view.meta.name, pass: 'chunks', chunk };
+      if (pass.full()) return { pool: view.meta.name, pass: 'chunks', chunk };
       chunk = await checkChunkPage(ctx, view, chunk, out, report, pass);
     }
     for await (const item of ctx.table.queryAll(
@@ -124,7 +129,7 @@ async function checkPool(ctx: StoreContext, view: PoolView, at: Cursor, out: Poo
   for (let shard = at.shard ?? 0; shard < OWNER_SHARDS; shard++) {
     let after = shard === at.shard ? at.after : undefined;
     for (;;) {
-      if (Date.now() > pass.stopAt) return { pool: view.meta.name, pass: 'records', shard, after };
+      if (pass.full()) return { pool: view.meta.name, pass: 'records', shard, after };
       const page = await ctx.table.query(
         {
           KeyConditionExpression: after ? 'pk = :pk AND sk > :after' : 'pk = :pk',
@@ -226,7 +231,7 @@ async function checkChunkPage(
     const v = showValue(meta.type, (layout.chunk(s.chunk)?.base ?? 0n) + BigInt(s.bit));
     if (s.kind === 'unrecorded') report(`${v} is marked allocated but has no allocation record (leaked)`);
     else if (s.kind === 'clear') report(`owner '${s.owners[0]}' holds ${v} but its bit is clear (the value could be handed out again)`);
-    else report(`${v} is held by ${s.owners.map((o) => `'${o}'`).join(' and ')}`);
+    else report(`${v} is held by ${[...s.owners].sort().map((o) => `'${o}'`).join(' and ')}`);
   }
   return last + 1;
 }

@@ -7,21 +7,24 @@ import { type ChunkInfo, segmentChunks } from './layout.js';
 import { CHUNK_PREFIX, chunkFromSk, chunkSk, decodePage, LAYOUT_PREFIX, type PageItem, pageFromSk, pageKey, poolPk, SEGMENTS_PER_PAGE, TABLE_KEYS } from './items.js';
 import type { Native, StoreContext } from './context.js';
 import type { Budget } from './pacing.js';
+import type { Page } from './table.js';
 import type { CachedPool, Candidate } from './pool-cache.js';
 import type { PoolView } from './pool-view.js';
-import { pageRoom, ROOM_END, roomFrom } from './room.js';
+import { decodeRoom, pageRoom, ROOM_END, roomFrom } from './room.js';
 import { pageWrite } from './writes.js';
 import { classifyError } from './outcomes.js';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 
-/** How many room-index entries one query brings: about 4 KB of keys, one read unit. */
+/** How many places with room one look collects: about 4 KB of index keys, one read unit. */
 const CANDIDATES_PER_QUERY = 40;
+/** Index keys in one read unit (4 KB): a block search reads at least this many at a time. */
+const ENTRIES_PER_READ_UNIT = 50;
 
 /**
- * Chunks and pages with a free block of at least 2^order values, starting at a random place in the
- * index (or at the bottom, for allocation_order "lowest") and wrapping around once. A strongly
+ * Chunks and pages with a free block of at least 2^order values, starting at a random value of the
+ * pool (or at the bottom, for allocation_order "lowest") and wrapping around once. A strongly
  * consistent read: when `complete`, it saw the whole index, and an empty answer means there is no
- * such block. `limit` Infinity reads every page of the index.
+ * such block. `limit` Infinity reads the whole index.
  */
 export async function findCandidates(
   ctx: StoreContext,
@@ -39,36 +42,38 @@ export async function findCandidates(
   // A pool with fewer chunks than one query brings is read whole from the bottom: no second query.
   const small = view.layout.chunkCount + view.pages.length <= limit;
   const start = from === 'lowest' || small || high <= low ? 0n : low + BigInt(Math.floor(ctx.random() * Number(high - low)));
-  const read = async (lo: string, hi: string, max: number): Promise<{ items: Native[]; complete: boolean }> => {
-    const input = {
-      IndexName: TABLE_KEYS.roomIndex,
-      KeyConditionExpression: 'pk = :pk AND #room BETWEEN :lo AND :hi',
-      ExpressionAttributeNames: { '#room': TABLE_KEYS.roomIndexSortKey },
-      ExpressionAttributeValues: { ':pk': pk, ':lo': lo, ':hi': hi },
-      ConsistentRead: true,
-    };
-    if (max === Infinity) {
-      const items: Native[] = [];
-      for await (const item of ctx.table.queryAll(input, budget)) items.push(item);
-      return { items, complete: true };
-    }
-    const page = await ctx.table.query({ ...input, Limit: max }, budget);
-    return { items: page.items, complete: page.items.length < max && !page.last };
-  };
-  const first = await read(roomFrom(type, order, start), ROOM_END, limit);
-  let { items, complete } = first;
-  if (complete && start > 0n) {
-    const wrap = await read(roomFrom(type, order, 0n), roomFrom(type, order, start), limit - items.length);
-    items = [...items, ...wrap.items];
-    complete = wrap.complete;
-  }
   const candidates: Candidate[] = [];
-  for (const item of items) {
-    const sk = String(item.sk);
-    if (sk.startsWith(CHUNK_PREFIX)) candidates.push({ kind: 'chunk', chunk: chunkFromSk(sk) });
-    else if (sk.startsWith(LAYOUT_PREFIX)) candidates.push({ kind: 'page', page: pageFromSk(sk) });
-  }
-  return { candidates, complete };
+  /** Reads [lo, hi) of the index until `limit` candidates of the order asked for are found; whether it reached hi. */
+  const read = async (lo: string, hi: string): Promise<boolean> => {
+    let startKey: Page['last'];
+    do {
+      const page = await ctx.table.query(
+        {
+          IndexName: TABLE_KEYS.roomIndex,
+          KeyConditionExpression: 'pk = :pk AND #room BETWEEN :lo AND :hi',
+          ExpressionAttributeNames: { '#room': TABLE_KEYS.roomIndexSortKey },
+          ExpressionAttributeValues: { ':pk': pk, ':lo': lo, ':hi': hi },
+          ConsistentRead: true,
+          ...(limit === Infinity ? {} : { Limit: Math.max(limit - candidates.length, order > 0 ? ENTRIES_PER_READ_UNIT : 1) }),
+        },
+        budget,
+        startKey,
+      );
+      for (const item of page.items) {
+        const key = String(item[TABLE_KEYS.roomIndexSortKey]);
+        if (key >= hi || decodeRoom(key).order < order) continue;
+        const sk = String(item.sk);
+        if (sk.startsWith(CHUNK_PREFIX)) candidates.push({ kind: 'chunk', chunk: chunkFromSk(sk) });
+        else if (sk.startsWith(LAYOUT_PREFIX)) candidates.push({ kind: 'page', page: pageFromSk(sk) });
+      }
+      startKey = page.last;
+      if (candidates.length >= limit) return !startKey;
+    } while (startKey);
+    return true;
+  };
+  let complete = await read(roomFrom(type, start), ROOM_END);
+  if (complete && start > 0n && candidates.length < limit) complete = await read(roomFrom(type, 0n), roomFrom(type, start));
+  return { candidates, complete: complete && candidates.length < limit };
 }
 
 /** Indexes (into the layout) of a page's segments that count, are auto_assign and may have never-written chunks. */

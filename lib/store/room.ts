@@ -4,9 +4,11 @@
  *
  * Every chunk item of an auto_assign segment that has a free value carries a `room` attribute, the
  * sort key of a sparse local secondary index over the pool's item collection. Its key is the chunk's
- * largest free aligned block (as log2 of its size, one hex digit) followed by the chunk's first value
- * (fixed-width hex): a query for keys from `<order>` up finds chunks that can hold a block of that
- * size, and the index is strongly consistent, so "no key at all" means "no free auto_assign value".
+ * first value (fixed-width hex) followed by its largest free aligned block (log2 of its size, one hex
+ * digit): the index lists the places with room in value order, so a query from a random value spreads
+ * concurrent allocations over the pool (a query from the bottom finds the lowest), the block size each
+ * can take is read off the key, and the index is strongly consistent, so "no key at all" means "no
+ * free auto_assign value".
  * The attribute changes in the same write as the chunk's bits, so an allocation writes nothing else;
  * DynamoDB maintains the index entry only when the key changes.
  *
@@ -28,11 +30,11 @@ export interface RoomKey {
 }
 
 export function encodeRoom(type: PoolType, room: RoomKey): string {
-  return `${room.order.toString(16)}${valueSortKey(type, room.position)}`;
+  return `${valueSortKey(type, room.position)}${room.order.toString(16)}`;
 }
 
 export function decodeRoom(text: string): RoomKey {
-  return { order: Number.parseInt(text.slice(0, 1), 16), position: BigInt(`0x${text.slice(1)}`) };
+  return { order: Number.parseInt(text.slice(-1), 16), position: BigInt(`0x${text.slice(0, -1)}`) };
 }
 
 /** The room key a chunk should carry with these bits, or undefined when it offers nothing to automatic allocation. */
@@ -68,9 +70,9 @@ export function pageRoom(type: PoolType, segments: readonly Segment[], virtual: 
   return best && encodeRoom(type, best);
 }
 
-/** The range of room keys with at least `order`, starting at `position` within that order. */
-export function roomFrom(type: PoolType, order: number, position: bigint): string {
-  return encodeRoom(type, { order, position });
+/** The smallest room key at or after `position`. */
+export function roomFrom(type: PoolType, position: bigint): string {
+  return valueSortKey(type, position);
 }
 
 /** Sorts after every room key. */

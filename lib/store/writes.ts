@@ -110,27 +110,16 @@ export function holdingDelete(pool: string, owner: string, rid: string): Write {
 
 // ---------------------------------------------------------------- registry
 
-/** Adds pools to the registry, on the version the registration was planned against. */
+/**
+ * The registry with pools added, written whole on the version the registration was planned against
+ * (an update expression naming 1,000 pools would pass DynamoDB's 4 KB expression limit; the item
+ * itself stays a few tens of KB).
+ */
 export function registryWrite(before: RegistryItem, added: ReadonlyMap<string, PoolType>): Write {
-  if (before.ver === 0) {
-    return { Put: { Item: { ...REGISTRY_KEY, pools: Object.fromEntries(added), ver: 1 }, ConditionExpression: ABSENT } };
-  }
-  const names: Record<string, string> = { '#ver': 'ver', ...(added.size > 0 ? { '#pools': 'pools' } : {}) };
-  const values: Native = { ':seen': before.ver, ':one': 1 };
-  const sets = [...added].map(([name, type], i) => {
-    names[`#n${i}`] = name;
-    values[`:t${i}`] = type;
-    return `#pools.#n${i} = :t${i}`;
-  });
-  return {
-    Update: {
-      Key: REGISTRY_KEY,
-      UpdateExpression: `SET ${[...sets, '#ver = #ver + :one'].join(', ')}`,
-      ConditionExpression: UNCHANGED,
-      ExpressionAttributeNames: names,
-      ExpressionAttributeValues: values,
-    },
-  };
+  const pools = Object.fromEntries([...before.pools, ...added]);
+  const item = { ...REGISTRY_KEY, pools, ver: before.ver + 1 };
+  if (before.ver === 0) return { Put: { Item: item, ConditionExpression: ABSENT } };
+  return { Put: { Item: item, ConditionExpression: UNCHANGED, ExpressionAttributeNames: { '#ver': 'ver' }, ExpressionAttributeValues: { ':seen': before.ver } } };
 }
 
 // ---------------------------------------------------------------- pool definitions and layout pages

@@ -108,9 +108,14 @@ describe('write builders', () => {
     expect(registryWrite({ pools: new Map(), ver: 0 }, new Map([['a', 'ipv4']]))).toEqual({
       Put: { Item: { pk: 'REGISTRY', sk: 'REGISTRY', pools: { a: 'ipv4' }, ver: 1 }, ConditionExpression: 'attribute_not_exists(pk)' },
     });
-    const grow = registryWrite({ pools: new Map([['a', 'ipv4']]), ver: 4 }, new Map());
-    if (!('Update' in grow)) throw new Error('not an update');
-    expect(grow.Update).toMatchObject({ UpdateExpression: 'SET #ver = #ver + :one', ConditionExpression: '#ver = :seen', ExpressionAttributeNames: { '#ver': 'ver' } });
+    expect(registryWrite({ pools: new Map([['a', 'ipv4']]), ver: 4 }, new Map([['b', 'integer']]))).toEqual({
+      Put: {
+        Item: { pk: 'REGISTRY', sk: 'REGISTRY', pools: { a: 'ipv4', b: 'integer' }, ver: 5 },
+        ConditionExpression: '#ver = :seen',
+        ExpressionAttributeNames: { '#ver': 'ver' },
+        ExpressionAttributeValues: { ':seen': 4 },
+      },
+    });
   });
 
   test('a pool grows, or stages a grow, only on the version read and only when nothing else is staged', () => {

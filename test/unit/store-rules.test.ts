@@ -65,12 +65,13 @@ describe('room keys', () => {
     { start: 5000n, end: 5002n, autoAssign: false, firstChunk: 126, chunkBits: 8 },
   ]);
 
-  test('sort by the largest free block, then by position; round-trip', () => {
+  test('sort by position (value order), whatever the largest free block; round-trip', () => {
     const a = encodeRoom('integer', { order: 3, position: 104n });
     const b = encodeRoom('integer', { order: 0, position: 999_999n });
-    const c = encodeRoom('integer', { order: 3, position: 96n });
-    expect([a, b, c].sort()).toEqual([b, c, a]);
+    const c = encodeRoom('integer', { order: 10, position: 96n });
+    expect([a, b, c].sort()).toEqual([c, a, b]);
     expect(decodeRoom(a)).toEqual({ order: 3, position: 104n });
+    expect(decodeRoom(c)).toEqual({ order: 10, position: 96n });
   });
 
   test('a chunk carries a key while it has a free auto_assign value, and says how large a block it holds', () => {
