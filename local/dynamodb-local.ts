@@ -143,6 +143,5 @@ export function localDynamoClient(endpoint: string): DynamoDBClient {
     endpoint,
     region: 'us-east-1',
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    maxAttempts: 3,
   });
 }
