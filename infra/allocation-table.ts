@@ -10,7 +10,7 @@ import {
   TableEncryption,
 } from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
-import { TABLE_KEYS } from '../lib/store/items.js';
+import { TABLE_KEYS } from '../lib/store/keys.js';
 import { nagArn } from './nag.js';
 import type { ServiceFunction } from './service-function.js';
 

@@ -47,8 +47,9 @@ export class ConfigSync extends Construct {
     this.function = new ServiceFunction(this, 'Handler', {
       handlerFile: 'config-sync.ts',
       description: 'Applies pool files uploaded to the config bucket (additive registration)',
-      // Registering a large pool writes many bitmap chunks.
-      timeout: Duration.minutes(5),
+      // Applying a file is bounded by the store's budget (8 s per attempt, a few attempts when other
+      // registrations race it); the rest is reading a 1 MiB object. Never one item per value.
+      timeout: Duration.minutes(1),
       memorySize: 1024,
       logRetention: props.logRetention,
       environment: { ...props.environment, CONFIG_BUCKET: bucket.bucketName },

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ApiClient, NodeSha256, signingTarget } from '../cli/client.js';
 import { percent, valueArgument } from '../cli/commands.js';
 import { createApp } from '../functions/http/app.js';
-import { holdingKey, TABLE_KEYS } from '../lib/store/items.js';
+import { holdingKey, TABLE_KEYS } from '../lib/store/keys.js';
 import type { PoolStore } from '../lib/store/index.js';
 import { freePort } from '../local/dynamodb-local.js';
 import { freshStore, register, testClient } from './support/store.js';

@@ -11,7 +11,7 @@ import { Bucket } from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks, type IApplyRule, NagRuleCompliance, type NagRuleResult } from 'cdk-nag';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parsePoolsFile } from '../lib/config.js';
-import { TABLE_KEYS } from '../lib/store/items.js';
+import { TABLE_KEYS } from '../lib/store/keys.js';
 import { MAX_POOL_SIZE_CEILING } from '../lib/plan.js';
 import { DEFAULT_UTILIZATION_ALARM_PERCENT, METRICS_NAMESPACE, Metric, POOL_DIMENSION } from '../lib/telemetry.js';
 import { defineResourcePoolsApp } from '../infra/resource-pools-app.js';

@@ -4,7 +4,7 @@
  * in time; and a write whose answer is lost at the end of the budget is found out before answering.
  */
 import { ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
-import { afterEach, describe, expect, test } from 'vitest';
+import { afterEach, describe, expect, inject, test } from 'vitest';
 import { createApp } from '../functions/http/app.js';
 import { isPoolError } from '../lib/errors.js';
 import { PoolStore } from '../lib/store/index.js';
@@ -12,7 +12,6 @@ import { FINAL_CHECK_MS } from '../lib/store/pacing.js';
 import { localDynamoClient } from '../local/dynamodb-local.js';
 import { type StallingProxy, stallingProxy } from './support/stalling-proxy.js';
 import { freshStore, register, testClient } from './support/store.js';
-import { inject } from 'vitest';
 
 const BUDGET_MS = 1500;
 /** Far more than the store may take (budget, final check, pauses): the call must have ended on its own. */
@@ -52,7 +51,7 @@ describe('a stalled or throttling DynamoDB', () => {
     const res = await app.request('/v1/pools/p/allocations', { method: 'POST', body: JSON.stringify({ owner: 'b' }) });
     expect(res.status).toBe(503);
     expect(res.headers.get('retry-after')).toBe('1');
-    expect((await res.json()).error.code).toBe('UNAVAILABLE');
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('UNAVAILABLE');
   });
 
   test('the transaction stalls before landing: UNAVAILABLE in time, and nothing was allocated', async () => {
@@ -88,7 +87,7 @@ describe('a stalled or throttling DynamoDB', () => {
       { step: 'initialize', name: 'throttleEverything' },
     );
     const throttled = new PoolStore({ client, tableName: store.tableName, budgetMs: BUDGET_MS, retry: { maxAttempts: 1000 } });
-    for (const call of [() => throttled.allocate({ pool: 'p', owner: 'a' }), () => throttled.release({ pool: 'p', owner: 'a' }), () => throttled.pools()]) {
+    for (const call of [(): Promise<unknown> => throttled.allocate({ pool: 'p', owner: 'a' }), () => throttled.release({ pool: 'p', owner: 'a' }), () => throttled.pools()]) {
       const { ms, outcome } = await timed(call());
       expect(isPoolError(outcome, 'UNAVAILABLE')).toBe(true);
       expect((outcome as { retryAfterSeconds?: number }).retryAfterSeconds).toBeGreaterThan(0);

@@ -8,7 +8,8 @@ import { marshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { isPoolError } from '../lib/errors.js';
 import type { CheckReport } from '../lib/model.js';
-import { chunkKey, encodeHolding, holdingKey } from '../lib/store/items.js';
+import { encodeHolding } from '../lib/store/items.js';
+import { chunkKey, holdingKey } from '../lib/store/keys.js';
 import { PoolStore } from '../lib/store/index.js';
 import { freshStore, register, storeOn, testClient, val } from './support/store.js';
 

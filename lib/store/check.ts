@@ -20,10 +20,12 @@ import { showValue, valueSortKey } from '../values.js';
 import { getBit, popcount } from './bitmap.js';
 import type { StoreContext } from './context.js';
 import { getHolding } from './holdings.js';
-import { type ChunkItem, chunkFromSk, chunkKey, chunkSk, decodeChunk, decodeHolding, holdingPk, OWNER_SHARDS, poolPk, TABLE_KEYS } from './items.js';
-import { segmentChunks } from './layout.js';
-import { Budget, sleep } from './pacing.js';
+import { type ChunkItem, decodeChunk, decodeHolding } from './items.js';
+import { confirmed, ReadMeter, type Suspect } from './check-confirm.js';
 import { allViews } from './counts.js';
+import { chunkFromSk, chunkSk, holdingPk, OWNER_SHARDS, poolPk, TABLE_KEYS } from './keys.js';
+import { segmentChunks } from './layout.js';
+import { Budget } from './pacing.js';
 import { type PoolView, readPool } from './pool-view.js';
 import { chunkRoom } from './room.js';
 import { poolNotFound } from './store-errors.js';
@@ -51,12 +53,8 @@ const CALL_MS = 3000;
 const MAX_PROBLEMS = 100;
 /** Chunk items read per page. */
 const CHUNKS_PER_PAGE = 200;
-/** Read units per second a check may use: far below one partition's 3,000. */
-const READ_UNITS_PER_S = 300;
 /** DynamoDB propagates to a global index within a second in normal operation. */
 export const INDEX_LAG_MS = 1000;
-/** Reads of a disagreement before giving up on confirming it in this call (the item keeps changing). */
-const CONFIRM_TRIES = 4;
 
 export async function check(ctx: StoreContext, opts: CheckOptions = {}): Promise<CheckReport> {
   const budget = Budget.of(CALL_MS + 2000);
@@ -234,86 +232,6 @@ async function checkChunkPage(
     else report(`${v} is held by ${[...s.owners].sort().map((o) => `'${o}'`).join(' and ')}`);
   }
   return last + 1;
-}
-
-interface Suspect {
-  chunk: number;
-  bit: number;
-  kind: 'unrecorded' | 'clear' | 'double';
-  owners: string[];
-}
-
-/**
- * The suspects whose disagreement persists: their chunks are read, then (after the index's lag) their
- * records, then the chunks again; a suspect counts only when its chunk did not change in between.
- * Those whose chunk did change are tried again, a few rounds at most.
- */
-async function confirmed(ctx: StoreContext, view: PoolView, suspects: Suspect[], pass: Pass): Promise<Suspect[]> {
-  const { meta, layout } = view;
-  const out: Suspect[] = [];
-  let open = suspects;
-  for (let round = 0; round < CONFIRM_TRIES && open.length > 0; round++) {
-    const chunkNumbers = [...new Set(open.map((s) => s.chunk))];
-    const before = await readChunks(ctx, meta.name, chunkNumbers, pass.budget);
-    await sleep(pass.lag);
-    const live = new Map<Suspect, string[]>();
-    for (const s of open) {
-      const value = (layout.chunk(s.chunk)?.base ?? 0n) + BigInt(s.bit);
-      const indexed = await ctx.table.query(
-        {
-          IndexName: TABLE_KEYS.valueIndex,
-          KeyConditionExpression: 'gpk = :pk AND gsk = :k',
-          ExpressionAttributeValues: { ':pk': poolPk(meta.name), ':k': valueSortKey(meta.type, value) },
-        },
-        pass.budget,
-      );
-      const holders: string[] = [];
-      for (const item of indexed.items) {
-        const named = decodeHolding(item);
-        const held = await getHolding(ctx, meta.name, named.owner, pass.budget);
-        if (held && held.value === value) holders.push(held.owner);
-      }
-      live.set(s, holders);
-    }
-    const after = await readChunks(ctx, meta.name, chunkNumbers, pass.budget);
-    await pass.meter.spend(open.length * 2 + chunkNumbers.length * 2);
-    const retry: Suspect[] = [];
-    for (const s of open) {
-      const was = before.get(s.chunk);
-      const now = after.get(s.chunk);
-      if ((was?.ver ?? 0) !== (now?.ver ?? 0)) {
-        retry.push(s);
-        continue;
-      }
-      const isSet = now ? getBit(now.bits, s.bit) : false;
-      const holders = live.get(s) ?? [];
-      const persists = s.kind === 'unrecorded' ? isSet && holders.length === 0 : s.kind === 'clear' ? !isSet && holders.length > 0 : holders.length > 1;
-      if (persists) out.push({ ...s, owners: holders.length > 0 ? holders : s.owners });
-    }
-    open = retry;
-  }
-  return out;
-}
-
-async function readChunks(ctx: StoreContext, pool: string, chunks: readonly number[], budget: Budget): Promise<Map<number, ChunkItem>> {
-  const items = await ctx.table.batchGet(chunks.map((c) => chunkKey(pool, c)), budget);
-  return new Map(items.map((i) => {
-    const c = decodeChunk(i);
-    return [c.chunk, c];
-  }));
-}
-
-/** Keeps a check's reads under READ_UNITS_PER_S, by waiting when it gets ahead. */
-class ReadMeter {
-  private readonly started = Date.now();
-  private units = 0;
-
-  async spend(units: number): Promise<void> {
-    this.units += units;
-    const due = this.started + (this.units / READ_UNITS_PER_S) * 1000;
-    const wait = due - Date.now();
-    if (wait > 0) await sleep(Math.min(wait, 1000));
-  }
 }
 
 function encodeCursor(c: Cursor): string {

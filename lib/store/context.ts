@@ -5,7 +5,7 @@
  * fresh read in the same call.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { type IntentStatus, type Native } from './items.js';
+import type { IntentStatus } from './items.js';
 import { Budget, DEFAULT_BUDGET_MS, DEFAULT_RETRY, type RetryPolicy } from './pacing.js';
 import { PoolCache } from './pool-cache.js';
 import { Table } from './table.js';
@@ -77,4 +77,3 @@ export class StoreContext {
   }
 }
 
-export type { Native };

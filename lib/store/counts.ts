@@ -4,7 +4,8 @@
  */
 import type { PoolCounts } from '../model.js';
 import type { StoreContext } from './context.js';
-import { CHUNK_PREFIX, chunkFromSk, chunkSk, decodeMeta, decodeRegistry, metaKey, poolPk, REGISTRY_KEY } from './items.js';
+import { decodeMeta, decodeRegistry } from './items.js';
+import { CHUNK_PREFIX, chunkFromSk, chunkSk, metaKey, poolPk, REGISTRY_KEY } from './keys.js';
 import { type Segment, segmentChunks } from './layout.js';
 import type { Budget } from './pacing.js';
 import { effectiveMeta, type PoolView, readPool, viewOf } from './pool-view.js';

@@ -4,7 +4,8 @@
  */
 import type { Allocated, Allocation } from '../model.js';
 import type { StoreContext } from './context.js';
-import { decodeChunk, type ChunkItem, chunkKey, decodeHolding, type HoldingItem, holdingKey } from './items.js';
+import { decodeChunk, type ChunkItem, decodeHolding, type HoldingItem } from './items.js';
+import { chunkKey, holdingKey } from './keys.js';
 import type { Budget } from './pacing.js';
 import { ownerConflict } from './store-errors.js';
 

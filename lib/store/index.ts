@@ -13,7 +13,7 @@ import { allocate } from './allocate.js';
 import { check, type CheckOptions } from './check.js';
 import { StoreContext, type StoreEvents, type StoreOptions } from './context.js';
 import { allPoolCounts, poolCounts } from './counts.js';
-import { REGISTRY_KEY } from './items.js';
+import { REGISTRY_KEY } from './keys.js';
 import { findByOwner, findByValue, listAllocations } from './lookup.js';
 import { applyPlan, type RegistrationState, registrationState } from './register.js';
 import { release } from './release.js';

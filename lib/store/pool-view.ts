@@ -4,7 +4,8 @@
  * matches, else from its layout pages. Also where a registration larger than one transaction is
  * resolved for readers: its staged items count only once its intent is committed.
  */
-import { decodeIntent, decodeMeta, decodePage, intentKey, itemWithKey, type IntentStatus, type ItemKey, LAYOUT_PREFIX, type MetaItem, metaKey, type Native, type PageItem, poolPk, SEGMENTS_PER_PAGE } from './items.js';
+import { decodeIntent, decodeMeta, decodePage, type IntentStatus, type MetaItem, type PageItem } from './items.js';
+import { intentKey, itemWithKey, type ItemKey, LAYOUT_PREFIX, metaKey, type Native, poolPk, SEGMENTS_PER_PAGE } from './keys.js';
 import type { StoreContext } from './context.js';
 import { Layout } from './layout.js';
 import type { Budget } from './pacing.js';

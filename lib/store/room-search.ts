@@ -3,17 +3,18 @@
  * bottom), never-written chunks picked from virtual segments, and the sweep that settles a segment
  * once all of its chunks exist. The rules of the keys are in room.ts; this file sends the reads.
  */
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import type { StoreContext } from './context.js';
+import { decodePage, type PageItem } from './items.js';
+import { CHUNK_PREFIX, chunkFromSk, chunkSk, LAYOUT_PREFIX, pageFromSk, pageKey, poolPk, SEGMENTS_PER_PAGE, TABLE_KEYS } from './keys.js';
 import { type ChunkInfo, segmentChunks } from './layout.js';
-import { CHUNK_PREFIX, chunkFromSk, chunkSk, decodePage, LAYOUT_PREFIX, type PageItem, pageFromSk, pageKey, poolPk, SEGMENTS_PER_PAGE, TABLE_KEYS } from './items.js';
-import type { Native, StoreContext } from './context.js';
+import { classifyError } from './outcomes.js';
 import type { Budget } from './pacing.js';
-import type { Page } from './table.js';
 import type { CachedPool, Candidate } from './pool-cache.js';
 import type { PoolView } from './pool-view.js';
 import { decodeRoom, pageRoom, ROOM_END, roomFrom } from './room.js';
+import type { Page } from './table.js';
 import { pageWrite } from './writes.js';
-import { classifyError } from './outcomes.js';
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 
 /** How many places with room one look collects: about 4 KB of index keys, one read unit. */
 const CANDIDATES_PER_QUERY = 40;

@@ -5,7 +5,8 @@
  */
 import type { SyncRecord } from '../model.js';
 import type { StoreContext } from './context.js';
-import { syncJson, syncPk } from './items.js';
+import { syncJson } from './items.js';
+import { syncPk } from './keys.js';
 import { syncPut, type Write } from './writes.js';
 
 /** A sync record keeps at most this many entries of each list, so it stays far inside DynamoDB's 400 KB. */

@@ -21,7 +21,7 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
-import { type ItemKey, type Native, TABLE_KEYS } from './items.js';
+import { type ItemKey, type Native, TABLE_KEYS } from './keys.js';
 import { classifyError } from './outcomes.js';
 import { type Budget, jitter, type RetryPolicy, sleep } from './pacing.js';
 import { unavailable } from './store-errors.js';

@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import type { Native } from './items.js';
+import type { Native } from './keys.js';
 import { classifyCancellation, classifyError } from './outcomes.js';
 import { type Budget, jitter, type RetryPolicy, sleep } from './pacing.js';
 import type { Table } from './table.js';

@@ -3,31 +3,8 @@
  * lib/store/table.ts, in transactions by lib/store/transact.ts). Each condition is assembled from
  * named parts, with the timeline that makes it necessary.
  */
-import {
-  type ChunkItem,
-  encodeHolding,
-  encodeIntent,
-  encodeMeta,
-  encodePage,
-  encodeStaged,
-  encodeSync,
-  type HoldingItem,
-  holdingKey,
-  type IntentItem,
-  type IntentStatus,
-  intentKey,
-  type ItemKey,
-  type MetaItem,
-  metaKey,
-  type Native,
-  type PageItem,
-  REGISTRY_KEY,
-  type RegistryItem,
-  type StagedGrow,
-  chunkKey,
-  pageKey,
-  TABLE_KEYS,
-} from './items.js';
+import { type ChunkItem, encodeHolding, encodeIntent, encodeMeta, encodePage, encodeStaged, encodeSync, type HoldingItem, type IntentItem, type IntentStatus, type MetaItem, type PageItem, type RegistryItem, type StagedGrow } from './items.js';
+import { holdingKey, intentKey, type ItemKey, metaKey, type Native, REGISTRY_KEY, chunkKey, pageKey, TABLE_KEYS } from './keys.js';
 import type { PoolType } from '../values.js';
 
 /** A transaction's write with plain JavaScript attribute values. */

@@ -4,23 +4,8 @@
  */
 import { describe, expect, test } from 'vitest';
 import { isPoolError } from '../../lib/errors.js';
-import {
-  CorruptItem,
-  decodeChunk,
-  decodeHolding,
-  decodeIntent,
-  decodeMeta,
-  decodePage,
-  decodeRegistry,
-  encodeHolding,
-  encodeIntent,
-  encodeMeta,
-  encodePage,
-  holdingKey,
-  type MetaItem,
-  ownerShard,
-  OWNER_SHARDS,
-} from '../../lib/store/items.js';
+import { CorruptItem, decodeChunk, decodeHolding, decodeIntent, decodeMeta, decodePage, decodeRegistry, encodeHolding, encodeIntent, encodeMeta, encodePage, type MetaItem } from '../../lib/store/items.js';
+import { holdingKey, ownerShard, OWNER_SHARDS } from '../../lib/store/keys.js';
 import { syncWrite } from '../../lib/store/syncs.js';
 import {
   chunkWrite,

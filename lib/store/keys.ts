@@ -1,0 +1,73 @@
+/**
+ * The table's keys: attribute names, and the partition and sort key of every kind of item. Pure.
+ * lib/store/items.ts defines what each item holds.
+ */
+
+/** Attribute names of the table's keys and indexes, shared with the CDK table definition. */
+export const TABLE_KEYS = {
+  partitionKey: 'pk',
+  sortKey: 'sk',
+  /** Global index: a pool's allocation records in value order. */
+  valueIndex: 'by-value',
+  valueIndexPartitionKey: 'gpk',
+  valueIndexSortKey: 'gsk',
+  /** Local index: a pool's chunks and layout pages that have free values (lib/store/room.ts). */
+  roomIndex: 'by-room',
+  roomIndexSortKey: 'room',
+  /** Epoch seconds after which DynamoDB removes the item (registration intents only). */
+  ttl: 'ttl',
+} as const;
+
+export type Native = Record<string, unknown>;
+export interface ItemKey {
+  pk: string;
+  sk: string;
+}
+
+export const REGISTRY_KEY: ItemKey = { pk: 'REGISTRY', sk: 'REGISTRY' };
+export const META_SK = 'META';
+export const CHUNK_PREFIX = 'CHUNK#';
+export const LAYOUT_PREFIX = 'LAYOUT#';
+export const OWNER_PREFIX = 'OWNER#';
+/** The partition of registration intents. */
+export const INTENTS_PK = 'REGISTRATION';
+const SYNC_PREFIX = 'SYNC#';
+
+/** Segments per layout page: a page of 32 IPv6 segments stays under 3 KB. */
+export const SEGMENTS_PER_PAGE = 32;
+/** How many layout pages a layout of `nseg` segments fills. */
+export const pageCount = (nseg: number): number => Math.ceil(nseg / SEGMENTS_PER_PAGE);
+/** An allocation record's partition: a pool's records spread over this many, by a hash of the owner. */
+export const OWNER_SHARDS = 16;
+
+export const poolPk = (pool: string): string => `POOL#${pool}`;
+export const metaKey = (pool: string): ItemKey => ({ pk: poolPk(pool), sk: META_SK });
+export const pageKey = (pool: string, page: number): ItemKey => ({ pk: poolPk(pool), sk: `${LAYOUT_PREFIX}${hex(page, 2)}` });
+export const chunkSk = (chunk: number): string => `${CHUNK_PREFIX}${hex(chunk, 8)}`;
+export const chunkKey = (pool: string, chunk: number): ItemKey => ({ pk: poolPk(pool), sk: chunkSk(chunk) });
+export const chunkFromSk = (sk: string): number => Number.parseInt(sk.slice(CHUNK_PREFIX.length), 16);
+export const pageFromSk = (sk: string): number => Number.parseInt(sk.slice(LAYOUT_PREFIX.length), 16);
+export const holdingPk = (pool: string, shard: number): string => `HOLD#${pool}#${shard.toString(16)}`;
+export const holdingKey = (pool: string, owner: string): ItemKey => ({ pk: holdingPk(pool, ownerShard(owner)), sk: `${OWNER_PREFIX}${owner}` });
+export const intentKey = (id: string): ItemKey => ({ pk: INTENTS_PK, sk: id });
+/** Sync records of one calendar month share a partition: newest first is a query per month. */
+export const syncPk = (at: string): string => `${SYNC_PREFIX}${at.slice(0, 7)}`;
+
+/** The item with this key among items read together (a BatchGetItem answers in no particular order). */
+export function itemWithKey(items: readonly Native[], key: ItemKey): Native | undefined {
+  return items.find((i) => i.pk === key.pk && i.sk === key.sk);
+}
+
+function hex(n: number, width: number): string {
+  return n.toString(16).padStart(width, '0');
+}
+
+/** FNV-1a over the owner's UTF-16 code units, folded to a shard. */
+export function ownerShard(owner: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < owner.length; i++) {
+    h ^= owner.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h % OWNER_SHARDS;
+}
