@@ -9,7 +9,8 @@ import { BatchWriteItemCommand, type DynamoDBClient } from '@aws-sdk/client-dyna
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { registerFile } from '../lib/registration.js';
 import { emptyBitmap, popcount, withBit } from '../lib/store/bitmap.js';
-import { chunkKey, encodePage } from '../lib/store/items.js';
+import { encodePage } from '../lib/store/items.js';
+import { chunkKey } from '../lib/store/keys.js';
 import { PoolStore } from '../lib/store/index.js';
 import { layoutOf, readPages } from '../lib/store/pool-view.js';
 import { chunkRoom } from '../lib/store/room.js';

@@ -80,6 +80,8 @@ export async function closedLoop(clients: number, seconds: number, op: (client: 
 
 export class Bench {
   private retries = 0;
+  /** Retries by reason since the last take. */
+  readonly retryReasons = new Map<string, number>();
   readonly db: DynamoDBClient;
 
   constructor(
@@ -94,7 +96,12 @@ export class Bench {
     return new PoolStore({
       client: localDynamoClient(this.ddb.endpoint),
       tableName: this.tableName,
-      events: { retry: () => void this.retries++ },
+      events: {
+        retry: (reason) => {
+          this.retries++;
+          this.retryReasons.set(reason, (this.retryReasons.get(reason) ?? 0) + 1);
+        },
+      },
       ...options,
     });
   }
@@ -102,6 +109,7 @@ export class Bench {
   takeRetries(): number {
     const r = this.retries;
     this.retries = 0;
+    this.retryReasons.clear();
     return r;
   }
 
