@@ -4,7 +4,7 @@
  * of it or none of it; a registration that stops half way, before or after committing, is finished by
  * the next one.
  */
-import type { DynamoDBClient, TransactWriteItemsCommandInput } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBClient, ScanCommand, type TransactWriteItemsCommandInput, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { describe, expect, test } from 'vitest';
 import { isPoolError } from '../lib/errors.js';
 import { registerFile } from '../lib/registration.js';
@@ -107,4 +107,39 @@ describe('registration of files larger than one transaction', () => {
     expect(next.result.pools.every((p) => p.action === 'grown' && p.size === 25)).toBe(true);
     expect((await store.pools()).every((p) => p.size === 25)).toBe(true);
   });
+
+  test('an aborted registration that stopped before undoing itself leaves nothing in the way of the next one', { timeout: 120_000 }, async () => {
+    const store = await freshStore();
+    // A pool of 32 ranges fills its first layout page: growing it writes a second page.
+    const ranges = (n: number) => Array.from({ length: n }, (_, i) => `{ start = ${i * 100}, end = ${i * 100 + 10} }`).join(', ');
+    const wide = (n: number) => `[pools.wide]\ntype = "integer"\nranges = [${ranges(n)}]\n`;
+    await register(store, wide(32));
+    const dying = new PoolStore({ client: dyingClient('before-commit'), tableName: store.tableName, budgetMs: TEST_BUDGET_MS });
+    const failed = await registerFile(dying, `${wide(33)}${file(60, 10, 1_000_000)}`, { source: 'http', maxPoolSize: 250_000 }).catch((e: unknown) => e);
+    expect((failed as Error).name, (failed as Error).message).toBe('InjectedCrash');
+    // Someone marks the stopped registration aborted, and stops before removing what it staged.
+    await testClient().send(
+      new ScanCommand({ TableName: store.tableName, FilterExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': { S: 'REGISTRATION' } } }),
+    ).then(async (out) => {
+      for (const item of out.Items ?? []) {
+        await testClient().send(
+          new UpdateItemCommand({
+            TableName: store.tableName,
+            Key: { pk: item.pk, sk: item.sk },
+            UpdateExpression: 'SET #s = :a',
+            ExpressionAttributeNames: { '#s': 'status' },
+            ExpressionAttributeValues: { ':a': { S: 'aborted' } },
+          }),
+        );
+      }
+    });
+    expect((await store.pool('wide')).size).toBe(320);
+    const grown = await register(store, `${wide(34)}${file(60, 10, 1_000_000)}`);
+    expect(grown.result.pools.find((p) => p.name === 'wide')).toMatchObject({ action: 'grown', added: 20, size: 340 });
+    expect((await store.pools()).length).toBe(61);
+    const values = new Set<bigint>();
+    for (let i = 0; i < 340; i++) values.add((await store.allocate({ pool: 'wide', owner: `o${i}` })).allocation.value);
+    expect(values.size).toBe(340);
+  });
 });
+

@@ -14,6 +14,7 @@
  * for good (a crash) is finished by the next registration: rolled forward if committed, undone if its
  * intent has been pending for longer than any registration takes.
  */
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import type { SyncRecord } from '../model.js';
 import type { Plan, PoolChange, RegisteredPool } from '../plan.js';
 import type { PoolType } from '../values.js';
@@ -23,11 +24,11 @@ import { decodeMeta, decodePage, decodeRegistry, type MetaItem, type PageItem, t
 import { metaKey, pageCount, pageKey, REGISTRY_KEY, SEGMENTS_PER_PAGE } from './keys.js';
 import { appendSegments, type Segment } from './layout.js';
 import type { Budget } from './pacing.js';
-import { layoutOf, trimPages } from './pool-view.js';
+import { committed, intentStatus, layoutOf, trimPages } from './pool-view.js';
 import { pageRoom } from './room.js';
 import { unavailable } from './store-errors.js';
 import { syncWrite } from './syncs.js';
-import { metaGrow, metaPut, metaStage, pageWrite, registryWrite, type Write } from './writes.js';
+import { metaDropStaged, metaGrow, metaPut, metaStage, pageReplace, pageWrite, registryWrite, type Write } from './writes.js';
 
 /** A registration lost a race with another one; plan again against the new state. */
 export class RegistryChanged extends Error {
@@ -54,7 +55,7 @@ export async function registrationState(ctx: StoreContext): Promise<Registration
   const names = [...registry.pools.keys()];
   const metas = new Map<string, MetaItem>();
   for (const item of await ctx.table.batchGet(names.map(metaKey), budget)) {
-    const meta = decodeMeta(item);
+    const meta = await withoutAbandonedGrow(ctx, decodeMeta(item), budget);
     metas.set(meta.name, meta);
   }
   const pages = await readAllPages(ctx, [...metas.values()], budget);
@@ -63,6 +64,18 @@ export async function registrationState(ctx: StoreContext): Promise<Registration
     return { name: meta.name, type: meta.type, runs: layout.runs(), prefix: meta.prefix, segments: meta.nseg };
   });
   return { pools, registry, metas, pages };
+}
+
+/**
+ * A definition still marked with the staged grow of an aborted registration (one that stopped while
+ * undoing itself) is cleaned before planning: nothing could grow the pool while the mark is there.
+ */
+async function withoutAbandonedGrow(ctx: StoreContext, meta: MetaItem, budget: Budget): Promise<MetaItem> {
+  if (!meta.staged || committed(await intentStatus(ctx, meta.staged.intent, budget))) return meta;
+  await ctx.table.write(metaDropStaged(meta.name, meta.staged.intent), budget).catch((e: unknown) => {
+    if (!(e instanceof ConditionalCheckFailedException)) throw e;
+  });
+  return decodeMeta((await ctx.table.get(metaKey(meta.name), budget)) ?? {});
 }
 
 /** Every layout page of these pools, read by key (their numbers follow from the segment counts). */
@@ -112,9 +125,16 @@ export function poolWrites(ctx: StoreContext, c: PoolChange, state: Registration
   const firstTouched = Math.floor(before.length / SEGMENTS_PER_PAGE);
   const writes: Write[] = [];
   for (let p = firstTouched; p < pageCount(segments.length); p++) {
-    const old = raw.find((x) => x.page === p);
-    const committed = old ? trimPages([old], before.length)[0] : undefined;
-    writes.push(pageWrite(c.name, old, pageOf(c, p, segments, committed)));
+    const after = (old?: PageItem) => pageOf(c, p, segments, old ? trimPages([old], before.length)[0] : undefined);
+    // A page holding committed segments is replaced on its version (a sweep may be settling it); one
+    // past them holds nothing that counts (at most what an aborted registration left) and is written
+    // over, in the same transaction as the definition's own condition.
+    if (p < pageCount(before.length)) {
+      const old = raw.find((x) => x.page === p);
+      writes.push(pageWrite(c.name, old, after(old)));
+    } else {
+      writes.push(pageReplace(c.name, after()));
+    }
   }
   if (!meta) {
     const fresh: MetaItem = { name: c.name, type: c.type, lver: 1, nseg: segments.length, prefix: c.prefix, createdAt: at, updatedAt: at, ver: 1, pendingIntent: intent };

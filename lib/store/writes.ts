@@ -191,6 +191,11 @@ export function pageWrite(pool: string, before: PageItem | undefined, after: Pag
   };
 }
 
+/** A layout page past the committed segments, written whatever is there (nothing there counts). */
+export function pageReplace(pool: string, after: PageItem): Write {
+  return { Put: { Item: encodePage(pool, { ...after, ver: 1 }) } };
+}
+
 /** Deletes a layout page written by an aborted registration (never one that a settled layout uses). */
 export function pageDelete(pool: string, page: number): Write {
   return { Delete: { Key: pageKey(pool, page) } };
