@@ -9,17 +9,26 @@ import * as z from 'zod';
 import { MAX_LISTED_ISSUES } from './errors.js';
 import { cmp, type FlaggedRun, normalize, overlapsSorted, type Run, runSize, subtract } from './runs.js';
 import {
+  addressBits,
+  addressRun,
+  type AddressFamily,
   clip,
   describe,
+  familyOfType,
   isPoolType,
+  isPrefixType,
+  POOL_TYPES,
   type PoolType,
+  parseAddress,
   parseConfigValue,
   parsePrefix,
   type Prefix,
   prefixHostRange,
+  prefixShift,
   prefixSpan,
   quote,
   showValue,
+  type ValueSpace,
   valueExample,
 } from './values.js';
 
@@ -38,6 +47,10 @@ export interface PoolSpec {
   /** `pools.<name>` */
   path: string;
   type: PoolType;
+  /** Prefix pools: the length of every value, as the file gives it (or, growing a pool, as registered). */
+  delegate?: number;
+  /** Prefix pools: whether the file itself gives delegate_prefix_len. */
+  givesDelegate?: boolean;
   prefix?: Prefix;
   hasRanges: boolean;
   /** The values this definition holds (prefix and ranges, exclusions taken out), with their sources. */
@@ -59,15 +72,13 @@ export interface ParseResult extends PoolsFile {
 export const POOL_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 export const POOL_NAME_RULE = '1-64 characters of A-Za-z0-9._-, starting with a letter or digit';
 
-const POOL_KEYS = ['type', 'prefix', 'ranges', 'auto_assign', 'exclude'] as const;
+const POOL_KEYS = ['type', 'prefix', 'delegate_prefix_len', 'ranges', 'auto_assign', 'exclude'] as const;
+const TYPES_TEXT = POOL_TYPES.map((t) => `"${t}"`).join(', ');
 const RANGE_KEYS = ['start', 'end', 'auto_assign'] as const;
 const EXCLUDE_RANGE_KEYS = ['start', 'end'] as const;
 
 const typeField = z.string({
-  error: (iss) =>
-    iss.input === undefined
-      ? 'required: one of "ipv4", "ipv6", "integer"'
-      : `must be one of "ipv4", "ipv6", "integer"; got ${describe(iss.input)}`,
+  error: (iss) => (iss.input === undefined ? `required: one of ${TYPES_TEXT}` : `must be one of ${TYPES_TEXT}; got ${describe(iss.input)}`),
 });
 const prefixField = z.string({ error: (iss) => `expected a CIDR string such as "10.180.62.0/26"; got ${describe(iss.input)}` });
 const autoAssignField = z.boolean({ error: (iss) => `must be true or false; got ${describe(iss.input)}` });
@@ -94,8 +105,15 @@ function unknownKeys(t: Table, accepted: readonly string[], path: string, errors
   }
 }
 
-/** Parses and validates a pool file on its own. */
-export function parsePoolsFile(text: string): ParseResult {
+/** What parsing needs of the registered pools: a prefix pool's delegate length, which a growing file may leave out. */
+export interface Registered {
+  delegateOf(pool: string): number | undefined;
+}
+
+const ALONE: Registered = { delegateOf: () => undefined };
+
+/** Parses and validates a pool file, on its own (`validate`) or against what is registered (planning). */
+export function parsePoolsFile(text: string, registered: Registered = ALONE): ParseResult {
   let doc: Record<string, unknown>;
   try {
     doc = parseToml(text, { integersAsBigInt: 'asNeeded' }) as Record<string, unknown>;
@@ -136,14 +154,14 @@ export function parsePoolsFile(text: string): ParseResult {
       errors.push({ path, message: `must be a table with keys ${POOL_KEYS.join(', ')}; got ${describe(raw)}` });
       continue;
     }
-    const spec = buildPool(name, path, raw, errors, warnings);
+    const spec = buildPool(name, path, raw, errors, warnings, registered.delegateOf(name));
     if (spec) specs.push(spec);
   }
   for (const issue of crossPoolOverlaps(specs)) errors.push(issue);
   return { pools: specs, errors, warnings };
 }
 
-function buildPool(name: string, path: string, raw: Table, errors: ConfigIssue[], warnings: string[]): PoolSpec | undefined {
+function buildPool(name: string, path: string, raw: Table, errors: ConfigIssue[], warnings: string[], registeredDelegate: number | undefined): PoolSpec | undefined {
   const before = errors.length;
   unknownKeys(raw, POOL_KEYS, path, errors);
   const typeText = field(typeField, raw.type, `${path}.type`, errors);
@@ -153,22 +171,34 @@ function buildPool(name: string, path: string, raw: Table, errors: ConfigIssue[]
   const excludes = raw.exclude === undefined ? undefined : field(arrayField('values, CIDRs or { start, end } tables'), raw.exclude, `${path}.exclude`, errors);
   if (typeText === undefined) return undefined;
   if (!isPoolType(typeText)) {
-    errors.push({ path: `${path}.type`, message: `must be one of "ipv4", "ipv6", "integer"; got ${describe(typeText)}` });
+    errors.push({ path: `${path}.type`, message: `must be one of ${TYPES_TEXT}; got ${describe(typeText)}` });
     return undefined;
   }
   const type = typeText;
   const given: SourcedRun[] = [];
 
+  const delegate = delegateField(type, raw.delegate_prefix_len, registeredDelegate, path, errors);
+  // A prefix pool whose delegate length is not known cannot have its values read.
+  if (isPrefixType(type) && delegate === undefined) return undefined;
+  const space: ValueSpace = { type, delegate };
+
   let prefix: Prefix | undefined;
   if (prefixText !== undefined) {
-    if (type === 'integer') {
+    const family = familyOfType(type);
+    if (!family) {
       errors.push({ path: `${path}.prefix`, message: 'integer pools take no prefix; use ranges = [{ start = 2024500, end = 2025500 }]' });
     } else {
-      const p = parsePrefix(type, prefixText);
+      const p = parsePrefix(family, prefixText);
       if (!p.ok) errors.push({ path: `${path}.prefix`, message: p.message });
-      else {
+      else if (isPrefixType(type) && p.value.length > (delegate as number)) {
+        errors.push({
+          path: `${path}.delegate_prefix_len`,
+          message: `${delegate} is shorter than the pool's prefix ${p.value.cidr}: every value is a prefix inside it; use ${p.value.length} to ${addressBits(family)}`,
+        });
+      } else {
         prefix = p.value;
-        given.push({ ...prefixHostRange(type, prefix), autoAssign: poolAuto ?? true, path: `${path}.prefix` });
+        const values = isPrefixType(type) ? prefixValues(space, prefix) : prefixHostRange(family, prefix);
+        given.push({ ...values, autoAssign: poolAuto ?? true, path: `${path}.prefix` });
       }
     }
   }
@@ -181,22 +211,22 @@ function buildPool(name: string, path: string, raw: Table, errors: ConfigIssue[]
     }
     unknownKeys(r, RANGE_KEYS, at, errors);
     const rangeAuto = r.auto_assign === undefined ? poolAuto : field(autoAssignField, r.auto_assign, `${at}.auto_assign`, errors);
-    const run = parseSpan(type, r, at, errors);
+    const run = parseSpan(space, r, at, errors);
     if (run) given.push({ ...run, autoAssign: rangeAuto ?? true, path: at });
   });
 
   // One by one: a spread of tens of thousands of issues can overflow the stack.
-  for (const issue of overlapsWithin(type, given)) errors.push(issue);
+  for (const issue of overlapsWithin(space, given)) errors.push(issue);
 
   const excluded: SourcedRun[] = [];
   const definition = normalize(given);
   (excludes ?? []).forEach((entry, i) => {
     const at = `${path}.exclude[${i}]`;
-    const run = parseExclude(type, entry, at, errors);
+    const run = parseExclude(space, entry, at, errors);
     if (!run) return;
     excluded.push({ ...run, autoAssign: false, path: at });
     if (!overlapsSorted(definition, run)) {
-      warnings.push(`${at}: ${describeRun(type, run)} is outside the definition of pool '${name}'; ignored`);
+      warnings.push(`${at}: ${describeRun(space, run)} is outside the definition of pool '${name}'; ignored`);
     }
   });
 
@@ -205,6 +235,8 @@ function buildPool(name: string, path: string, raw: Table, errors: ConfigIssue[]
     name,
     path,
     type,
+    delegate,
+    givesDelegate: raw.delegate_prefix_len !== undefined,
     prefix,
     hasRanges: ranges !== undefined,
     parts: subtract(given, excluded),
@@ -212,7 +244,40 @@ function buildPool(name: string, path: string, raw: Table, errors: ConfigIssue[]
   };
 }
 
-function parseSpan(type: PoolType, r: Table, at: string, errors: ConfigIssue[]): Run | undefined {
+/**
+ * A prefix pool's delegate_prefix_len: required when the pool is created (the file alone must say it),
+ * a file growing the pool may leave it out, and no other type takes it. Whether a given length is the
+ * registered one is for planning to say.
+ */
+function delegateField(type: PoolType, raw: unknown, registered: number | undefined, path: string, errors: ConfigIssue[]): number | undefined {
+  const at = `${path}.delegate_prefix_len`;
+  if (!isPrefixType(type)) {
+    if (raw !== undefined) errors.push({ path: at, message: `only ipv4-prefix and ipv6-prefix pools take a delegate_prefix_len; a ${type} pool's values are single ${type === 'integer' ? 'integers' : 'addresses'}` });
+    return undefined;
+  }
+  const bits = addressBits(type);
+  if (raw === undefined) {
+    if (registered !== undefined) return registered;
+    errors.push({ path: at, message: `required for a new ${type} pool: the length of every prefix it hands out, a whole number 1-${bits} (e.g. ${bits === 32 ? 26 : 64})` });
+    return undefined;
+  }
+  const n = typeof raw === 'bigint' ? Number(raw) : raw;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > bits) {
+    errors.push({ path: at, message: `must be a whole number 1-${bits} (the length of every prefix the pool hands out); got ${describe(raw)}` });
+    return undefined;
+  }
+  return n;
+}
+
+/** The values of a prefix pool's `prefix`: every prefix of the delegate length inside it, as prefix numbers. */
+function prefixValues(space: ValueSpace, prefix: Prefix): Run {
+  const family = familyOfType(space.type) as AddressFamily;
+  const shift = prefixShift(space);
+  const span = prefixSpan(family, prefix);
+  return { start: span.start >> shift, end: span.end >> shift };
+}
+
+function parseSpan(type: ValueSpace, r: Table, at: string, errors: ConfigIssue[]): Run | undefined {
   if (r.start === undefined) errors.push({ path: `${at}.start`, message: `required: the first value, ${valueExample(type)}` });
   if (r.end === undefined) errors.push({ path: `${at}.end`, message: `required: one past the last value (end is exclusive), ${valueExample(type)}` });
   if (r.start === undefined || r.end === undefined) return undefined;
@@ -222,10 +287,7 @@ function parseSpan(type: PoolType, r: Table, at: string, errors: ConfigIssue[]):
   if (!end.ok) errors.push({ path: `${at}.end`, message: end.message });
   if (!start.ok || !end.ok) return undefined;
   if (end.value <= start.value) {
-    const hint =
-      type === 'integer'
-        ? ''
-        : '; to include the last address of the space, use a prefix';
+    const hint = type.type === 'integer' ? '' : '; to include the last values of the space, use a prefix';
     errors.push({
       path: `${at}.end`,
       message: `end ${showValue(type, end.value)} must be greater than start ${showValue(type, start.value)} (end is exclusive)${hint}`,
@@ -235,36 +297,42 @@ function parseSpan(type: PoolType, r: Table, at: string, errors: ConfigIssue[]):
   return { start: start.value, end: end.value };
 }
 
-function parseExclude(type: PoolType, entry: unknown, at: string, errors: ConfigIssue[]): Run | undefined {
+function parseExclude(space: ValueSpace, entry: unknown, at: string, errors: ConfigIssue[]): Run | undefined {
+  const type = space.type;
+  const family = familyOfType(type);
   if (isTable(entry)) {
     unknownKeys(entry, EXCLUDE_RANGE_KEYS, at, errors);
-    return parseSpan(type, entry, at, errors);
+    return parseSpan(space, entry, at, errors);
   }
   if (typeof entry !== 'string' && typeof entry !== 'number' && typeof entry !== 'bigint') {
-    errors.push({ path: at, message: `an exclude entry is a value, ${type === 'integer' ? '' : 'a CIDR, '}or a table { start, end }; got ${describe(entry)}` });
+    errors.push({ path: at, message: `an exclude entry is a value, ${family ? 'a CIDR, ' : ''}or a table { start, end }; got ${describe(entry)}` });
     return undefined;
   }
-  if (typeof entry === 'string' && entry.includes('/')) {
-    if (type === 'integer') {
+  if (typeof entry === 'string' && (entry.includes('/') || (isPrefixType(type) && family !== undefined))) {
+    if (!family) {
       errors.push({ path: at, message: `integer pools take values or { start, end } ranges in exclude, not CIDRs; got ${quote(entry)}` });
       return undefined;
     }
-    const p = parsePrefix(type, entry);
+    // A prefix pool excludes every value that overlaps the excluded prefix or address, whatever its length.
+    const p = entry.includes('/') ? parsePrefix(family, entry) : parseAddress(family, entry);
     if (!p.ok) {
       errors.push({ path: at, message: p.message });
       return undefined;
     }
-    return prefixSpan(type, p.value);
+    const span = typeof p.value === 'bigint' ? { start: p.value, end: p.value + 1n } : prefixSpan(family, p.value);
+    if (!isPrefixType(type)) return span;
+    const shift = prefixShift(space);
+    return { start: span.start >> shift, end: (span.end + (1n << shift) - 1n) >> shift };
   }
-  const v = parseConfigValue(type, entry);
+  const v = parseConfigValue(space, entry);
   if (!v.ok) {
-    errors.push({ path: at, message: `${v.message}; exclude also takes ${type === 'integer' ? '' : 'CIDRs and '}{ start, end } ranges` });
+    errors.push({ path: at, message: `${v.message}; exclude also takes ${family ? 'CIDRs and ' : ''}{ start, end } ranges` });
     return undefined;
   }
   return { start: v.value, end: v.value + 1n };
 }
 
-function overlapsWithin(type: PoolType, given: readonly SourcedRun[]): ConfigIssue[] {
+function overlapsWithin(type: ValueSpace, given: readonly SourcedRun[]): ConfigIssue[] {
   const sorted = [...given].sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
   const issues: ConfigIssue[] = [];
   let widest: SourcedRun | undefined;
@@ -289,7 +357,12 @@ function overlapsWithin(type: PoolType, given: readonly SourcedRun[]): ConfigIss
  * goes into this key and nowhere else.
  */
 export function familyOf(pool: { type: PoolType }): string {
-  return pool.type;
+  return familyOfType(pool.type) ?? 'integer';
+}
+
+/** The family's own type, in whose values overlaps between its pools are judged and shown (addresses for prefix pools). */
+function familyType(type: PoolType): PoolType {
+  return familyOfType(type) ?? 'integer';
 }
 
 /**
@@ -338,10 +411,12 @@ function crossPoolOverlaps(specs: readonly PoolSpec[]): ConfigIssue[] {
     const family = familyOf(spec);
     let runs = families.get(family);
     if (!runs) families.set(family, (runs = []));
+    // Judged on the addresses values cover, so that a prefix pool and an address pool of one family meet.
+    const covers = (r: Run) => addressRun(spec, r);
     // What a pool holds is judged merged (touching parts are one run), what it is judged against part by part.
-    for (const held of normalize(spec.parts)) runs.push({ start: held.start, end: held.end, pool });
+    for (const held of normalize(spec.parts)) runs.push({ ...covers(held), pool });
     spec.parts.forEach((p, part) => {
-      if (p.end > p.start) runs.push({ start: p.start, end: p.end, pool, part });
+      if (p.end > p.start) runs.push({ ...covers(p), pool, part });
     });
   });
 
@@ -386,7 +461,7 @@ function crossPoolOverlaps(specs: readonly PoolSpec[]): ConfigIssue[] {
     const b = specs[later];
     return {
       path: b.parts[part].path,
-      message: `overlaps pool '${specs[earlier].name}' (both hold ${describeRun(b.type, shared)}); pools of the same family must not share values`,
+      message: `overlaps pool '${specs[earlier].name}' (both hold ${describeRun(familyType(b.type), shared)}); pools of the same family must not share values`,
     };
   });
   if (cut) issues.push(moreOverlaps('between pools of this file'));
@@ -394,7 +469,7 @@ function crossPoolOverlaps(specs: readonly PoolSpec[]): ConfigIssue[] {
 }
 
 /** "10.0.0.1-10.0.0.9 (9 values)" or a single value; inclusive bounds read best in messages. */
-export function describeRun(type: PoolType, run: Run): string {
+export function describeRun(type: PoolType | ValueSpace, run: Run): string {
   const n = runSize([run]);
   if (n === 1n) return showValue(type, run.start);
   return `${showValue(type, run.start)}-${showValue(type, run.end - 1n)} (${n} values)`;

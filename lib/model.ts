@@ -6,10 +6,10 @@
 import type { ConfigIssue } from './config.js';
 import type { FlaggedRun } from './runs.js';
 import type { ConfigResultJson } from './shapes.js';
-import type { Parsed, PoolType } from './values.js';
+import type { Parsed, PoolType, ValueSpace } from './values.js';
 
-/** A request's value, parsed once the pool's type is known (the store reads the pool first). */
-export type ValueInput = (type: PoolType) => Parsed<bigint>;
+/** A request's value, parsed once the pool's type (and a prefix pool's delegate length) is known: the store reads the pool first. */
+export type ValueInput = (space: ValueSpace) => Parsed<bigint>;
 
 /** What an allocation asks for. The owner is the idempotency key: one allocation per (pool, owner). */
 export interface AllocationRequest {
@@ -30,6 +30,8 @@ export interface ReleaseRequest {
 export interface Allocation {
   pool: string;
   type: PoolType;
+  /** Prefix pools: the length of every value. */
+  delegate?: number;
   /** The first value held. */
   value: bigint;
   /** How many values are held from `value` on: 1 for a single value. */
@@ -48,6 +50,8 @@ export interface Allocated {
 export interface PoolCounts {
   name: string;
   type: PoolType;
+  /** Prefix pools: the length of every value. */
+  delegate?: number;
   size: number;
   used: number;
   autoAssignSize: number;

@@ -15,12 +15,14 @@ import {
   type SourcedRun,
 } from './config.js';
 import { cmp, type FlaggedRun, firstEndingAfter, firstStartingFrom, normalize, normalizeFlagged, type Run, runSize, subtract } from './runs.js';
-import { type PoolType, parsePrefix, prefixSpan } from './values.js';
+import { addressRun, familyOfType, type AddressFamily, type PoolType, parsePrefix, prefixSpan, type ValueSpace } from './values.js';
 
 /** A pool as the store holds it, as far as planning needs to know. */
 export interface RegisteredPool {
   name: string;
   type: PoolType;
+  /** Prefix pools: the length of every value, fixed at creation. */
+  delegate?: number;
   /** Disjoint, sorted runs with their auto_assign. */
   runs: FlaggedRun[];
   /** The largest prefix registered for the pool, kept to explain shrinks. */
@@ -34,6 +36,8 @@ export type PoolAction = 'created' | 'grown' | 'unchanged';
 export interface PoolChange {
   name: string;
   type: PoolType;
+  /** Prefix pools: the length of every value. */
+  delegate?: number;
   action: PoolAction;
   /** Exactly the values this file adds, with the auto_assign they get. */
   added: FlaggedRun[];
@@ -88,7 +92,9 @@ export function planRegistration(registered: readonly RegisteredPool[], file: Po
     if (change.size > BigInt(options.maxPoolSize)) {
       errors.push({
         path: spec.path,
-        message: `pool '${spec.name}' would hold ${change.size} values, more than MAX_POOL_SIZE (${options.maxPoolSize}); split it into several pools or raise MAX_POOL_SIZE`,
+        message: `pool '${spec.name}' would hold ${count(change.size)} values, more than MAX_POOL_SIZE (${count(options.maxPoolSize)}); split it into several pools${
+          options.maxPoolSize < MAX_POOL_SIZE_CEILING && change.size <= BigInt(MAX_POOL_SIZE_CEILING) ? ` or raise MAX_POOL_SIZE (at most ${count(MAX_POOL_SIZE_CEILING)})` : ''
+        }`,
       });
     }
     const segments = (existing ? (existing.segments ?? existing.runs.length) : 0) + change.added.length;
@@ -116,7 +122,8 @@ export function planRegistration(registered: readonly RegisteredPool[], file: Po
  * that parsed cleanly are planned even when others did not, so one run reports every problem.
  */
 export function planFile(text: string, registered: readonly RegisteredPool[], options: PlanOptions): PlanResult {
-  const parsed = parsePoolsFile(text);
+  const delegates = new Map(registered.map((p) => [p.name, p.delegate]));
+  const parsed = parsePoolsFile(text, { delegateOf: (pool) => delegates.get(pool) });
   const planned = planRegistration(registered, parsed, options);
   if (parsed.errors.length === 0) return planned;
   const errors = [...parsed.errors, ...(planned.ok ? [] : planned.errors)];
@@ -138,7 +145,7 @@ function planCreation(spec: PoolSpec, errors: ConfigIssue[]): PoolChange | undef
     errors.push({ path: spec.path, message: 'the definition holds no value (everything is excluded); give it at least one value' });
     return undefined;
   }
-  return { name: spec.name, type: spec.type, action: 'created', added, addedCount: size, size, prefix: spec.prefix?.cidr };
+  return { name: spec.name, type: spec.type, delegate: spec.delegate, action: 'created', added, addedCount: size, size, prefix: spec.prefix?.cidr };
 }
 
 function planGrowth(existing: RegisteredPool, spec: PoolSpec, errors: ConfigIssue[], ignored: Ignored[]): PoolChange | undefined {
@@ -149,8 +156,24 @@ function planGrowth(existing: RegisteredPool, spec: PoolSpec, errors: ConfigIssu
     });
     return undefined;
   }
+  if (spec.givesDelegate && spec.delegate !== existing.delegate) {
+    errors.push({
+      path: `${spec.path}.delegate_prefix_len`,
+      message: `pool '${spec.name}' is registered with delegate_prefix_len ${existing.delegate}; it cannot change (got ${spec.delegate}): leave it out, or use a new pool name`,
+    });
+    return undefined;
+  }
   const currentSize = runSize(existing.runs);
-  const unchanged: PoolChange = { name: spec.name, type: spec.type, action: 'unchanged', added: [], addedCount: 0n, size: currentSize, prefix: existing.prefix };
+  const unchanged: PoolChange = {
+    name: spec.name,
+    type: spec.type,
+    delegate: existing.delegate,
+    action: 'unchanged',
+    added: [],
+    addedCount: 0n,
+    size: currentSize,
+    prefix: existing.prefix,
+  };
   if (spec.prefix === undefined && !spec.hasRanges) return unchanged;
 
   const added = flagged(subtract(spec.parts, existing.runs));
@@ -176,7 +199,7 @@ export const MAX_REASONS_PER_POOL = 1000;
 
 /** Everything the file asks that would remove or change a registered value, each with its reason. */
 function shrinkReasons(existing: RegisteredPool, spec: PoolSpec): string[] {
-  const type = spec.type;
+  const type: ValueSpace = spec;
   const reasons: string[] = [];
   let unlisted = 0;
   // Reasons are only written while there is room for them; the rest are counted.
@@ -195,9 +218,10 @@ function shrinkReasons(existing: RegisteredPool, spec: PoolSpec): string[] {
   }
 
   let missing: Run[] = subtract(runs, [...spec.parts, ...spec.excluded]);
-  const registeredPrefix = existing.prefix ? parsePrefix(type as 'ipv4' | 'ipv6', existing.prefix) : undefined;
+  const family = familyOfType(type.type) as AddressFamily;
+  const registeredPrefix = existing.prefix && family ? parsePrefix(family, existing.prefix) : undefined;
   if (spec.prefix && registeredPrefix?.ok && spec.prefix.length > registeredPrefix.value.length) {
-    const span = prefixSpan(type as 'ipv4' | 'ipv6', registeredPrefix.value);
+    const span = prefixSpan(family, registeredPrefix.value);
     if (spec.prefix.network >= span.start && spec.prefix.network < span.end) {
       const prefix = spec.prefix.cidr;
       note(() => `prefix ${prefix} is smaller than registered ${existing.prefix}; pools never shrink`);
@@ -250,9 +274,10 @@ function flippedFlags(runs: readonly FlaggedRun[], parts: readonly SourcedRun[])
 function widerPrefix(existing: RegisteredPool, spec: PoolSpec): string | undefined {
   if (!spec.prefix) return existing.prefix;
   if (!existing.prefix) return spec.prefix.cidr;
-  const current = parsePrefix(spec.type as 'ipv4' | 'ipv6', existing.prefix);
+  const family = familyOfType(spec.type) as AddressFamily;
+  const current = parsePrefix(family, existing.prefix);
   if (!current.ok) return spec.prefix.cidr;
-  const span = prefixSpan(spec.type as 'ipv4' | 'ipv6', spec.prefix);
+  const span = prefixSpan(family, spec.prefix);
   const contains = spec.prefix.length < current.value.length && current.value.network >= span.start && current.value.network < span.end;
   return contains ? spec.prefix.cidr : existing.prefix;
 }
@@ -275,7 +300,8 @@ function indexRegistered(registered: readonly RegisteredPool[]): Map<string, Fam
     const family = familyOf(pool);
     let f = families.get(family);
     if (!f) families.set(family, (f = { runs: [], reach: [] }));
-    for (const r of normalize(pool.runs)) f.runs.push({ start: r.start, end: r.end, pool: index });
+    // On the addresses values cover, so that a prefix pool and an address pool of one family meet.
+    for (const r of normalize(pool.runs)) f.runs.push({ ...addressRun(pool, r), pool: index });
   });
   for (const f of families.values()) {
     f.runs.sort((a, b) => cmp(a.start, b.start));
@@ -300,9 +326,11 @@ function overlapsRegistered(
 ): ConfigIssue[] {
   const family = index.get(familyOf(spec));
   if (added.length === 0 || !family || budget.cut) return [];
-  const adding = normalize(added);
+  const covers = (r: Run) => addressRun(spec, r);
+  const adding = normalize(added).map(covers);
   const found = new Map<string, { pool: number; part: number; shared: Run }>();
-  parts: for (const [k, part] of spec.parts.entries()) {
+  parts: for (const [k, valuePart] of spec.parts.entries()) {
+    const part = covers(valuePart);
     // What this part adds, in value order...
     for (let a = firstEndingAfter(adding, part.start); a < adding.length && adding[a].start < part.end; a++) {
       const piece = { start: max(adding[a].start, part.start), end: min(adding[a].end, part.end) };
@@ -322,8 +350,13 @@ function overlapsRegistered(
   budget.left -= hits.length;
   return hits.map(({ pool, part, shared }) => ({
     path: spec.parts[part].path,
-    message: `overlaps registered pool '${registered[pool].name}' (both would hold ${describeRun(spec.type, shared)}); pools of the same family must not share values`,
+    message: `overlaps registered pool '${registered[pool].name}' (both would hold ${describeRun(familyOfType(spec.type) ?? spec.type, shared)}); pools of the same family must not share values`,
   }));
+}
+
+/** A number with thousands separators, as messages show sizes. */
+function count(n: number | bigint): string {
+  return n.toLocaleString('en-US');
 }
 
 /** The first index whose reach (highest end so far) is past `v`. */
@@ -359,6 +392,7 @@ export function applyPlan(registered: readonly RegisteredPool[], plan: Plan): Re
     out.set(c.name, {
       name: c.name,
       type: c.type,
+      delegate: c.delegate,
       runs: normalizeFlagged([...(before?.runs ?? []), ...c.added]),
       prefix: c.prefix,
       segments: (before ? (before.segments ?? before.runs.length) : 0) + c.added.length,

@@ -1,13 +1,34 @@
 /**
- * Value math for the three pool types. Every value is a bigint inside the product so that an IPv6
- * range costs the same as a VLAN range; it only becomes a string or a JSON number at the edges.
+ * Value math for the pool types. Every value is a bigint inside the product so that an IPv6 range costs
+ * the same as a VLAN range; it only becomes a string or a JSON number at the edges. A prefix pool's
+ * values are prefix numbers (the network address shifted right by the bits below the delegated
+ * length): dense integers, so a /48 delegated as /64s is the 65,536 values 0x20010db80100 << 16 … like
+ * any other 65,536-value pool.
  */
 import { IPv4, IPv6, Validator } from 'ip-num';
 
-export const POOL_TYPES = ['ipv4', 'ipv6', 'integer'] as const;
+export const POOL_TYPES = ['ipv4', 'ipv6', 'integer', 'ipv4-prefix', 'ipv6-prefix'] as const;
 export type PoolType = (typeof POOL_TYPES)[number];
+export type AddressFamily = 'ipv4' | 'ipv6';
+export type PrefixType = 'ipv4-prefix' | 'ipv6-prefix';
 
-/** A value as it appears in JSON: a number for integer pools, a string for IP pools. */
+/**
+ * How a pool's values are read and written: its type, and for a prefix pool the length of every
+ * value (`delegate_prefix_len`). Pools, allocations and definitions all carry both.
+ */
+export interface ValueSpace {
+  readonly type: PoolType;
+  readonly delegate?: number;
+}
+
+/** A pool type stands for its space where the type alone says it (every type but the prefix ones). */
+export type SpaceLike = PoolType | ValueSpace;
+
+export function spaceOf(s: SpaceLike): ValueSpace {
+  return typeof s === 'string' ? { type: s } : s;
+}
+
+/** A value as it appears in JSON: a number for integer pools, a string for IP and prefix pools. */
 export type JsonValue = number | string;
 
 /** Integers are JSON numbers, so they stay below 2^53 to round-trip exactly. */
@@ -19,25 +40,61 @@ export function isPoolType(x: unknown): x is PoolType {
   return typeof x === 'string' && (POOL_TYPES as readonly string[]).includes(x);
 }
 
-/** All integer pools form one family, as do all IPv4 pools and all IPv6 pools. */
-export function addressBits(type: 'ipv4' | 'ipv6'): number {
-  return type === 'ipv4' ? IPV4_BITS : IPV6_BITS;
+export function isPrefixType(t: PoolType): t is PrefixType {
+  return t === 'ipv4-prefix' || t === 'ipv6-prefix';
 }
 
-/** One past the largest value of the type's space. */
-export function spaceEnd(type: PoolType): bigint {
-  return type === 'integer' ? INTEGER_LIMIT : 1n << BigInt(addressBits(type));
+/** The addresses a type's values are made of; undefined for integer pools. */
+export function familyOfType(t: PoolType): AddressFamily | undefined {
+  if (t === 'ipv4' || t === 'ipv4-prefix') return 'ipv4';
+  if (t === 'ipv6' || t === 'ipv6-prefix') return 'ipv6';
+  return undefined;
+}
+
+export function addressBits(type: AddressFamily | PrefixType): number {
+  return familyOfType(type) === 'ipv4' ? IPV4_BITS : IPV6_BITS;
+}
+
+/** A prefix pool's delegate length, which its values cannot be read or written without. */
+export function delegateOf(s: ValueSpace): number {
+  if (s.delegate === undefined) throw new Error(`a ${s.type} pool's values need its delegate_prefix_len`);
+  return s.delegate;
+}
+
+/** Bits between a prefix pool's value (a prefix number) and its network address. */
+export function prefixShift(s: ValueSpace): bigint {
+  return BigInt(addressBits(s.type as PrefixType) - delegateOf(s));
+}
+
+/** One past the largest value of the space. */
+export function spaceEnd(x: SpaceLike): bigint {
+  const s = spaceOf(x);
+  if (s.type === 'integer') return INTEGER_LIMIT;
+  if (isPrefixType(s.type)) return 1n << BigInt(delegateOf(s));
+  return 1n << BigInt(addressBits(s.type));
+}
+
+/** The addresses a run of values covers: a prefix pool's prefix numbers become address runs. */
+export function addressRun(s: ValueSpace, run: { start: bigint; end: bigint }): { start: bigint; end: bigint } {
+  if (!isPrefixType(s.type)) return run;
+  const shift = prefixShift(s);
+  return { start: run.start << shift, end: run.end << shift };
 }
 
 /** What a value of this type looks like, for error messages. */
-export function valueExample(type: PoolType): string {
-  switch (type) {
+export function valueExample(x: SpaceLike): string {
+  const s = spaceOf(x);
+  switch (s.type) {
     case 'ipv4':
       return 'an IPv4 address string such as "10.0.0.5"';
     case 'ipv6':
       return 'an IPv6 address string such as "2001:db8::5"';
     case 'integer':
       return 'a whole number 0 <= v < 2^53 (9007199254740992)';
+    case 'ipv4-prefix':
+      return `an IPv4 prefix string of length ${s.delegate ?? 'delegate_prefix_len'} such as "10.244.1.0/${s.delegate ?? 26}"`;
+    case 'ipv6-prefix':
+      return `an IPv6 prefix string of length ${s.delegate ?? 'delegate_prefix_len'} such as "2001:db8:100:5::/${s.delegate ?? 64}"`;
   }
 }
 
@@ -110,9 +167,11 @@ function quickIPv6(text: string): bigint | undefined {
 
 /**
  * Parses a value as the config file gives it: integers as TOML integers or strings of decimal digits
- * or 0x hex; addresses as strings.
+ * or 0x hex; addresses as strings; a prefix pool's values as prefixes of exactly its delegate length.
  */
-export function parseConfigValue(type: PoolType, raw: unknown): Parsed<bigint> {
+export function parseConfigValue(x: SpaceLike, raw: unknown): Parsed<bigint> {
+  const s = spaceOf(x);
+  const type = s.type;
   if (type === 'integer') {
     if (typeof raw === 'bigint') return checkInteger(raw, String(raw));
     if (typeof raw === 'number') {
@@ -125,8 +184,19 @@ export function parseConfigValue(type: PoolType, raw: unknown): Parsed<bigint> {
     }
     return fail(`expected ${valueExample(type)}, as a TOML integer or a string of decimal digits or 0x hex; got ${describe(raw)}`);
   }
-  if (typeof raw !== 'string') return fail(`expected ${valueExample(type)}; got ${describe(raw)}`);
+  if (typeof raw !== 'string') return fail(`expected ${valueExample(s)}; got ${describe(raw)}`);
+  if (isPrefixType(type)) return parsePrefixValue(s, raw);
   return parseAddress(type, raw);
+}
+
+/** A prefix pool's value: a canonical prefix of exactly the pool's delegate length, as its prefix number. */
+export function parsePrefixValue(s: ValueSpace, text: string): Parsed<bigint> {
+  const family = familyOfType(s.type) as AddressFamily;
+  const p = parsePrefix(family, text);
+  if (!p.ok) return p;
+  const delegate = delegateOf(s);
+  if (p.value.length !== delegate) return fail(`${quote(text)} is a /${p.value.length}; values of this pool are /${delegate} prefixes, such as ${quote(`${showValue(family, p.value.network)}/${delegate}`)}`);
+  return { ok: true, value: p.value.network >> prefixShift(s) };
 }
 
 function checkInteger(v: bigint, shown: string): Parsed<bigint> {
@@ -135,42 +205,67 @@ function checkInteger(v: bigint, shown: string): Parsed<bigint> {
 }
 
 /**
- * Parses a value as the HTTP API takes it: a JSON number for integer pools, a string for IP pools.
+ * Parses a value as the HTTP API takes it: a JSON number for integer pools, a string for IP pools, a
+ * CIDR string for prefix pools.
  */
-export function parseJsonValue(type: PoolType, raw: unknown): Parsed<bigint> {
-  if (type === 'integer') {
+export function parseJsonValue(x: SpaceLike, raw: unknown): Parsed<bigint> {
+  const s = spaceOf(x);
+  if (s.type === 'integer') {
     if (typeof raw !== 'number' || !Number.isInteger(raw)) {
-      return fail(`value must be ${valueExample(type)} as a JSON number; got ${describe(raw)}`);
+      return fail(`value must be ${valueExample(s)} as a JSON number; got ${describe(raw)}`);
     }
     return checkInteger(BigInt(raw), String(raw));
   }
-  if (typeof raw !== 'string') return fail(`value must be ${valueExample(type)}; got ${describe(raw)}`);
-  return parseAddress(type, raw);
+  if (typeof raw !== 'string') return fail(`value must be ${valueExample(s)}; got ${describe(raw)}`);
+  if (isPrefixType(s.type)) return parsePrefixValue(s, raw);
+  return parseAddress(s.type, raw);
 }
 
-/** Parses a value from a URL path segment (already percent-decoded). */
-export function parsePathValue(type: PoolType, text: string): Parsed<bigint> {
-  if (type === 'integer') {
-    if (!/^[0-9]{1,16}$/.test(text)) return fail(`${quote(text)} is not ${valueExample(type)}`);
+/**
+ * Parses a value from a URL path segment (already percent-decoded). A prefix cannot travel in a path
+ * segment (its `/`), so a prefix pool's value is named by an address: the prefix that holds it.
+ */
+export function parsePathValue(x: SpaceLike, text: string): Parsed<bigint> {
+  const s = spaceOf(x);
+  if (s.type === 'integer') {
+    if (!/^[0-9]{1,16}$/.test(text)) return fail(`${quote(text)} is not ${valueExample(s)}`);
     return checkInteger(BigInt(text), text);
   }
-  return parseAddress(type, text);
+  if (isPrefixType(s.type)) {
+    const address = parseAddress(familyOfType(s.type) as AddressFamily, text);
+    if (!address.ok) return fail(`${quote(text)} is not an address; in a path, a prefix is named by its first address, such as "2001:db8:100:5::"`);
+    return { ok: true, value: address.value >> prefixShift(s) };
+  }
+  return parseAddress(s.type, text);
 }
 
-export function formatValue(type: PoolType, v: bigint): JsonValue {
-  switch (type) {
+/**
+ * A value (or, with `size` > 1, the block of `size` values starting at it) as JSON: a number for
+ * integer pools (a block's first value), an address for one IP value, a CIDR for an IP block and for
+ * every prefix pool value.
+ */
+export function formatValue(x: SpaceLike, v: bigint, size = 1): JsonValue {
+  const s = spaceOf(x);
+  switch (s.type) {
     case 'integer':
       return Number(v);
     case 'ipv4':
-      return formatIPv4(v);
-    case 'ipv6':
-      return formatIPv6(v);
+    case 'ipv6': {
+      const address = s.type === 'ipv4' ? formatIPv4(v) : formatIPv6(v);
+      return size === 1 ? address : `${address}/${addressBits(s.type) - Math.log2(size)}`;
+    }
+    case 'ipv4-prefix':
+    case 'ipv6-prefix': {
+      const family = familyOfType(s.type) as AddressFamily;
+      const network = v << prefixShift(s);
+      return `${family === 'ipv4' ? formatIPv4(network) : formatIPv6(network)}/${delegateOf(s) - Math.log2(size)}`;
+    }
   }
 }
 
 /** The value as text, whatever the type; for messages and CLI output. */
-export function showValue(type: PoolType, v: bigint): string {
-  return String(formatValue(type, v));
+export function showValue(x: SpaceLike, v: bigint, size = 1): string {
+  return String(formatValue(x, v, size));
 }
 
 export function formatIPv4(v: bigint): string {
@@ -206,9 +301,10 @@ export function formatIPv6(v: bigint): string {
   return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
 }
 
-/** Fixed-width hex, so that DynamoDB sort keys order like the values. */
-export function valueSortKey(type: PoolType, v: bigint): string {
-  const width = type === 'integer' ? 14 : type === 'ipv4' ? 8 : 32;
+/** Fixed-width hex, so that DynamoDB sort keys order like the values (a prefix number fits its family's width). */
+export function valueSortKey(x: SpaceLike, v: bigint): string {
+  const type = spaceOf(x).type;
+  const width = type === 'integer' ? 14 : familyOfType(type) === 'ipv4' ? 8 : 32;
   return v.toString(16).padStart(width, '0');
 }
 
@@ -224,7 +320,7 @@ export interface Prefix {
 }
 
 /** Parses a canonical CIDR of the given family; host bits set is an error naming the canonical form. */
-export function parsePrefix(type: 'ipv4' | 'ipv6', text: string): Parsed<Prefix> {
+export function parsePrefix(type: AddressFamily, text: string): Parsed<Prefix> {
   const family = type === 'ipv4' ? 'IPv4' : 'IPv6';
   const example = type === 'ipv4' ? '"10.180.62.0/26"' : '"2001:db8:0:1::/120"';
   const slash = text.indexOf('/');
@@ -246,7 +342,7 @@ export function parsePrefix(type: 'ipv4' | 'ipv6', text: string): Parsed<Prefix>
 }
 
 /** First and one-past-last address the prefix covers, network and broadcast included. */
-export function prefixSpan(type: 'ipv4' | 'ipv6', p: Prefix): { start: bigint; end: bigint } {
+export function prefixSpan(type: AddressFamily, p: Prefix): { start: bigint; end: bigint } {
   return { start: p.network, end: p.network + (1n << BigInt(addressBits(type) - p.length)) };
 }
 
@@ -254,7 +350,7 @@ export function prefixSpan(type: 'ipv4' | 'ipv6', p: Prefix): { start: bigint; e
  * The addresses a prefix pool holds: IPv4 drops network and broadcast except on /31 (RFC 3021) and
  * /32; IPv6 drops the all-zeros Subnet-Router anycast address except on /127 and /128.
  */
-export function prefixHostRange(type: 'ipv4' | 'ipv6', p: Prefix): { start: bigint; end: bigint } {
+export function prefixHostRange(type: AddressFamily, p: Prefix): { start: bigint; end: bigint } {
   const { start, end } = prefixSpan(type, p);
   const bits = addressBits(type);
   if (p.length >= bits - 1) return { start, end };

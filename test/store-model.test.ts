@@ -12,7 +12,7 @@ import { fc } from '@fast-check/vitest';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { isPoolError } from '../lib/errors.js';
 import { PoolStore } from '../lib/store/index.js';
-import { type PoolType, parseConfigValue, showValue } from '../lib/values.js';
+import { type PoolType, parseConfigValue, showValue, type ValueSpace } from '../lib/values.js';
 import { freshStore, register, storeOn } from './support/store.js';
 
 type Op =
@@ -103,7 +103,7 @@ describe('store against a model', () => {
         const space = valueSpace(program.type, run);
         await register(store, poolToml(name, program, space));
         const total = program.autoValues + program.manualValues;
-        const val = (offset: number) => (type: PoolType) => parseConfigValue(type, space.text(offset));
+        const val = (offset: number) => (s: ValueSpace) => parseConfigValue(s, space.text(offset));
         const offsetOf = (v: bigint) => Number(v - space.base);
         const events: Event[] = [];
         const t0 = performance.now();

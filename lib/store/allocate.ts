@@ -43,7 +43,7 @@ export async function allocate(ctx: StoreContext, req: AllocationRequest): Promi
   const cached = ctx.cache.get(pool);
   let guess: Target | undefined;
   if (cached && req.value) {
-    const parsed = req.value(cached.type);
+    const parsed = req.value(cached.space);
     const pos = parsed.ok ? cached.layout.locate(parsed.value) : undefined;
     if (pos) guess = { chunk: pos.chunk, item: undefined };
   } else if (cached) {
@@ -51,7 +51,7 @@ export async function allocate(ctx: StoreContext, req: AllocationRequest): Promi
   }
   const { view, items } = await readPool(ctx, pool, budget, guess ? [chunkKey(pool, guess.chunk)] : []);
   if (!view) throw poolNotFound(pool);
-  const type = view.meta.type;
+  const type = view.cached.space;
 
   let wanted: Position | undefined;
   let wantedValue: bigint | undefined;
@@ -101,7 +101,7 @@ export async function allocate(ctx: StoreContext, req: AllocationRequest): Promi
 
     const after = withBit(bits, bit, true);
     const room = chunkRoom(type, info, after);
-    const holding: HoldingItem = { pool, type, owner, value: info.base + BigInt(bit), size: 1, at: ctx.isoNow(), rid };
+    const holding: HoldingItem = { pool, type: type.type, delegate: type.delegate, owner, value: info.base + BigInt(bit), size: 1, at: ctx.isoNow(), rid };
     const outcome = await ctx.tx(
       [chunkWrite(pool, target.chunk, target.item, { bits: after, used: (target.item?.used ?? 0) + 1, room, at: ctx.now().getTime() }), holdingPut(holding)],
       budget,
@@ -221,5 +221,5 @@ async function noFreeValue(ctx: StoreContext, view: PoolView, owner: string, rid
 async function valueTaken(ctx: StoreContext, view: PoolView, owner: string, rid: string, value: bigint, budget: Budget): Promise<Allocated> {
   const held = await getHolding(ctx, view.meta.name, owner, budget);
   if (held) return holdingAnswer(held, rid, value);
-  throw valueInUse(view.meta.name, view.meta.type, value);
+  throw valueInUse(view.meta.name, view.cached.space, value);
 }

@@ -142,7 +142,7 @@ async function checkPool(ctx: StoreContext, view: PoolView, at: Cursor, out: Poo
         const h = decodeHolding(item);
         out.allocations++;
         if (!view.layout.locate(h.value) && (await getHolding(ctx, h.pool, h.owner, pass.budget))) {
-          report(`owner '${h.owner}' holds ${showValue(h.type, h.value)}, which is not a value of the pool`);
+          report(`owner '${h.owner}' holds ${showValue(h, h.value, h.size)}, which is not a value of the pool`);
         }
       }
       const last = page.items[page.items.length - 1];
@@ -226,7 +226,7 @@ async function checkChunkPage(
   }
 
   for (const s of await confirmed(ctx, view, suspects, pass)) {
-    const v = showValue(meta.type, (layout.chunk(s.chunk)?.base ?? 0n) + BigInt(s.bit));
+    const v = showValue(view.cached.space, (layout.chunk(s.chunk)?.base ?? 0n) + BigInt(s.bit));
     if (s.kind === 'unrecorded') report(`${v} is marked allocated but has no allocation record (leaked)`);
     else if (s.kind === 'clear') report(`owner '${s.owners[0]}' holds ${v} but its bit is clear (the value could be handed out again)`);
     else report(`${v} is held by ${[...s.owners].sort().map((o) => `'${o}'`).join(' and ')}`);

@@ -72,6 +72,7 @@ export async function countsOf(ctx: StoreContext, view: PoolView, budget: Budget
   return {
     name: meta.name,
     type: meta.type,
+    delegate: meta.delegate,
     size: Number(layout.size),
     used,
     autoAssignSize: Number(layout.autoAssignSize()),

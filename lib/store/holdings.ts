@@ -10,7 +10,7 @@ import type { Budget } from './pacing.js';
 import { ownerConflict } from './store-errors.js';
 
 export function toAllocation(h: HoldingItem): Allocation {
-  return { pool: h.pool, type: h.type, value: h.value, size: h.size, owner: h.owner, allocatedAt: h.at };
+  return { pool: h.pool, type: h.type, delegate: h.delegate, value: h.value, size: h.size, owner: h.owner, allocatedAt: h.at };
 }
 
 export async function getHolding(ctx: StoreContext, pool: string, owner: string, budget: Budget): Promise<HoldingItem | undefined> {
@@ -29,6 +29,6 @@ export async function getChunk(ctx: StoreContext, pool: string, chunk: number, b
  * landed without our hearing of it: still a creation.
  */
 export function holdingAnswer(held: HoldingItem, rid: string, wanted: bigint | undefined): Allocated {
-  if (wanted !== undefined && held.value !== wanted) throw ownerConflict(held.pool, held.owner, held.type, held.value, wanted);
+  if (wanted !== undefined && held.value !== wanted) throw ownerConflict(held.pool, held.owner, held, held.value, wanted);
   return { allocation: toAllocation(held), created: held.rid === rid };
 }

@@ -37,6 +37,10 @@ function num(item: Native, field: string): number {
   return v;
 }
 
+function optNum(item: Native, field: string): number | undefined {
+  return item[field] === undefined ? undefined : num(item, field);
+}
+
 function bin(item: Native, field: string): Uint8Array {
   const v = item[field];
   // DynamoDB may leave out an empty binary value altogether.
@@ -97,6 +101,8 @@ export interface StagedGrow {
 export interface MetaItem {
   name: string;
   type: PoolType;
+  /** Prefix pools: the length of every value (`delegate_prefix_len`), fixed at creation. */
+  delegate?: number;
   /** Layout version: grows with every registration that adds segments. */
   lver: number;
   /** How many segments the layout has. */
@@ -117,6 +123,7 @@ export function encodeMeta(m: MetaItem): Native {
     ...metaKey(m.name),
     name: m.name,
     type: m.type,
+    dlen: m.delegate,
     lver: m.lver,
     nseg: m.nseg,
     prefix: m.prefix,
@@ -132,6 +139,7 @@ export function decodeMeta(item: Native): MetaItem {
   return {
     name: str(item, 'name'),
     type: poolType(item, 'type'),
+    delegate: optNum(item, 'dlen'),
     lver: num(item, 'lver'),
     nseg: num(item, 'nseg'),
     prefix: optStr(item, 'prefix'),
@@ -215,6 +223,8 @@ export function decodeChunk(item: Native): ChunkItem {
 export interface HoldingItem {
   pool: string;
   type: PoolType;
+  /** Prefix pools: the length of every value, so that the record reads on its own. */
+  delegate?: number;
   owner: string;
   /** The first value held. */
   value: bigint;
@@ -230,9 +240,10 @@ export function encodeHolding(h: HoldingItem): Native {
     ...holdingKey(h.pool, h.owner),
     pool: h.pool,
     type: h.type,
+    dlen: h.delegate,
     owner: h.owner,
     // The value as text, for people reading the table; gsk is what the store reads.
-    value: showValue(h.type, h.value),
+    value: showValue(h, h.value, h.size),
     size: h.size,
     at: h.at,
     rid: h.rid,
@@ -245,6 +256,7 @@ export function decodeHolding(item: Native): HoldingItem {
   return {
     pool: str(item, 'pool'),
     type: poolType(item, 'type'),
+    delegate: optNum(item, 'dlen'),
     owner: str(item, 'owner'),
     value: valueFromSortKey(str(item, 'gsk')),
     size: num(item, 'size'),

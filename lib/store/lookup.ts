@@ -41,11 +41,11 @@ export async function findByOwner(ctx: StoreContext, pool: string, owner: string
 export async function findByValue(ctx: StoreContext, pool: string, value: ValueInput): Promise<Allocation> {
   const budget = ctx.budget();
   const cached = ctx.cache.get(pool);
-  const early = cached && value(cached.type);
+  const early = cached && value(cached.space);
   const guess = early && early.ok ? cached.layout.locate(early.value)?.chunk : undefined;
   const { view, items } = await readPool(ctx, pool, budget, guess === undefined ? [] : [chunkKey(pool, guess)]);
   if (!view) throw poolNotFound(pool);
-  const { type } = view.meta;
+  const type = view.cached.space;
   const parsed = value(type);
   if (!parsed.ok) throw new PoolError('INVALID_ARGUMENT', parsed.message);
   const v = parsed.value;

@@ -7,15 +7,15 @@
  */
 import type { Layout } from './layout.js';
 import type { PageItem } from './items.js';
-import type { PoolType } from '../values.js';
+import type { ValueSpace } from '../values.js';
 
 /** Where a free auto_assign value may be: a chunk that had room, or a page with never-written chunks. */
 export type Candidate = { kind: 'chunk'; chunk: number } | { kind: 'page'; page: number };
 
 export interface CachedPool {
   lver: number;
-  /** A pool's type never changes. */
-  type: PoolType;
+  /** A pool's type (and delegate length) never change. */
+  space: ValueSpace;
   layout: Layout;
   pages: PageItem[];
   /** From the last room-index query, dropped one by one as reads find them without room. */
@@ -40,9 +40,9 @@ export class PoolCache {
     return this.pools.get(pool);
   }
 
-  put(pool: string, lver: number, type: PoolType, layout: Layout, pages: PageItem[]): CachedPool {
+  put(pool: string, lver: number, space: ValueSpace, layout: Layout, pages: PageItem[]): CachedPool {
     if (this.pools.size >= MAX_POOLS_CACHED) this.pools.clear();
-    const entry: CachedPool = { lver, type, layout, pages, candidates: [], candidatesAt: 0, virtualChunks: new Map(), virtualMisses: new Map() };
+    const entry: CachedPool = { lver, space, layout, pages, candidates: [], candidatesAt: 0, virtualChunks: new Map(), virtualMisses: new Map() };
     this.pools.set(pool, entry);
     return entry;
   }

@@ -44,7 +44,7 @@ export async function viewOf(ctx: StoreContext, meta: MetaItem, budget: Budget, 
   if (!cached || cached.lver !== meta.lver) {
     let pages = early ? await early : undefined;
     if (!pages || pages.reduce((n, p) => n + p.segments.length, 0) < meta.nseg) pages = await readPages(ctx, meta.name, budget);
-    cached = ctx.cache.put(meta.name, meta.lver, meta.type, layoutOf(pages, meta.nseg), trimPages(pages, meta.nseg));
+    cached = ctx.cache.put(meta.name, meta.lver, { type: meta.type, delegate: meta.delegate }, layoutOf(pages, meta.nseg), trimPages(pages, meta.nseg));
   }
   return { meta, layout: cached.layout, pages: cached.pages, cached };
 }

@@ -25,7 +25,7 @@ export async function release(ctx: StoreContext, req: ReleaseRequest): Promise<A
   const named = req.value ? expectedChunk(ctx, pool, req) : undefined;
   const { view, items } = await readPool(ctx, pool, budget, named === undefined ? [holdKey] : [holdKey, chunkKey(pool, named)]);
   if (!view) throw poolNotFound(pool);
-  const type = view.meta.type;
+  const type = view.cached.space;
 
   let wanted: bigint | undefined;
   if (req.value) {
@@ -96,13 +96,14 @@ export async function release(ctx: StoreContext, req: ReleaseRequest): Promise<A
 /** The chunk of the value a release names, when the cached layout already knows the pool. */
 function expectedChunk(ctx: StoreContext, pool: string, req: ReleaseRequest): number | undefined {
   const cached = ctx.cache.get(pool);
-  const parsed = cached && req.value?.(cached.type);
+  const parsed = cached && req.value?.(cached.space);
   return parsed && parsed.ok ? cached.layout.locate(parsed.value)?.chunk : undefined;
 }
 
 /** Why (pool, owner, value) cannot be released: nothing held, or held by someone else. */
 async function notReleasable(ctx: StoreContext, view: PoolView, owner: string, wanted: bigint | undefined, budget: Budget): Promise<PoolError> {
-  const { name, type } = view.meta;
+  const { name } = view.meta;
+  const type = view.cached.space;
   if (wanted === undefined) return ownerHoldsNothing(name, owner);
   const pos = view.layout.locate(wanted);
   const current = pos ? await getChunk(ctx, name, pos.chunk, budget) : undefined;

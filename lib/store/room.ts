@@ -19,8 +19,7 @@
  */
 import { largestFreeOrder } from './bitmap.js';
 import { type ChunkInfo, type Segment, alignedStart } from './layout.js';
-import type { PoolType } from '../values.js';
-import { valueSortKey } from '../values.js';
+import { type SpaceLike, valueSortKey } from '../values.js';
 
 export interface RoomKey {
   /** log2 of the largest free aligned block. */
@@ -29,7 +28,7 @@ export interface RoomKey {
   position: bigint;
 }
 
-export function encodeRoom(type: PoolType, room: RoomKey): string {
+export function encodeRoom(type: SpaceLike, room: RoomKey): string {
   return `${valueSortKey(type, room.position)}${room.order.toString(16)}`;
 }
 
@@ -38,7 +37,7 @@ export function decodeRoom(text: string): RoomKey {
 }
 
 /** The room key a chunk should carry with these bits, or undefined when it offers nothing to automatic allocation. */
-export function chunkRoom(type: PoolType, info: ChunkInfo, bits: Uint8Array): string | undefined {
+export function chunkRoom(type: SpaceLike, info: ChunkInfo, bits: Uint8Array): string | undefined {
   if (!info.segment.autoAssign) return undefined;
   const order = largestFreeOrder(bits, info.segment.chunkBits, info.from, info.to);
   return order < 0 ? undefined : encodeRoom(type, { order, position: info.base });
@@ -59,7 +58,7 @@ export function virtualOrder(s: Segment): number {
  * The room key of a layout page, given which of its segments are virtual: the largest block a
  * virtual auto_assign chunk holds, at the lowest such segment.
  */
-export function pageRoom(type: PoolType, segments: readonly Segment[], virtual: readonly boolean[]): string | undefined {
+export function pageRoom(type: SpaceLike, segments: readonly Segment[], virtual: readonly boolean[]): string | undefined {
   let best: RoomKey | undefined;
   segments.forEach((s, i) => {
     if (!virtual[i] || !s.autoAssign) return;
@@ -71,7 +70,7 @@ export function pageRoom(type: PoolType, segments: readonly Segment[], virtual: 
 }
 
 /** The smallest room key at or after `position`. */
-export function roomFrom(type: PoolType, position: bigint): string {
+export function roomFrom(type: SpaceLike, position: bigint): string {
   return valueSortKey(type, position);
 }
 

@@ -4,21 +4,21 @@
  * add where they help.
  */
 import { PoolError } from '../errors.js';
-import { formatValue, type PoolType, showValue } from '../values.js';
+import { formatValue, type SpaceLike, showValue } from '../values.js';
 
 export function poolNotFound(pool: string): PoolError {
   return new PoolError('POOL_NOT_FOUND', `no pool named '${pool}'`);
 }
 
-export function valueNotInPool(pool: string, type: PoolType, v: bigint): PoolError {
+export function valueNotInPool(pool: string, type: SpaceLike, v: bigint): PoolError {
   return new PoolError('VALUE_NOT_IN_POOL', `${showValue(type, v)} is not a value of pool '${pool}'`);
 }
 
-export function valueInUse(pool: string, type: PoolType, v: bigint): PoolError {
+export function valueInUse(pool: string, type: SpaceLike, v: bigint): PoolError {
   return new PoolError('VALUE_IN_USE', `${showValue(type, v)} in pool '${pool}' is held by another owner`);
 }
 
-export function ownerConflict(pool: string, owner: string, type: PoolType, held: bigint, wanted: bigint): PoolError {
+export function ownerConflict(pool: string, owner: string, type: SpaceLike, held: bigint, wanted: bigint): PoolError {
   return new PoolError(
     'OWNER_CONFLICT',
     `owner '${owner}' already holds ${showValue(type, held)} in pool '${pool}', not ${showValue(type, wanted)}; release it first`,
@@ -30,11 +30,11 @@ export function ownerHoldsNothing(pool: string, owner: string): PoolError {
   return new PoolError('NOT_ALLOCATED', `owner '${owner}' holds nothing in pool '${pool}'`);
 }
 
-export function valueNotAllocated(pool: string, type: PoolType, v: bigint): PoolError {
+export function valueNotAllocated(pool: string, type: SpaceLike, v: bigint): PoolError {
   return new PoolError('NOT_ALLOCATED', `${showValue(type, v)} in pool '${pool}' is not allocated`);
 }
 
-export function ownerMismatch(pool: string, owner: string, type: PoolType, v: bigint): PoolError {
+export function ownerMismatch(pool: string, owner: string, type: SpaceLike, v: bigint): PoolError {
   return new PoolError('OWNER_MISMATCH', `${showValue(type, v)} in pool '${pool}' is not held by '${owner}'; only its owner may release it`);
 }
 

@@ -4,7 +4,7 @@ import { inject } from 'vitest';
 import { localDynamoClient } from '../../local/dynamodb-local.js';
 import { registerFile } from '../../lib/registration.js';
 import { PoolStore, type StoreOptions } from '../../lib/store/index.js';
-import { type PoolType, parseConfigValue } from '../../lib/values.js';
+import { parseConfigValue, type ValueSpace } from '../../lib/values.js';
 
 export function testClient() {
   return localDynamoClient(inject('ddbEndpoint'));
@@ -36,5 +36,5 @@ export async function register(store: PoolStore, toml: string, maxPoolSize = 250
 
 /** A ValueInput for tests: the value as a config file would write it. */
 export function val(raw: string | number) {
-  return (type: PoolType) => parseConfigValue(type, raw);
+  return (space: ValueSpace) => parseConfigValue(space, raw);
 }
