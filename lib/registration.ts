@@ -53,16 +53,18 @@ export async function registerFile(store: PoolStore, text: string, opts: Registe
   const bytes = Buffer.byteLength(text, 'utf8');
   if (bytes > MAX_FILE_BYTES) return rejectFile(store, fileTooLarge(bytes), opts);
   const attempts = opts.maxAttempts ?? 20;
-  for (let attempt = 0; attempt < attempts; attempt++) {
-    if (attempt > 0) await new Promise((r) => setTimeout(r, Math.random() * Math.min(500, 10 * 2 ** attempt)));
-    const state = await store.registrationState();
+  // One budget for the whole registration, however often it plans again: the caller is answered in time.
+  const deadline = store.deadline();
+  for (let attempt = 0; attempt < attempts && Date.now() < deadline; attempt++) {
+    if (attempt > 0) await new Promise((r) => setTimeout(r, Math.random() * Math.min(500, 10 * 2 ** attempt, Math.max(0, deadline - Date.now()))));
+    const state = await store.registrationState(deadline);
     const planned = planFile(text, state.pools, { maxPoolSize: opts.maxPoolSize });
     if (!planned.ok) return rejectFile(store, planned.errors, opts);
     if (opts.dryRun) return { result: configResultJson(planned.plan, { applied: false, dryRun: true }) };
     const result = configResultJson(planned.plan, { applied: true, dryRun: false });
     const sync: SyncRecord = { id: randomUUID(), source: opts.source, status: 'applied', object: opts.object, at: now(), result };
     try {
-      await store.applyPlan(planned.plan, state, sync);
+      await store.applyPlan(planned.plan, state, sync, deadline);
       return { result, sync };
     } catch (e) {
       if (!(e instanceof RegistryChanged)) throw e;

@@ -74,10 +74,9 @@ describe('check under load', () => {
     const busy = load(store.tableName, 8);
     try {
       for (let i = 0; i < 20; i++) {
-        const report = await store.check({ ...LAG, pool: 'busy' });
+        const report = await checkAll(store, { pool: 'busy' });
         expect(report.pools[0].problems, `check ${i + 1}`).toEqual([]);
         expect(report.ok).toBe(true);
-        expect(report.next_cursor).toBeNull();
       }
     } finally {
       await busy.stop();
@@ -118,7 +117,7 @@ describe('check under load', () => {
         await client.send(
           new PutItemCommand({
             TableName: store.tableName,
-            Item: marshall(encodeHolding({ pool: 'busy', type: 'integer', owner, value, size: 1, at: new Date().toISOString(), rid: `by-hand-${owner}` })),
+            Item: marshall(encodeHolding({ pool: 'busy', type: 'integer', owner, value, size: 1, at: new Date().toISOString(), rid: `by-hand-${owner}` }), { removeUndefinedValues: true }),
           }),
         );
       }

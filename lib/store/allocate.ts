@@ -71,68 +71,77 @@ export async function allocate(ctx: StoreContext, req: AllocationRequest): Promi
   const pacing = new Pacing(ctx.retry, ctx.random, budget);
   /** A send whose answer was lost may have landed: the allocation record must be asked before answering UNAVAILABLE. */
   let unsure = false;
-
-  while (pacing.more()) {
-    if (!target) {
-      if (wanted) target = { chunk: wanted.chunk, item: await getChunk(ctx, pool, wanted.chunk, budget) };
-      else {
-        const chosen = await chooseChunk(ctx, view, budget);
-        if (!chosen) return noFreeValue(ctx, view, owner, rid, budget);
-        target = chosen;
-      }
-    }
-    const info = view.layout.chunk(target.chunk);
-    if (!info) throw new Error(`chunk ${target.chunk} lies outside pool '${pool}'`);
-    const bits = target.item?.bits ?? emptyBitmap(info.segment.chunkBits);
-
-    let bit: number;
-    if (wanted) {
-      bit = wanted.bit;
-      if (getBit(bits, bit)) return valueTaken(ctx, view, owner, rid, info.base + BigInt(bit), budget);
-    } else {
-      bit = randomClearBit(bits, info.from, info.to, ctx.random);
-      if (bit < 0) {
-        await noRoom(ctx, view, target, budget);
-        target = undefined;
-        pacing.reread();
-        continue;
-      }
-    }
-
-    const after = withBit(bits, bit, true);
-    const room = chunkRoom(type, info, after);
-    const holding: HoldingItem = { pool, type: type.type, delegate: type.delegate, owner, value: info.base + BigInt(bit), size: 1, at: ctx.isoNow(), rid };
-    const outcome = await ctx.tx(
-      [chunkWrite(pool, target.chunk, target.item, { bits: after, used: (target.item?.used ?? 0) + 1, room, at: ctx.now().getTime() }), holdingPut(holding)],
-      budget,
-    );
-    if (outcome.kind === 'ok') {
-      // This allocation took the chunk's last free value: no need to find that out by reading it again.
-      if (!room) forgetChunk(view.cached, target.chunk);
-      ctx.events.allocated?.(pool, performance.now() - started);
-      return { allocation: toAllocation(holding), created: true };
-    }
-    if (outcome.kind === 'conflict') {
-      unsure ||= outcome.maybeLanded;
-      const [chunkNow, holdingNow] = outcome.items;
-      if (holdingNow) return answerHolding(ctx, decodeHolding(holdingNow), rid, wantedValue, started);
-      // The chunk as it now stands, handed back by its failed condition: fresher than reading it again.
-      if (chunkNow !== null) target = { ...target, item: chunkNow ? decodeChunk(chunkNow) : undefined };
-      await pacing.conflict();
-    } else {
-      unsure ||= outcome.kind === 'unknown';
-      target = undefined;
-      await pacing.failure();
-    }
-  }
-
-  // Every attempt failed; one may still have landed where the answer was lost: the allocation record says.
-  if (unsure) {
+  /** Once unsure, anything that stops this call (a read that fails, the budget) is settled by the record. */
+  const findOut = async (cause?: unknown): Promise<Allocated> => {
     const held = await getHolding(ctx, pool, owner, finalCheck()).catch((e: unknown) => {
       throw unavailable(`allocation in pool '${pool}' (it may have landed: the same request again, with the same owner, answers what it holds)`, e);
     });
     if (held) return answerHolding(ctx, held, rid, wantedValue, started);
+    throw unavailable(`allocation in pool '${pool}'`, cause);
+  };
+
+  try {
+    while (pacing.more()) {
+      if (!target) {
+        if (wanted) target = { chunk: wanted.chunk, item: await getChunk(ctx, pool, wanted.chunk, budget) };
+        else {
+          const chosen = await chooseChunk(ctx, view, budget);
+          if (!chosen) return noFreeValue(ctx, view, owner, rid, budget);
+          target = chosen;
+        }
+      }
+      const info = view.layout.chunk(target.chunk);
+      if (!info) throw new PoolError('INTERNAL', `chunk ${target.chunk} lies outside pool '${pool}'`);
+      const bits = target.item?.bits ?? emptyBitmap(info.segment.chunkBits);
+
+      let bit: number;
+      if (wanted) {
+        bit = wanted.bit;
+        if (getBit(bits, bit)) return valueTaken(ctx, view, owner, rid, info.base + BigInt(bit), budget);
+      } else {
+        bit = randomClearBit(bits, info.from, info.to, ctx.random);
+        if (bit < 0) {
+          await noRoom(ctx, view, target, budget);
+          target = undefined;
+          pacing.reread();
+          continue;
+        }
+      }
+
+      const after = withBit(bits, bit, true);
+      const room = chunkRoom(type, info, after);
+      const holding: HoldingItem = { pool, type: type.type, delegate: type.delegate, owner, value: info.base + BigInt(bit), size: 1, at: ctx.isoNow(), rid };
+      const outcome = await ctx.tx(
+        [chunkWrite(pool, target.chunk, target.item, { bits: after, used: (target.item?.used ?? 0) + 1, room, at: ctx.now().getTime() }), holdingPut(holding)],
+        budget,
+      );
+      if (outcome.kind === 'ok') {
+        // This allocation took the chunk's last free value: no need to find that out by reading it again.
+        if (!room) forgetChunk(view.cached, target.chunk);
+        ctx.events.allocated?.(pool, performance.now() - started);
+        return { allocation: toAllocation(holding), created: true };
+      }
+      if (outcome.kind === 'conflict') {
+        unsure ||= outcome.maybeLanded;
+        const [chunkNow, holdingNow] = outcome.items;
+        if (holdingNow) return answerHolding(ctx, decodeHolding(holdingNow), rid, wantedValue, started);
+        // The chunk as it now stands, handed back by its failed condition: fresher than reading it again.
+        if (chunkNow !== null) target = { ...target, item: chunkNow ? decodeChunk(chunkNow) : undefined };
+        await pacing.conflict();
+      } else {
+        unsure ||= outcome.kind === 'unknown';
+        target = undefined;
+        await pacing.failure();
+      }
+    }
+
+  } catch (e) {
+    // An answer decided on a fresh read (VALUE_IN_USE, RESOURCE_EXHAUSTED…) stands; a failure to get one is settled by the record.
+    if (unsure && (!(e instanceof PoolError) || e.code === 'UNAVAILABLE' || e.code === 'INTERNAL')) return findOut(e);
+    throw e;
   }
+  // Every attempt failed; one may still have landed where the answer was lost: the allocation record says.
+  if (unsure) return findOut();
   throw unavailable(`allocation in pool '${pool}'`);
 }
 

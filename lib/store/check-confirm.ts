@@ -40,7 +40,8 @@ export async function confirmed(ctx: StoreContext, view: PoolView, suspects: Sus
   const { meta, layout } = view;
   const out: Suspect[] = [];
   let open = suspects;
-  for (let round = 0; round < CONFIRM_TRIES && open.length > 0; round++) {
+  // A round needs the lag and a few reads; one that cannot finish in the budget is not started.
+  for (let round = 0; round < CONFIRM_TRIES && open.length > 0 && pass.budget.remaining() > pass.lag + 1500; round++) {
     const chunkNumbers = [...new Set(open.map((s) => s.chunk))];
     const before = await readChunks(ctx, meta.name, chunkNumbers, pass.budget);
     await sleep(pass.lag);

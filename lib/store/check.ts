@@ -23,11 +23,11 @@ import { getHolding } from './holdings.js';
 import { type ChunkItem, decodeChunk, decodeHolding } from './items.js';
 import { confirmed, ReadMeter, type Suspect } from './check-confirm.js';
 import { allViews } from './counts.js';
-import { chunkFromSk, chunkSk, holdingPk, OWNER_SHARDS, poolPk, TABLE_KEYS } from './keys.js';
+import { chunkFromSk, chunkSk, holdingPk, OWNER_SHARDS, poolPk, SEGMENTS_PER_PAGE, TABLE_KEYS } from './keys.js';
 import { segmentChunks } from './layout.js';
 import { Budget } from './pacing.js';
-import { type PoolView, readPool } from './pool-view.js';
-import { chunkRoom } from './room.js';
+import { type PoolView, readPages, readPool, trimPages } from './pool-view.js';
+import { chunkRoom, pageRoom } from './room.js';
 import { poolNotFound } from './store-errors.js';
 
 export interface CheckOptions {
@@ -53,11 +53,12 @@ const CALL_MS = 3000;
 const MAX_PROBLEMS = 100;
 /** Chunk items read per page. */
 const CHUNKS_PER_PAGE = 200;
-/** DynamoDB propagates to a global index within a second in normal operation. */
-export const INDEX_LAG_MS = 1000;
+/** DynamoDB propagates to a global index within a second in normal operation; a confirmation waits longer than that. */
+export const INDEX_LAG_MS = 1500;
 
 export async function check(ctx: StoreContext, opts: CheckOptions = {}): Promise<CheckReport> {
-  const budget = Budget.of(CALL_MS + 2000);
+  // Pages stop being read after CALL_MS; confirming what they raised may take a few seconds more.
+  const budget = Budget.of(CALL_MS + 5000);
   const stopAt = Date.now() + CALL_MS;
   let pages = 0;
   const full = () => Date.now() > stopAt || pages++ >= (opts.pagesPerCall ?? Infinity);
@@ -104,11 +105,24 @@ async function checkPool(ctx: StoreContext, view: PoolView, at: Cursor, out: Poo
     if (out.problems.length < MAX_PROBLEMS) out.problems.push(problem);
     else if (out.problems.length === MAX_PROBLEMS) out.problems.push('(more problems not listed: check this pool again after repairing these)');
   };
+  /** Against a layout read after the items that seemed outside it: a grow during the check is no problem. */
+  const outside = async (v: bigint): Promise<boolean> => {
+    const fresh = (await readPool(ctx, view.meta.name, pass.budget)).view;
+    return !fresh?.layout.locate(v);
+  };
   if (at.pass === 'chunks') {
     let chunk = at.chunk ?? 0;
+    // Read before the chunks: a segment settled by then has all of its chunks written, forever.
+    const pages = await readPages(ctx, view.meta.name, pass.budget);
+    const settled = new Set(trimPages(pages, view.layout.segments.length).flatMap((p) => p.virtual.flatMap((v, i) => (v ? [] : [p.page * SEGMENTS_PER_PAGE + i]))));
+    if (chunk === 0) {
+      for (const p of pages) {
+        if (p.room !== pageRoom(view.cached.space, p.segments, p.virtual)) report(`layout page ${p.page} has the wrong room key: never-written chunks of its segments ${p.room ? 'are looked for where there are none' : 'would never be handed out'}`);
+      }
+    }
     while (chunk < view.layout.chunkCount) {
       if (pass.full()) return { pool: view.meta.name, pass: 'chunks', chunk };
-      chunk = await checkChunkPage(ctx, view, chunk, out, report, pass);
+      chunk = await checkChunkPage(ctx, view, chunk, out, report, pass, settled);
     }
     for await (const item of ctx.table.queryAll(
       {
@@ -120,7 +134,9 @@ async function checkPool(ctx: StoreContext, view: PoolView, at: Cursor, out: Poo
       pass.budget,
     )) {
       const sk = String(item.sk);
-      if (sk.startsWith('CHUNK#') && chunkFromSk(sk) >= view.layout.chunkCount) report(`chunk item ${chunkFromSk(sk)} lies outside the pool's layout`);
+      if (!sk.startsWith('CHUNK#') || chunkFromSk(sk) < view.layout.chunkCount) continue;
+      const fresh = (await readPool(ctx, view.meta.name, pass.budget)).view;
+      if (!fresh || chunkFromSk(sk) >= fresh.layout.chunkCount) report(`chunk item ${chunkFromSk(sk)} lies outside the pool's layout`);
     }
     at = { pool: view.meta.name, pass: 'records', shard: 0 };
   }
@@ -141,7 +157,7 @@ async function checkPool(ctx: StoreContext, view: PoolView, at: Cursor, out: Poo
       for (const item of page.items) {
         const h = decodeHolding(item);
         out.allocations++;
-        if (!view.layout.locate(h.value) && (await getHolding(ctx, h.pool, h.owner, pass.budget))) {
+        if (!view.layout.locate(h.value) && (await getHolding(ctx, h.pool, h.owner, pass.budget)) && (await outside(h.value))) {
           report(`owner '${h.owner}' holds ${showValue(h, h.value, h.size)}, which is not a value of the pool`);
         }
       }
@@ -161,6 +177,7 @@ async function checkChunkPage(
   out: PoolCheck,
   report: (p: string) => void,
   pass: Pass,
+  settled: ReadonlySet<number>,
 ): Promise<number> {
   const { layout, meta } = view;
   const info = layout.chunk(first);
@@ -203,6 +220,9 @@ async function checkChunkPage(
     const ci = layout.chunk(c);
     if (!ci) continue;
     const item = chunks.get(c);
+    if (!item && settled.has(ci.segmentIndex) && ci.segment.autoAssign) {
+      report(`chunk ${c} was never written although its segment is settled: its free values are never handed out`);
+    }
     const bits = item?.bits ?? new Uint8Array(0);
     const set = popcount(bits, ci.from, ci.to);
     out.used += item?.used ?? 0;

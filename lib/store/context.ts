@@ -52,7 +52,7 @@ export class StoreContext {
   readonly cache = new PoolCache();
   /** Statuses of registration intents already seen committed or aborted: those never change again. */
   readonly settledIntents = new Map<string, IntentStatus>();
-  private readonly budgetMs: number;
+  readonly budgetMs: number;
 
   constructor(options: StoreOptions) {
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
@@ -64,8 +64,9 @@ export class StoreContext {
     this.table = new Table(options.client, options.tableName, this.retry, this.random, (reason) => this.events.retry?.(reason));
   }
 
-  budget(): Budget {
-    return Budget.of(this.budgetMs);
+  /** A budget for one operation, or for part of one that must be done by `deadline` (epoch ms). */
+  budget(deadline?: number): Budget {
+    return deadline === undefined ? Budget.of(this.budgetMs) : new Budget(deadline);
   }
 
   tx(writes: readonly Write[], budget: Budget): Promise<TxOutcome> {

@@ -4,8 +4,8 @@
  */
 import type { PoolCounts } from '../model.js';
 import type { StoreContext } from './context.js';
-import { decodeMeta, decodeRegistry } from './items.js';
-import { CHUNK_PREFIX, chunkFromSk, chunkSk, metaKey, poolPk, REGISTRY_KEY } from './keys.js';
+import { decodeMeta, decodePage, decodeRegistry, type MetaItem, type PageItem } from './items.js';
+import { CHUNK_PREFIX, chunkFromSk, chunkSk, metaKey, pageCount, pageKey, poolPk, REGISTRY_KEY } from './keys.js';
 import { type Segment, segmentChunks } from './layout.js';
 import type { Budget } from './pacing.js';
 import { effectiveMeta, type PoolView, readPool, viewOf } from './pool-view.js';
@@ -34,19 +34,26 @@ export async function allPoolCounts(ctx: StoreContext): Promise<PoolCounts[]> {
   return out;
 }
 
-/** Views of every registered pool, by name. */
+/** Views of every registered pool, by name: the layouts a container lacks read by key, 100 pages a request. */
 export async function allViews(ctx: StoreContext, budget: Budget): Promise<PoolView[]> {
   const registry = decodeRegistry(await ctx.table.get(REGISTRY_KEY, budget));
   const names = [...registry.pools.keys()].sort();
   const items = await ctx.table.batchGet(names.map(metaKey), budget);
-  const views: PoolView[] = [];
   const byName = new Map(items.map((i) => [String(i.name), i]));
+  const metas: MetaItem[] = [];
   for (const name of names) {
     const item = byName.get(name);
-    if (!item) continue;
-    const meta = await effectiveMeta(ctx, decodeMeta(item), budget);
-    if (meta) views.push(await viewOf(ctx, meta, budget));
+    const meta = item && (await effectiveMeta(ctx, decodeMeta(item), budget));
+    if (meta) metas.push(meta);
   }
+  const stale = metas.filter((m) => ctx.cache.get(m.name)?.lver !== m.lver);
+  const pages = new Map<string, PageItem[]>();
+  for (const item of await ctx.table.batchGet(stale.flatMap((m) => Array.from({ length: pageCount(m.nseg) }, (_, p) => pageKey(m.name, p))), budget)) {
+    const pool = String(item.pk).slice(poolPk('').length);
+    pages.set(pool, [...(pages.get(pool) ?? []), decodePage(item)]);
+  }
+  const views: PoolView[] = [];
+  for (const meta of metas) views.push(await viewOf(ctx, meta, budget, pages.get(meta.name)?.sort((a, b) => a.page - b.page)));
   return views;
 }
 

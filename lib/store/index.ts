@@ -76,12 +76,18 @@ export class PoolStore {
     return check(this.ctx, opts);
   }
 
-  registrationState(): Promise<RegistrationState> {
-    return registrationState(this.ctx);
+  /** What is registered, for planning; `deadline` (epoch ms) bounds it with the rest of the registration. */
+  registrationState(deadline?: number): Promise<RegistrationState> {
+    return registrationState(this.ctx, this.ctx.budget(deadline));
   }
 
-  applyPlan(plan: Plan, state: RegistrationState, sync?: SyncRecord): Promise<void> {
-    return applyPlan(this.ctx, plan, state, sync);
+  applyPlan(plan: Plan, state: RegistrationState, sync?: SyncRecord, deadline?: number): Promise<void> {
+    return applyPlan(this.ctx, plan, state, sync, this.ctx.budget(deadline));
+  }
+
+  /** When an operation started now must be done (epoch ms): what one registration may spend in all. */
+  deadline(): number {
+    return Date.now() + this.ctx.budgetMs;
   }
 
   recordSync(sync: SyncRecord): Promise<void> {

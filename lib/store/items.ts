@@ -5,7 +5,7 @@
  */
 import { PoolError } from '../errors.js';
 import { isPoolType, type PoolType, showValue, valueFromSortKey, valueSortKey } from '../values.js';
-import { chunkFromSk, holdingKey, intentKey, metaKey, type Native, pageFromSk, pageKey, poolPk, syncPk, TABLE_KEYS } from './keys.js';
+import { chunkFromSk, holdingKey, intentKey, metaKey, type Native, pageFromSk, pageKey, poolPk, syncKey, TABLE_KEYS } from './keys.js';
 import type { Segment } from './layout.js';
 
 // ---------------------------------------------------------------- field readers
@@ -297,7 +297,7 @@ export function decodeIntent(item: Native): IntentItem {
 // ---------------------------------------------------------------- config syncs
 
 export function encodeSync(record: { id: string; at: string }, json: string): Native {
-  return { pk: syncPk(record.at), sk: `${record.at}#${record.id}`, record: json };
+  return { ...syncKey(record), record: json };
 }
 
 export function syncJson(item: Native): string {

@@ -52,6 +52,7 @@ export const holdingKey = (pool: string, owner: string): ItemKey => ({ pk: holdi
 export const intentKey = (id: string): ItemKey => ({ pk: INTENTS_PK, sk: id });
 /** Sync records of one calendar month share a partition: newest first is a query per month. */
 export const syncPk = (at: string): string => `${SYNC_PREFIX}${at.slice(0, 7)}`;
+export const syncKey = (sync: { id: string; at: string }): ItemKey => ({ pk: syncPk(sync.at), sk: `${sync.at}#${sync.id}` });
 
 /** The item with this key among items read together (a BatchGetItem answers in no particular order). */
 export function itemWithKey(items: readonly Native[], key: ItemKey): Native | undefined {

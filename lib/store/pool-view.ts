@@ -23,27 +23,24 @@ export interface PoolView {
 /** Reads the pool's definition and `extra` items in one request; the view is undefined when the pool does not exist. */
 export async function readPool(ctx: StoreContext, pool: string, budget: Budget, extra: readonly ItemKey[] = []): Promise<{ view?: PoolView; items: Native[] }> {
   const key = metaKey(pool);
-  // A container that has not seen the pool yet reads its layout pages alongside, in the same round trip.
-  const pages = ctx.cache.get(pool) ? undefined : readPages(ctx, pool, budget);
-  pages?.catch(() => undefined);
   const got = extra.length === 0 ? [await ctx.table.get(key, budget)].filter((i): i is Native => i !== undefined) : await ctx.table.batchGet([key, ...extra], budget);
   const metaItem = itemWithKey(got, key);
   const items = got.filter((i) => i !== metaItem);
   if (!metaItem) return { items };
   const meta = await effectiveMeta(ctx, decodeMeta(metaItem), budget);
   if (!meta) return { items };
-  return { view: await viewOf(ctx, meta, budget, pages), items };
+  return { view: await viewOf(ctx, meta, budget), items };
 }
 
 /**
- * The view of a definition already read. Pages read before the definition may predate a grow it
- * includes: they are used only if they hold all of its segments.
+ * The view of a definition already read. Its pages are read after it (never alongside): the segments
+ * it counts are then in them, and those past its count, which an aborted registration may have left,
+ * are cut off; pages read before it could hold such leftovers where a grow since has put others.
  */
-export async function viewOf(ctx: StoreContext, meta: MetaItem, budget: Budget, early?: Promise<PageItem[]>): Promise<PoolView> {
+export async function viewOf(ctx: StoreContext, meta: MetaItem, budget: Budget, pages?: PageItem[]): Promise<PoolView> {
   let cached = ctx.cache.get(meta.name);
   if (!cached || cached.lver !== meta.lver) {
-    let pages = early ? await early : undefined;
-    if (!pages || pages.reduce((n, p) => n + p.segments.length, 0) < meta.nseg) pages = await readPages(ctx, meta.name, budget);
+    pages ??= await readPages(ctx, meta.name, budget);
     cached = ctx.cache.put(meta.name, meta.lver, { type: meta.type, delegate: meta.delegate }, layoutOf(pages, meta.nseg), trimPages(pages, meta.nseg));
   }
   return { meta, layout: cached.layout, pages: cached.pages, cached };

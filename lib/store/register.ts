@@ -19,12 +19,12 @@ import type { SyncRecord } from '../model.js';
 import type { Plan, PoolChange, RegisteredPool } from '../plan.js';
 import type { PoolType } from '../values.js';
 import type { StoreContext } from './context.js';
-import { applyStaged, clearOrphans, finishUnsettled } from './intents.js';
+import { applyStaged, clearOrphans, finish, finishUnsettled, readIntent } from './intents.js';
 import { decodeMeta, decodePage, decodeRegistry, type MetaItem, type PageItem, type RegistryItem } from './items.js';
-import { metaKey, pageCount, pageKey, REGISTRY_KEY, SEGMENTS_PER_PAGE } from './keys.js';
+import { metaKey, pageCount, pageKey, REGISTRY_KEY, SEGMENTS_PER_PAGE, syncKey } from './keys.js';
 import { appendSegments, type Segment } from './layout.js';
-import type { Budget } from './pacing.js';
-import { committed, intentStatus, layoutOf, trimPages } from './pool-view.js';
+import { type Budget, finalCheck } from './pacing.js';
+import { layoutOf, trimPages } from './pool-view.js';
 import { pageRoom } from './room.js';
 import { unavailable } from './store-errors.js';
 import { syncWrite } from './syncs.js';
@@ -48,14 +48,13 @@ export interface RegistrationState {
 /** One transaction holds at most 100 items. */
 export const MAX_TRANSACTION_ITEMS = 100;
 
-export async function registrationState(ctx: StoreContext): Promise<RegistrationState> {
-  const budget = ctx.budget();
+export async function registrationState(ctx: StoreContext, budget: Budget = ctx.budget()): Promise<RegistrationState> {
   await finishUnsettled(ctx, budget);
   const registry = decodeRegistry(await ctx.table.get(REGISTRY_KEY, budget));
   const names = [...registry.pools.keys()];
   const metas = new Map<string, MetaItem>();
   for (const item of await ctx.table.batchGet(names.map(metaKey), budget)) {
-    const meta = await withoutAbandonedGrow(ctx, decodeMeta(item), budget);
+    const meta = await withoutStagedGrow(ctx, decodeMeta(item), budget);
     metas.set(meta.name, meta);
   }
   const pages = await readAllPages(ctx, [...metas.values()], budget);
@@ -67,15 +66,22 @@ export async function registrationState(ctx: StoreContext): Promise<Registration
 }
 
 /**
- * A definition still marked with the staged grow of an aborted registration (one that stopped while
- * undoing itself) is cleaned before planning: nothing could grow the pool while the mark is there.
+ * A definition still marked with a staged grow: the registration that staged it is finished first (a
+ * committed one settled, a stale pending one aborted, a fresh one waited for: UNAVAILABLE), and the
+ * mark of an aborted one is removed; nothing could grow the pool while the mark is there.
  */
-async function withoutAbandonedGrow(ctx: StoreContext, meta: MetaItem, budget: Budget): Promise<MetaItem> {
-  if (!meta.staged || committed(await intentStatus(ctx, meta.staged.intent, budget))) return meta;
-  await ctx.table.write(metaDropStaged(meta.name, meta.staged.intent), budget).catch((e: unknown) => {
-    if (!(e instanceof ConditionalCheckFailedException)) throw e;
-  });
-  return decodeMeta((await ctx.table.get(metaKey(meta.name), budget)) ?? {});
+async function withoutStagedGrow(ctx: StoreContext, meta: MetaItem, budget: Budget): Promise<MetaItem> {
+  if (!meta.staged) return meta;
+  const intent = await readIntent(ctx, meta.staged.intent, budget);
+  await finish(ctx, intent, budget);
+  if ((await readIntent(ctx, intent.id, budget)).status === 'aborted') {
+    await ctx.table.write(metaDropStaged(meta.name, intent.id), budget).catch((e: unknown) => {
+      if (!(e instanceof ConditionalCheckFailedException)) throw e;
+    });
+  }
+  const now = await ctx.table.get(metaKey(meta.name), budget);
+  if (!now || decodeMeta(now).staged) throw unavailable('applying the pool file (a pool is being grown by another one)');
+  return decodeMeta(now);
 }
 
 /** Every layout page of these pools, read by key (their numbers follow from the segment counts). */
@@ -96,8 +102,7 @@ async function readAllPages(ctx: StoreContext, metas: readonly MetaItem[], budge
  * Applies a plan made against `state`. Nothing is written when anything it was planned against has
  * moved: RegistryChanged, and the caller plans again.
  */
-export async function applyPlan(ctx: StoreContext, plan: Plan, state: RegistrationState, sync?: SyncRecord): Promise<void> {
-  const budget = ctx.budget();
+export async function applyPlan(ctx: StoreContext, plan: Plan, state: RegistrationState, sync?: SyncRecord, budget: Budget = ctx.budget()): Promise<void> {
   const at = ctx.isoNow();
   const changes = plan.changes.filter((c) => c.action !== 'unchanged');
   const created = changes.filter((c) => !state.metas.has(c.name));
@@ -109,7 +114,7 @@ export async function applyPlan(ctx: StoreContext, plan: Plan, state: Registrati
   const direct = changes.flatMap((c) => poolWrites(ctx, c, state, at, undefined));
   if (direct.length + registry.length + record.length <= MAX_TRANSACTION_ITEMS) {
     const writes = [...registry, ...direct, ...record];
-    if (writes.length > 0) await commitOrChanged(ctx, writes, budget);
+    if (writes.length > 0) await commitOrChanged(ctx, writes, budget, sync);
   } else {
     await applyStaged(ctx, changes, state, at, registry, record, budget);
   }
@@ -151,10 +156,15 @@ function pageOf(c: PoolChange, p: number, segments: readonly Segment[], committe
   return { page: p, segments: mine, virtual, ver: 0, room: pageRoom(c.type, mine, virtual) };
 }
 
-export async function commitOrChanged(ctx: StoreContext, writes: readonly Write[], budget: Budget): Promise<void> {
+async function commitOrChanged(ctx: StoreContext, writes: readonly Write[], budget: Budget, sync: SyncRecord | undefined): Promise<void> {
   const outcome = await ctx.tx(writes, budget);
   if (outcome.kind === 'ok') return;
-  if (outcome.kind === 'unknown') throw unavailable('applying the pool file');
+  if (outcome.kind === 'unknown') {
+    // Every answer was lost: the sync record, written in the same transaction, says whether it landed.
+    const landed = sync && (await ctx.table.get(syncKey(sync), finalCheck()).catch(() => undefined));
+    if (landed) return;
+    throw unavailable(`applying the pool file${sync ? '' : ' (it may have landed: the same file again answers unchanged if it did)'}`);
+  }
   // A condition failed (another registration, a sweep settling a page) or DynamoDB was busy: plan again.
   throw new RegistryChanged();
 }

@@ -47,49 +47,57 @@ export async function release(ctx: StoreContext, req: ReleaseRequest): Promise<A
   let unsure = false;
   let released: Allocation | undefined;
   const pacing = new Pacing(ctx.retry, ctx.random, budget);
-
-  while (pacing.more()) {
-    if (!holding || (wanted !== undefined && holding.value !== wanted)) {
-      if (unsure && !holding && released) return released;
-      throw await notReleasable(ctx, view, owner, wanted, budget);
-    }
-    released = toAllocation(holding);
-    const pos = view.layout.locate(holding.value);
-    const info = pos && view.layout.chunk(pos.chunk);
-    if (!pos || !info) throw new Error(`the allocation of '${owner}' points outside pool '${pool}'`);
-    const current = chunk !== null ? chunk : await getChunk(ctx, pool, pos.chunk, budget);
-    chunk = null;
-    const bits = current?.bits ?? emptyBitmap(info.segment.chunkBits);
-    const after = withBits(bits, pos.bit, holding.size, false);
-    const outcome = await ctx.tx(
-      [
-        chunkWrite(pool, pos.chunk, current, { bits: after, used: Math.max(0, (current?.used ?? 0) - holding.size), room: chunkRoom(type, info, after), at: ctx.now().getTime() }),
-        holdingDelete(pool, owner, holding.rid),
-      ],
-      budget,
-    );
-    if (outcome.kind === 'ok') {
-      ctx.events.released?.(pool);
-      return released;
-    }
-    if (outcome.kind === 'conflict') {
-      unsure ||= outcome.maybeLanded;
-      const [chunkNow, holdingNow] = outcome.items;
-      if (chunkNow !== null) chunk = chunkNow ? decodeChunk(chunkNow) : undefined;
-      if (holdingNow !== null) holding = holdingNow ? decodeHolding(holdingNow) : undefined;
-      await pacing.conflict();
-    } else {
-      unsure ||= outcome.kind === 'unknown';
-      holding = await getHolding(ctx, pool, owner, budget);
-      await pacing.failure();
-    }
-  }
-  if (unsure && released) {
+  /** Once unsure, anything that stops this call is settled by the record: gone means the release landed. */
+  const findOut = async (cause?: unknown): Promise<Allocation> => {
     const still = await getHolding(ctx, pool, owner, finalCheck()).catch((e: unknown) => {
       throw unavailable(`release in pool '${pool}' (it may have landed: the same request again answers NOT_ALLOCATED if it did)`, e);
     });
-    if (!still) return released;
+    if (!still && released) return released;
+    throw unavailable(`release in pool '${pool}'`, cause);
+  };
+
+  try {
+    while (pacing.more()) {
+      if (!holding || (wanted !== undefined && holding.value !== wanted)) {
+        if (unsure && !holding && released) return released;
+        throw await notReleasable(ctx, view, owner, wanted, budget);
+      }
+      released = toAllocation(holding);
+      const pos = view.layout.locate(holding.value);
+      const info = pos && view.layout.chunk(pos.chunk);
+      if (!pos || !info) throw new PoolError('INTERNAL', `the allocation record of '${owner}' names ${String(holding.value)}, outside pool '${pool}'; check reports it`);
+      const current = chunk !== null ? chunk : await getChunk(ctx, pool, pos.chunk, budget);
+      chunk = null;
+      const bits = current?.bits ?? emptyBitmap(info.segment.chunkBits);
+      const after = withBits(bits, pos.bit, holding.size, false);
+      const outcome = await ctx.tx(
+        [
+          chunkWrite(pool, pos.chunk, current, { bits: after, used: Math.max(0, (current?.used ?? 0) - holding.size), room: chunkRoom(type, info, after), at: ctx.now().getTime() }),
+          holdingDelete(pool, owner, holding.rid),
+        ],
+        budget,
+      );
+      if (outcome.kind === 'ok') {
+        ctx.events.released?.(pool);
+        return released;
+      }
+      if (outcome.kind === 'conflict') {
+        unsure ||= outcome.maybeLanded;
+        const [chunkNow, holdingNow] = outcome.items;
+        if (chunkNow !== null) chunk = chunkNow ? decodeChunk(chunkNow) : undefined;
+        if (holdingNow !== null) holding = holdingNow ? decodeHolding(holdingNow) : undefined;
+        await pacing.conflict();
+      } else {
+        unsure ||= outcome.kind === 'unknown';
+        holding = await getHolding(ctx, pool, owner, budget);
+        await pacing.failure();
+      }
+    }
+  } catch (e) {
+    if (unsure && released && (!(e instanceof PoolError) || e.code === 'UNAVAILABLE' || e.code === 'INTERNAL')) return findOut(e);
+    throw e;
   }
+  if (unsure && released) return findOut();
   throw unavailable(`release in pool '${pool}'`);
 }
 

@@ -8,7 +8,7 @@ import type { StoreContext } from './context.js';
 import { decodePage, type PageItem } from './items.js';
 import { CHUNK_PREFIX, chunkFromSk, chunkSk, LAYOUT_PREFIX, pageFromSk, pageKey, poolPk, SEGMENTS_PER_PAGE, TABLE_KEYS } from './keys.js';
 import { type ChunkInfo, segmentChunks } from './layout.js';
-import { classifyError } from './outcomes.js';
+import { isPoolError } from '../errors.js';
 import type { Budget } from './pacing.js';
 import type { CachedPool, Candidate } from './pool-cache.js';
 import type { PoolView } from './pool-view.js';
@@ -165,7 +165,7 @@ async function settleSegment(ctx: StoreContext, view: PoolView, segment: number,
       // Another writer changed the page (a grow, another sweep): read it again.
       if (e instanceof ConditionalCheckFailedException) continue;
       // Settling is an optimisation: a later sweep will try again.
-      if (classifyError(e) !== 'fatal') return;
+      if (isPoolError(e, 'UNAVAILABLE')) return;
       throw e;
     }
   }

@@ -33,7 +33,8 @@ function capped<T>(list: T[], more: (n: number) => T): T[] {
 }
 
 export async function recordSync(ctx: StoreContext, sync: SyncRecord): Promise<void> {
-  await ctx.table.write(syncWrite(sync), ctx.budget());
+  // Written whole, unconditionally: sending it twice changes nothing.
+  await ctx.table.write(syncWrite(sync), ctx.budget(), { idempotent: true });
   ctx.events.synced?.(sync);
 }
 

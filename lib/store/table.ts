@@ -96,9 +96,26 @@ export class Table {
     } while (start);
   }
 
-  /** One write outside a transaction; its errors are the caller's to judge. */
-  async write(write: Write, budget: Budget): Promise<void> {
-    const abortSignal = budget.writeSignal();
+  /**
+   * One write outside a transaction. Throttling is retried within the budget (nothing was written);
+   * a lost answer too when the write is `idempotent` (writing it twice changes nothing), else it is
+   * UNAVAILABLE for the caller to settle. A failed condition is the caller's to judge.
+   */
+  async write(write: Write, budget: Budget, { idempotent = false } = {}): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.send(write, budget.writeSignal());
+      } catch (e) {
+        const kind = classifyError(e);
+        if (kind === 'fatal') throw e;
+        this.onRetry(kind);
+        if ((kind === 'ambiguous' && !idempotent) || attempt >= this.retry.maxAttempts || !budget.open()) throw unavailable('a write', e);
+        await this.pause(attempt, budget);
+      }
+    }
+  }
+
+  private async send(write: Write, abortSignal: AbortSignal): Promise<void> {
     if ('Put' in write) {
       const { Item, ExpressionAttributeValues, ...rest } = write.Put;
       await this.client.send(new PutItemCommand({ ...rest, TableName: this.name, Item: toAttributes(Item), ExpressionAttributeValues: values(ExpressionAttributeValues) }), { abortSignal });
