@@ -19,7 +19,7 @@ import { type CachedPool, CANDIDATES_TTL_MS, type Candidate } from './pool-cache
 import { type PoolView, readPool } from './pool-view.js';
 import { chunkRoom } from './room.js';
 import { findCandidates, pickVirtualChunk, sweepSegment } from './room-search.js';
-import { exhausted, poolNotFound, unavailable, valueInUse, valueNotInPool } from './store-errors.js';
+import { exhausted, outcomeUnknown, poolNotFound, unavailable, valueInUse, valueNotInPool } from './store-errors.js';
 import { usedInSegments } from './counts.js';
 import { chunkWrite, holdingPut } from './writes.js';
 
@@ -74,7 +74,7 @@ export async function allocate(ctx: StoreContext, req: AllocationRequest): Promi
   /** Once unsure, anything that stops this call (a read that fails, the budget) is settled by the record. */
   const findOut = async (cause?: unknown): Promise<Allocated> => {
     const held = await getHolding(ctx, pool, owner, finalCheck()).catch((e: unknown) => {
-      throw unavailable(`allocation in pool '${pool}' (it may have landed: the same request again, with the same owner, answers what it holds)`, e);
+      throw outcomeUnknown(`allocation in pool '${pool}'`, 'with the same owner answers what it holds', e);
     });
     if (held) return answerHolding(ctx, held, rid, wantedValue, started);
     throw unavailable(`allocation in pool '${pool}'`, cause);

@@ -26,7 +26,7 @@ import { appendSegments, type Segment } from './layout.js';
 import { type Budget, finalCheck } from './pacing.js';
 import { layoutOf, trimPages } from './pool-view.js';
 import { pageRoom } from './room.js';
-import { unavailable } from './store-errors.js';
+import { outcomeUnknown, unavailable } from './store-errors.js';
 import { syncWrite } from './syncs.js';
 import { metaDropStaged, metaGrow, metaPut, metaStage, pageReplace, pageWrite, registryWrite, type Write } from './writes.js';
 
@@ -161,9 +161,13 @@ async function commitOrChanged(ctx: StoreContext, writes: readonly Write[], budg
   if (outcome.kind === 'ok') return;
   if (outcome.kind === 'unknown') {
     // Every answer was lost: the sync record, written in the same transaction, says whether it landed.
-    const landed = sync && (await ctx.table.get(syncKey(sync), finalCheck()).catch(() => undefined));
+    const retryAnswers = 'answers unchanged for the pools it applied';
+    if (!sync) throw outcomeUnknown('applying the pool file', retryAnswers);
+    const landed = await ctx.table.get(syncKey(sync), finalCheck()).catch((e: unknown) => {
+      throw outcomeUnknown('applying the pool file', retryAnswers, e);
+    });
     if (landed) return;
-    throw unavailable(`applying the pool file${sync ? '' : ' (it may have landed: the same file again answers unchanged if it did)'}`);
+    throw unavailable('applying the pool file');
   }
   // A condition failed (another registration, a sweep settling a page) or DynamoDB was busy: plan again.
   throw new RegistryChanged();

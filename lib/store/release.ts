@@ -14,7 +14,7 @@ import { chunkKey, holdingKey, itemWithKey } from './keys.js';
 import { type Budget, finalCheck, Pacing } from './pacing.js';
 import { type PoolView, readPool } from './pool-view.js';
 import { chunkRoom } from './room.js';
-import { ownerHoldsNothing, ownerMismatch, poolNotFound, unavailable, valueNotAllocated, valueNotInPool } from './store-errors.js';
+import { ownerHoldsNothing, ownerMismatch, outcomeUnknown, poolNotFound, unavailable, valueNotAllocated, valueNotInPool } from './store-errors.js';
 import { chunkWrite, holdingDelete } from './writes.js';
 
 /** Releases the owner's holding (the one named by `value`, if given) and answers what was released. */
@@ -50,7 +50,7 @@ export async function release(ctx: StoreContext, req: ReleaseRequest): Promise<A
   /** Once unsure, anything that stops this call is settled by the record: gone means the release landed. */
   const findOut = async (cause?: unknown): Promise<Allocation> => {
     const still = await getHolding(ctx, pool, owner, finalCheck()).catch((e: unknown) => {
-      throw unavailable(`release in pool '${pool}' (it may have landed: the same request again answers NOT_ALLOCATED if it did)`, e);
+      throw outcomeUnknown(`release in pool '${pool}'`, 'answers NOT_ALLOCATED if it landed', e);
     });
     if (!still && released) return released;
     throw unavailable(`release in pool '${pool}'`, cause);

@@ -54,3 +54,14 @@ export function unavailable(what: string, cause?: unknown): PoolError {
     cause,
   });
 }
+
+/**
+ * A write was sent, its answer lost, and DynamoDB could not be asked whether it landed: the caller is
+ * told so, with what the same request again answers either way (it is safe to repeat).
+ */
+export function outcomeUnknown(what: string, retryAnswers: string, cause?: unknown): PoolError {
+  return new PoolError('UNAVAILABLE', `${what} may or may not have landed (DynamoDB did not answer in time); retry shortly: the same request again ${retryAnswers}`, {
+    retryAfterSeconds: 1,
+    cause,
+  });
+}
