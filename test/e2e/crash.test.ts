@@ -1,0 +1,19 @@
+/**
+ * The crash proof in short form (bench/crash.ts; `npm run crash` runs it longer): the whole local
+ * stack is SIGKILLed under concurrent HTTP load and restarted on the same data, three times.
+ */
+import { expect, test } from 'vitest';
+import { runCrash } from '../../bench/crash.js';
+
+test('SIGKILL of the whole stack under load: nothing acknowledged is lost, nothing is held twice', { timeout: 240_000 }, async () => {
+  const report = await runCrash({ kills: 3, clients: 8, ownersPerClient: 6, msBetweenKills: 3000 });
+  const { checkOutput, ...counts } = report;
+  console.log(`crash: ${JSON.stringify(counts)}`);
+  expect(report.kills).toBe(3);
+  expect(report.acknowledged).toBeGreaterThan(50);
+  expect(report.wrongAnswers).toEqual([]);
+  expect(report.lost).toBe(0);
+  expect(report.resurrected).toBe(0);
+  expect(report.duplicated).toBe(0);
+  expect(report.checkOk, checkOutput).toBe(true);
+});

@@ -1,0 +1,111 @@
+// The three functions of the CDK app and their IAM: runtime, environment, logs, schedule, and each
+// role's grants exactly what it needs (the DynamoDB actions read from lib/store/'s source).
+import { Match } from 'aws-cdk-lib/assertions';
+import { afterAll, describe, expect, it } from 'vitest';
+import { METRICS_NAMESPACE } from '../../lib/telemetry.js';
+import { asList, base, type Json, removeOutdirs, site, type Synthesized } from '../support/infra-app.js';
+import { allStatements, type RolePermissions, rolePermissions, storeActions } from '../support/infra-iam.js';
+
+afterAll(removeOutdirs);
+
+describe('functions', () => {
+  const each = (s: Synthesized) => ({
+    api: s.stack.apiFunction,
+    configSync: s.stack.configSync.function,
+    metrics: s.stack.metricsReporter.function,
+  });
+
+  it('run on Node 24, arm64, with source maps, the service environment and a log group kept one month', () => {
+    for (const fn of Object.values(each(base()))) {
+      const props = base().resources[base().id(fn.function)].Properties!;
+      expect(props).toMatchObject({ Runtime: 'nodejs24.x', Architectures: ['arm64'], Handler: 'index.handler' });
+      expect((props.Environment as Json).Variables).toMatchObject({
+        TABLE_NAME: { Ref: base().id(base().stack.table.table) },
+        POWERTOOLS_SERVICE_NAME: 'resource-pools',
+        POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+        POWERTOOLS_LOG_LEVEL: 'INFO',
+        NODE_OPTIONS: '--enable-source-maps',
+      });
+      expect(((props.Environment as Json).Variables as Json).MAX_POOL_SIZE).toBeUndefined();
+      const logGroup = base().id(fn.logGroup);
+      expect(props.LoggingConfig).toEqual({ LogGroup: { Ref: logGroup } });
+      expect(base().resources[logGroup].Properties!.RetentionInDays).toBe(30);
+    }
+    const configSync = base().resources[base().id(base().stack.configSync.function.function)].Properties!;
+    expect((configSync.Environment as Json).Variables).toMatchObject({ CONFIG_BUCKET: { Ref: base().id(base().stack.configBucket.bucket) } });
+  });
+
+  it('pass context maxPoolSize on as MAX_POOL_SIZE', () => {
+    for (const fn of Object.values(each(site()))) {
+      const props = site().resources[site().id(fn.function)].Properties!;
+      expect(((props.Environment as Json).Variables as Json).MAX_POOL_SIZE).toBe('1000000');
+    }
+  });
+
+  it('run the metrics function every minute, without retrying a stale run', () => {
+    base().template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(1 minute)',
+      State: 'ENABLED',
+      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [base().id(base().stack.metricsReporter.function.function), 'Arn'] } })],
+    });
+  });
+
+  it('give each function only its own resources', () => {
+    const fns = each(base());
+    const table = base().id(base().stack.table.table);
+    const bucket = base().id(base().stack.configBucket.bucket);
+    const dlq = base().id(base().stack.configSync.deadLetterQueue);
+
+    const { reads, writes } = storeActions();
+    const dynamodb = (p: RolePermissions) => [...p.actions].filter((a) => a.startsWith('dynamodb:')).sort();
+    const tableAndIndex = [`\${${table}.Arn}`, `\${${table}.Arn}/index/*`];
+
+    const api = rolePermissions(base(), base().id(fns.api.function));
+    expect([...api.refs].sort()).toEqual([table, base().id(fns.api.logGroup)].sort());
+    expect([...api.actions].some((a) => a.startsWith('s3:') || a.startsWith('sqs:'))).toBe(false);
+    expect(dynamodb(api)).toEqual([...reads, ...writes].sort());
+    for (const a of dynamodb(api)) for (const r of tableAndIndex) expect(api.grants).toContain(`${a} on ${r}`);
+
+    const sync = rolePermissions(base(), base().id(fns.configSync.function));
+    expect([...sync.refs].sort()).toEqual([table, bucket, dlq, base().id(fns.configSync.logGroup)].sort());
+    // Reads the .toml object versions it is notified of; ListBucket only so that a deleted object is a 404.
+    expect([...sync.grants].filter((g) => g.startsWith('s3:')).sort()).toEqual([
+      `s3:GetObject on \${${bucket}.Arn}/*.toml`,
+      `s3:GetObjectVersion on \${${bucket}.Arn}/*.toml`,
+      `s3:ListBucket on \${${bucket}.Arn}`,
+    ]);
+    // The dead-letter queue is written by Lambda's on-failure destination, under the function's role.
+    expect([...sync.grants].filter((g) => g.startsWith('sqs:'))).toEqual(
+      expect.arrayContaining([`sqs:SendMessage on \${${dlq}.Arn}`]),
+    );
+    expect([...sync.grants].filter((g) => g.startsWith('sqs:')).every((g) => g.endsWith(`\${${dlq}.Arn}`))).toBe(true);
+
+    expect(dynamodb(sync)).toEqual([...reads, ...writes].sort());
+
+    // The metrics function only reads.
+    const metrics = rolePermissions(base(), base().id(fns.metrics.function));
+    expect([...metrics.refs].sort()).toEqual([table, base().id(fns.metrics.logGroup)].sort());
+    expect(dynamodb(metrics)).toEqual([...reads].sort());
+    expect([...metrics.actions].some((a) => !a.startsWith('dynamodb:') && !a.startsWith('logs:'))).toBe(false);
+
+    // Logs: each function writes to its own log group only.
+    for (const [name, fn] of Object.entries(fns)) {
+      const p = rolePermissions(base(), base().id(fn.function));
+      expect([...p.grants].filter((g) => g.startsWith('logs:')).sort(), name).toEqual(
+        ['logs:CreateLogStream', 'logs:PutLogEvents'].map((a) => `${a} on \${${base().id(fn.logGroup)}.Arn}`),
+      );
+    }
+  });
+
+  it('grant no `*` action and no service-wide `service:*` action anywhere', () => {
+    for (const s of [base(), site()]) {
+      const allows = allStatements(s.resources).filter(({ statement }) => statement.Effect === 'Allow');
+      expect(allows.length).toBeGreaterThan(10);
+      for (const { resource, statement } of allows) {
+        for (const action of asList(statement.Action as string | string[])) {
+          expect(action === '*' || action.endsWith(':*'), `${resource} allows ${action}`).toBe(false);
+        }
+      }
+    }
+  });
+});
