@@ -54,6 +54,7 @@ export function startStackProcess(env: Record<string, string>): StackProcess {
 /** Waits until GET /v1/health answers 200; fails early with the output if the stack exits. */
 export async function waitForHealth(stack: StackProcess, apiUrl: string, timeoutMs = START_TIMEOUT_MS): Promise<void> {
   let gone = false;
+  // Not awaited: it only raises the flag the loop below reads (exited never rejects).
   void stack.exited.then(() => (gone = true));
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
