@@ -9,10 +9,7 @@ import { allocate, type App, call, expectError, parsed, poolsApp } from '../supp
 
 describe('HTTP API on DynamoDB Local', () => {
   let app: App;
-
-  beforeAll(async () => {
-    app = await poolsApp();
-  });
+  beforeAll(async () => { app = await poolsApp(); });
 
   describe('POST /v1/pools/{pool}/allocations', () => {
     test('allocates a random auto_assign value with 201, and a retry by the same owner answers 200 with it', async () => {

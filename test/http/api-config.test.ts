@@ -7,10 +7,7 @@ import { type App, call, expectError, parsed, poolsApp } from '../support/http-a
 
 describe('HTTP API on DynamoDB Local', () => {
   let app: App;
-
-  beforeAll(async () => {
-    app = await poolsApp();
-  });
+  beforeAll(async () => { app = await poolsApp(); });
 
   describe('POST /v1/config and GET /v1/config/syncs', () => {
     test('applies additively: created, unchanged, grown; dry runs change and record nothing', async () => {

@@ -6,10 +6,7 @@ import { type App, call, expectError, parsed, poolsApp } from '../support/http-a
 
 describe('HTTP API on DynamoDB Local', () => {
   let app: App;
-
-  beforeAll(async () => {
-    app = await poolsApp();
-  });
+  beforeAll(async () => { app = await poolsApp(); });
 
   test('GET /v1/pools lists every pool by name with its counts and ranges', async () => {
     const { pools } = parsed(schemas.PoolList, await call(app, 'GET', '/v1/pools'), 200);
