@@ -1,9 +1,27 @@
 // Tests by kind, one vitest project a folder of test/: `npx vitest run --project unit` runs one kind,
 // `vitest run` all of them. Only the projects whose tests use DynamoDB Local (inject('ddbEndpoint'))
 // name the global setup that starts it; the projects share the one instance it starts.
+import { readdirSync } from 'node:fs';
+import { sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 const dynamoDbLocal = ['test/support/global-setup.ts'];
+
+// A test file outside these folders would match no project and never run: CI refuses it; a local run
+// says so once and goes on, so that one's own scratch files there do not stop it.
+const KINDS = ['unit', 'store', 'http', 'infra', 'e2e'];
+const stray = readdirSync(fileURLToPath(new URL('test', import.meta.url)), { recursive: true, encoding: 'utf8' })
+  .filter((file) => file.endsWith('.test.ts') && !KINDS.includes(file.split(sep)[0]))
+  .map((file) => `test/${file}`);
+if (stray.length > 0) {
+  const message = `test files in no project (put them in test/${KINDS.join(', test/')}): ${stray.join(', ')}`;
+  if (process.env.CI) throw new Error(message);
+  // The config is loaded again for each project.
+  const once = globalThis as { resourcePoolsStrayWarned?: boolean };
+  if (!once.resourcePoolsStrayWarned) console.warn(`vitest.config.mts: ${message}`);
+  once.resourcePoolsStrayWarned = true;
+}
 
 export default defineConfig({
   test: {

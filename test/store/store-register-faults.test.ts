@@ -7,11 +7,11 @@
 import { GetItemCommand, PutItemCommand, ScanCommand, DeleteItemCommand, type TransactWriteItemsCommandInput } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { describe, expect, test } from 'vitest';
-import { isPoolError, type PoolError } from '../lib/errors.js';
-import { registerFile } from '../lib/registration.js';
-import { PoolStore } from '../lib/store/index.js';
-import { interceptedClient, latch, lostAnswer, poolsFile, throttling } from './support/faults.js';
-import { freshStore, register, storeOn, TEST_BUDGET_MS, testClient, val } from './support/store.js';
+import { isPoolError, type PoolError } from '../../lib/errors.js';
+import { registerFile } from '../../lib/registration.js';
+import { PoolStore } from '../../lib/store/index.js';
+import { interceptedClient, latch, lostAnswer, poolsFile, throttling } from '../support/faults.js';
+import { freshStore, register, storeOn, TEST_BUDGET_MS, testClient, val } from '../support/store.js';
 
 const HTTP = { source: 'http', maxPoolSize: 250_000 } as const;
 
