@@ -40,7 +40,7 @@ async function validate(file: string, opts: { json?: boolean; maxPoolSize?: stri
     for (const e of result.errors) process.stdout.write(`  ${e.path}: ${e.message}\n`);
     return;
   }
-  const pools = result.plan.changes.map((c) => ({ name: c.name, type: c.type, size: Number(c.size), ranges: rangesJson(c.type, c.added) }));
+  const pools = result.plan.changes.map((c) => ({ name: c.name, type: c.type, size: Number(c.size), ranges: rangesJson({ type: c.type, delegate: c.delegate }, c.added) }));
   if (opts.json) return printJson({ valid: true, pools, warnings: result.plan.warnings });
   const rows = pools.map((p) => [
     p.name,

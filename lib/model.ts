@@ -11,12 +11,17 @@ import type { Parsed, PoolType, ValueSpace } from './values.js';
 /** A request's value, parsed once the pool's type (and a prefix pool's delegate length) is known: the store reads the pool first. */
 export type ValueInput = (space: ValueSpace) => Parsed<bigint>;
 
+/** A block's size in values (a power of two), read once the pool's space is known (a /24 is 256 values of an IPv4 pool). */
+export type SizeInput = (space: ValueSpace) => Parsed<bigint>;
+
 /** What an allocation asks for. The owner is the idempotency key: one allocation per (pool, owner). */
 export interface AllocationRequest {
   pool: string;
   owner: string;
-  /** That exact value; otherwise one is chosen. */
+  /** That exact value (a block's first value); otherwise one is chosen. */
   value?: ValueInput;
+  /** An aligned block of this many values instead of one value. */
+  size?: SizeInput;
 }
 
 /** What a release names: the owner's holding, or a value that the owner must hold. */
@@ -26,7 +31,7 @@ export interface ReleaseRequest {
   value?: ValueInput;
 }
 
-/** One value (or, later, block of values) held by an owner. */
+/** One value, or one aligned block of values, held by an owner. */
 export interface Allocation {
   pool: string;
   type: PoolType;
@@ -57,6 +62,8 @@ export interface PoolCounts {
   autoAssignSize: number;
   autoAssignUsed: number;
   runs: readonly FlaggedRun[];
+  /** The largest block one allocation may ask for. */
+  maxBlockSize: number;
   createdAt: string;
   updatedAt: string;
 }

@@ -5,7 +5,7 @@
 import type { Allocation, PoolCounts } from './model.js';
 import type { Ignored, Plan } from './plan.js';
 import { type FlaggedRun, normalizeFlagged, runSize } from './runs.js';
-import { formatValue, type JsonValue, type PoolType } from './values.js';
+import { familyOfType, formatValue, isPrefixType, type JsonValue, type PoolType, spaceEnd, spaceOf, type SpaceLike } from './values.js';
 
 export interface RangeJson {
   start: JsonValue;
@@ -23,23 +23,24 @@ export interface ConfigResultJson {
 }
 
 /** A pool's value set as merged, sorted [start, end) runs, each with its size. */
-export function rangesJson(type: PoolType, runs: readonly FlaggedRun[]): RangeJson[] {
+export function rangesJson(space: SpaceLike, runs: readonly FlaggedRun[]): RangeJson[] {
   return normalizeFlagged(runs).map((r) => ({
-    start: formatValue(type, r.start),
-    end: formatEnd(type, r.end),
+    start: formatValue(space, r.start),
+    end: formatEnd(space, r.end),
     auto_assign: r.autoAssign,
     size: Number(runSize([r])),
   }));
 }
 
 /**
- * `end` is exclusive, so a run reaching the last address of the space (only a /31, /32, /127 or /128
- * prefix at the very top can) ends one past it, which has no address form; it reads as the carry.
+ * `end` is exclusive, so a run reaching the last address (or prefix) of the space ends one past it,
+ * which has no address form; it reads as the carry ("256.0.0.0", "10000::", "256.0.0.0/26").
  */
-function formatEnd(type: PoolType, end: bigint): JsonValue {
-  if (type === 'ipv4' && end === 1n << 32n) return '256.0.0.0';
-  if (type === 'ipv6' && end === 1n << 128n) return '10000::';
-  return formatValue(type, end);
+function formatEnd(x: SpaceLike, end: bigint): JsonValue {
+  const space = spaceOf(x);
+  if (space.type === 'integer' || end < spaceEnd(space)) return formatValue(space, end);
+  const carry = familyOfType(space.type) === 'ipv4' ? '256.0.0.0' : '10000::';
+  return isPrefixType(space.type) ? `${carry}/${space.delegate}` : carry;
 }
 
 export function configResultJson(plan: Plan, opts: { applied: boolean; dryRun: boolean }): ConfigResultJson {
@@ -67,10 +68,15 @@ export interface PoolJson {
   ranges: RangeJson[];
   created_at: string;
   updated_at: string;
+  /** The largest block one allocation may ask for. */
+  max_block_size: number;
+  /** Prefix pools only: the length of every value. */
+  delegate_prefix_len?: number;
 }
 
 
 export function poolJson(p: PoolCounts): PoolJson {
+  const space = { type: p.type, delegate: p.delegate };
   const runs = normalizeFlagged(p.runs);
   const first = runs[0];
   const last = runs[runs.length - 1];
@@ -82,11 +88,13 @@ export function poolJson(p: PoolCounts): PoolJson {
     free: p.size - p.used,
     auto_assign_free: p.autoAssignSize - p.autoAssignUsed,
     utilization: p.size === 0 ? 0 : p.used / p.size,
-    min: formatValue(p.type, first?.start ?? 0n),
-    max: formatValue(p.type, (last?.end ?? 1n) - 1n),
-    ranges: rangesJson(p.type, runs),
+    min: formatValue(space, first?.start ?? 0n),
+    max: formatValue(space, (last?.end ?? 1n) - 1n),
+    ranges: rangesJson(space, runs),
     created_at: p.createdAt,
     updated_at: p.updatedAt,
+    max_block_size: p.maxBlockSize,
+    ...(p.delegate === undefined ? {} : { delegate_prefix_len: p.delegate }),
   };
 }
 
@@ -100,7 +108,7 @@ export interface AllocationJson {
 }
 
 export function allocationJson(a: Allocation): AllocationJson {
-  return { pool: a.pool, value: formatValue(a.type, a.value), owner: a.owner, allocated_at: a.allocatedAt, size: a.size };
+  return { pool: a.pool, value: formatValue({ type: a.type, delegate: a.delegate }, a.value, a.size), owner: a.owner, allocated_at: a.allocatedAt, size: a.size };
 }
 
 /**

@@ -137,11 +137,18 @@ export async function stopChild(child: ChildProcess, graceMs = 5000): Promise<vo
   clearTimeout(timer);
 }
 
-/** A client for a local endpoint: DynamoDB Local accepts any credentials. */
+/**
+ * A client for a local endpoint: DynamoDB Local accepts any credentials. Its connection timeout is
+ * longer than the production backstop: on a busy 2-core machine the JVM can take more than a second
+ * to accept a new connection (CI saw it for 64 concurrent first requests), which says nothing about
+ * the code under test. Each request is still bounded by its operation's budget.
+ */
 export function localDynamoClient(endpoint: string): DynamoDBClient {
   return dynamoClient({
     endpoint,
     region: 'us-east-1',
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
+  }, LOCAL_CONNECTION_TIMEOUT_MS);
 }
+
+const LOCAL_CONNECTION_TIMEOUT_MS = 10_000;

@@ -6,8 +6,9 @@ import { POOL_NAME_PATTERN, POOL_NAME_RULE } from '../../lib/config.js';
 import { PoolError } from '../../lib/errors.js';
 import { registerFile } from '../../lib/registration.js';
 import { allocationJson, poolJson } from '../../lib/shapes.js';
-import type { SyncRecord, ValueInput } from '../../lib/model.js';
-import { parseJsonValue, parsePathValue } from '../../lib/values.js';
+import { parseBlockValue, requestedSize } from '../../lib/blocks.js';
+import type { SizeInput, SyncRecord, ValueInput } from '../../lib/model.js';
+import { parsePathValue } from '../../lib/values.js';
 import { openApiDocument } from './openapi.js';
 import { defineRoute, type Route } from './route.js';
 import {
@@ -131,11 +132,16 @@ export const routes: Route[] = [
     async handle({ params, body }, c, deps) {
       const pool = poolName(params.pool);
       const raw = body.value;
-      const value: ValueInput | undefined = raw === undefined ? undefined : (type) => parseJsonValue(type, raw);
-      const { allocation, created } = await deps.store.allocate({ pool, owner: body.owner, value });
+      const value: ValueInput | undefined = raw === undefined ? undefined : (space) => parseBlockValue(space, raw);
+      const fields = { prefix_length: body.prefix_length, size: body.size, value: raw };
+      const blockAsked = fields.prefix_length !== undefined || fields.size !== undefined || (typeof raw === 'string' && raw.includes('/'));
+      const size: SizeInput | undefined = blockAsked ? (space) => requestedSize(space, fields) : undefined;
+      const { allocation, created } = await deps.store.allocate({ pool, owner: body.owner, value, size });
       const json = allocationJson(allocation);
       if (!created) return c.json(json, 200);
-      return c.json(json, 201, { Location: `/v1/pools/${encodeURIComponent(pool)}/allocations/${encodeURIComponent(String(json.value))}` });
+      // A path names a block (and a prefix pool's value) by its first address: a '/' cannot travel in a segment.
+      const first = String(json.value).split('/')[0];
+      return c.json(json, 201, { Location: `/v1/pools/${encodeURIComponent(pool)}/allocations/${encodeURIComponent(first)}` });
     },
   }),
 

@@ -29,13 +29,20 @@ export function shown(x: unknown): string {
 // ---------------------------------------------------------------- values and owners
 
 const INTEGER_RULE = `a whole JSON number 0 <= v < 2^53 (${INTEGER_LIMIT}) for integer pools`;
-const ADDRESS_RULE = 'an IPv4 or IPv6 address string (such as "10.0.0.5" or "2001:db8::5") for IP pools';
+const ADDRESS_RULE = 'an IPv4 or IPv6 address string (such as "10.0.0.5" or "2001:db8::5") for IP pools, or a CIDR string (such as "2001:db8:100:5::/64") for prefix pools and blocks';
 
 /** The longest address text: an IPv6 address with an IPv4 tail. */
 const MAX_ADDRESS_LENGTH = 45;
 
 function isAddressText(text: string): boolean {
   return text.length <= MAX_ADDRESS_LENGTH && (parseAddress('ipv4', text).ok || parseAddress('ipv6', text).ok);
+}
+
+/** An address, or an address and a prefix length (its host bits are the store's to judge, with the pool's family). */
+function isValueText(text: string): boolean {
+  const slash = text.indexOf('/');
+  if (slash < 0) return isAddressText(text);
+  return isAddressText(text.slice(0, slash)) && /^(0|[1-9][0-9]{0,2})$/.test(text.slice(slash + 1)) && Number(text.slice(slash + 1)) <= 128;
 }
 
 /**
@@ -47,10 +54,10 @@ const valueError = (iss: { input?: unknown }) => `must be ${INTEGER_RULE}, or ${
 
 // zod answers with the one option whose type matched when there is one, so each option carries the message.
 export const Value = z
-  .union([z.number({ error: valueError }).int({ error: valueError }).min(0, { error: valueError }), z.string().refine(isAddressText, { error: valueError })], {
+  .union([z.number({ error: valueError }).int({ error: valueError }).min(0, { error: valueError }), z.string().refine(isValueText, { error: valueError })], {
     error: valueError,
   })
-  .meta({ description: 'A JSON number for integer pools, a string for IP pools (IPv6 in RFC 5952 form).' });
+  .meta({ description: 'A JSON number for integer pools, an address string for IP pools (IPv6 in RFC 5952 form), a CIDR string for prefix pools and for blocks of IP pools.' });
 
 function isPathValueText(text: string): boolean {
   if (/^[0-9]{1,16}$/.test(text)) return BigInt(text) < INTEGER_LIMIT;
@@ -142,19 +149,30 @@ export const ConfigQuery = z.object({
     .meta({ description: 'true: plan only, change nothing and record nothing.' }),
 });
 
+const BlockLength = z
+  .number({ error: (iss) => `must be a whole JSON number (a prefix length such as 24); got ${shown(iss.input)}` })
+  .int({ error: (iss) => `must be a whole JSON number (a prefix length such as 24); got ${shown(iss.input)}` })
+  .meta({ description: 'IP and prefix pools: allocate one aligned CIDR block of this length (a /28 is 16 addresses; in a pool delegating /64s, a /60 is sixteen of them).' });
+
+const BlockSize = z
+  .number({ error: (iss) => `must be a whole JSON number (a power of two such as 16); got ${shown(iss.input)}` })
+  .int({ error: (iss) => `must be a whole JSON number (a power of two such as 16); got ${shown(iss.input)}` })
+  .meta({ description: 'Integer pools: allocate an aligned block of this many values (a power of two; it starts at a multiple of it).' });
+
 export const AllocateRequest = z
   .strictObject(
-    { owner: Owner, value: Value.optional() },
+    { owner: Owner, value: Value.optional(), prefix_length: BlockLength.optional(), size: BlockSize.optional() },
     {
       error: (iss) =>
         iss.code === 'unrecognized_keys'
-          ? `unknown field${iss.keys.length > 1 ? 's' : ''} ${iss.keys.map((k) => JSON.stringify(k.slice(0, 48))).join(', ')}; accepted fields: owner, value`
+          ? `unknown field${iss.keys.length > 1 ? 's' : ''} ${iss.keys.map((k) => JSON.stringify(k.slice(0, 48))).join(', ')}; accepted fields: owner, value, prefix_length, size`
           : `must be a JSON object such as {"owner": "vpc-42"} or {"owner": "vpc-42", "value": 2024731}; got ${shown(iss.input)}`,
     },
   )
   .register(components, {
     id: 'AllocateRequest',
-    description: 'Without value, a random free auto_assign value; with it, exactly that value. One value per (pool, owner).',
+    description:
+      'Without value, a random free auto_assign value; with it, exactly that value. prefix_length (IP and prefix pools) or size (integer pools) asks for an aligned block instead of one value. One allocation per (pool, owner).',
   });
 
 export const ConfigFile = z.string().meta({ description: 'A pool file (TOML, SPEC section 1), read as TOML whatever the Content-Type.' });
@@ -183,6 +201,8 @@ export const Pool = z
     ranges: z.array(Range),
     created_at: Timestamp,
     updated_at: Timestamp,
+    max_block_size: Count.meta({ description: 'The largest block one allocation may ask for, in values.' }),
+    delegate_prefix_len: z.number().int().min(1).max(128).optional().meta({ description: 'Prefix pools only: the length of every value.' }),
   })
   .register(components, { id: 'Pool' });
 
@@ -194,7 +214,7 @@ export const Allocation = z
     value: JsonValue,
     owner: z.string(),
     allocated_at: Timestamp,
-    size: Count.meta({ description: 'How many values are held: 1 for a single value.' }),
+    size: Count.meta({ description: 'How many values are held: 1 for a single value, or the block\'s size (in IP and prefix pools, value is then the block\'s CIDR).' }),
   })
   .register(components, { id: 'Allocation' });
 

@@ -3,12 +3,11 @@
  * had time to catch up, and a suspect counts only if its chunk did not change in between. Also the
  * read meter that keeps a check's read rate bounded.
  */
-import { valueSortKey } from '../values.js';
 import { getBit } from './bitmap.js';
 import type { StoreContext } from './context.js';
-import { getHolding } from './holdings.js';
-import { type ChunkItem, decodeChunk, decodeHolding } from './items.js';
-import { chunkKey, poolPk, TABLE_KEYS } from './keys.js';
+import { recordsCovering } from './holdings.js';
+import { type ChunkItem, decodeChunk } from './items.js';
+import { chunkKey } from './keys.js';
 import { type Budget, sleep } from './pacing.js';
 import type { PoolView } from './pool-view.js';
 
@@ -24,12 +23,15 @@ export interface Confirming {
   budget: Budget;
 }
 
+/** A run of `count` consecutive bits of one chunk from `bit` with the same disagreement. */
 export interface Suspect {
   chunk: number;
   bit: number;
+  count: number;
   kind: 'unrecorded' | 'clear' | 'double';
   owners: string[];
 }
+
 
 /**
  * The suspects whose disagreement persists: their chunks are read, then (after the index's lag) their
@@ -48,21 +50,7 @@ export async function confirmed(ctx: StoreContext, view: PoolView, suspects: Sus
     const live = new Map<Suspect, string[]>();
     for (const s of open) {
       const value = (layout.chunk(s.chunk)?.base ?? 0n) + BigInt(s.bit);
-      const indexed = await ctx.table.query(
-        {
-          IndexName: TABLE_KEYS.valueIndex,
-          KeyConditionExpression: 'gpk = :pk AND gsk = :k',
-          ExpressionAttributeValues: { ':pk': poolPk(meta.name), ':k': valueSortKey(meta.type, value) },
-        },
-        pass.budget,
-      );
-      const holders: string[] = [];
-      for (const item of indexed.items) {
-        const named = decodeHolding(item);
-        const held = await getHolding(ctx, meta.name, named.owner, pass.budget);
-        if (held && held.value === value) holders.push(held.owner);
-      }
-      live.set(s, holders);
+      live.set(s, (await recordsCovering(ctx, view, value, pass.budget)).map((h) => h.owner));
     }
     const after = await readChunks(ctx, meta.name, chunkNumbers, pass.budget);
     await pass.meter.spend(open.length * 2 + chunkNumbers.length * 2);

@@ -19,12 +19,12 @@ import type { CheckReport, PoolCheck } from '../model.js';
 import { showValue, valueSortKey } from '../values.js';
 import { getBit, popcount } from './bitmap.js';
 import type { StoreContext } from './context.js';
-import { getHolding } from './holdings.js';
+import { covers, getHolding, recordsBelow } from './holdings.js';
 import { type ChunkItem, decodeChunk, decodeHolding } from './items.js';
 import { confirmed, ReadMeter, type Suspect } from './check-confirm.js';
 import { allViews } from './counts.js';
 import { chunkFromSk, chunkSk, holdingPk, OWNER_SHARDS, poolPk, SEGMENTS_PER_PAGE, TABLE_KEYS } from './keys.js';
-import { segmentChunks } from './layout.js';
+import { type ChunkInfo, segmentChunks } from './layout.js';
 import { Budget } from './pacing.js';
 import { type PoolView, readPages, readPool, trimPages } from './pool-view.js';
 import { chunkRoom, pageRoom } from './room.js';
@@ -106,9 +106,9 @@ async function checkPool(ctx: StoreContext, view: PoolView, at: Cursor, out: Poo
     else if (out.problems.length === MAX_PROBLEMS) out.problems.push('(more problems not listed: check this pool again after repairing these)');
   };
   /** Against a layout read after the items that seemed outside it: a grow during the check is no problem. */
-  const outside = async (v: bigint): Promise<boolean> => {
+  const outside = async (v: bigint, size = 1): Promise<boolean> => {
     const fresh = (await readPool(ctx, view.meta.name, pass.budget)).view;
-    return !fresh?.layout.locate(v);
+    return !fresh?.layout.pieces(v, BigInt(size));
   };
   if (at.pass === 'chunks') {
     let chunk = at.chunk ?? 0;
@@ -157,7 +157,7 @@ async function checkPool(ctx: StoreContext, view: PoolView, at: Cursor, out: Poo
       for (const item of page.items) {
         const h = decodeHolding(item);
         out.allocations++;
-        if (!view.layout.locate(h.value) && (await getHolding(ctx, h.pool, h.owner, pass.budget)) && (await outside(h.value))) {
+        if (!view.layout.pieces(h.value, BigInt(h.size)) && (await getHolding(ctx, h.pool, h.owner, pass.budget)) && (await outside(h.value, h.size))) {
           report(`owner '${h.owner}' holds ${showValue(h, h.value, h.size)}, which is not a value of the pool`);
         }
       }
@@ -198,10 +198,11 @@ async function checkChunkPage(
   }
   await pass.meter.spend(chunks.size * 0.05);
 
-  // The records of every value these chunks hold, from the by-value index (eventually consistent).
+  // The records of every value these chunks hold, from the by-value index (eventually consistent):
+  // those starting in the page, and those starting below it whose block reaches into it.
   const lo = (layout.chunk(first) ?? info).base;
   const hi = (layout.chunk(last) ?? info).base + BigInt(info.segment.chunkBits);
-  const records = new Map<bigint, { owner: string; rid: string }[]>();
+  const records: Covering[] = [];
   for await (const item of ctx.table.queryAll(
     {
       IndexName: TABLE_KEYS.valueIndex,
@@ -211,9 +212,11 @@ async function checkChunkPage(
     pass.budget,
   )) {
     const h = decodeHolding(item);
-    records.set(h.value, [...(records.get(h.value) ?? []), { owner: h.owner, rid: h.rid }]);
+    records.push({ value: h.value, end: h.value + BigInt(h.size), owner: h.owner });
   }
-  await pass.meter.spend(records.size * 0.05);
+  if (lo > 0n) for (const h of await recordsBelow(ctx, view, lo, pass.budget, false)) if (covers(h, lo)) records.push({ value: h.value, end: h.value + BigInt(h.size), owner: h.owner });
+  await pass.meter.spend(records.length * 0.05);
+  records.sort((a, b) => (a.value < b.value ? -1 : a.value > b.value ? 1 : 0));
 
   const suspects: Suspect[] = [];
   for (let c = first; c <= last; c++) {
@@ -236,22 +239,54 @@ async function checkChunkPage(
           : `chunk ${c} is in the room index but has no free auto_assign value`,
       );
     }
-    for (let b = ci.from; b < ci.to; b++) {
-      const owners = records.get(ci.base + BigInt(b)) ?? [];
-      const isSet = getBit(bits, b);
-      if (isSet && owners.length === 0) suspects.push({ chunk: c, bit: b, kind: 'unrecorded', owners: [] });
-      else if (!isSet && owners.length > 0) suspects.push({ chunk: c, bit: b, kind: 'clear', owners: owners.map((o) => o.owner) });
-      else if (owners.length > 1) suspects.push({ chunk: c, bit: b, kind: 'double', owners: owners.map((o) => o.owner) });
-    }
+    suspects.push(...disagreements(ci, bits, records));
   }
 
   for (const s of await confirmed(ctx, view, suspects, pass)) {
-    const v = showValue(view.cached.space, (layout.chunk(s.chunk)?.base ?? 0n) + BigInt(s.bit));
-    if (s.kind === 'unrecorded') report(`${v} is marked allocated but has no allocation record (leaked)`);
-    else if (s.kind === 'clear') report(`owner '${s.owners[0]}' holds ${v} but its bit is clear (the value could be handed out again)`);
-    else report(`${v} is held by ${[...s.owners].sort().map((o) => `'${o}'`).join(' and ')}`);
+    const base = layout.chunk(s.chunk)?.base ?? 0n;
+    const first = base + BigInt(s.bit);
+    const space = view.cached.space;
+    const v = s.count === 1 ? showValue(space, first) : `${showValue(space, first)} to ${showValue(space, first + BigInt(s.count) - 1n)} (${s.count} values)`;
+    const are = s.count === 1 ? 'is' : 'are';
+    if (s.kind === 'unrecorded') report(`${v} ${are} marked allocated but ${s.count === 1 ? 'has' : 'have'} no allocation record (leaked)`);
+    else if (s.kind === 'clear') report(`owner '${s.owners[0]}' holds ${v} but ${s.count === 1 ? 'its bit is' : 'their bits are'} clear (${s.count === 1 ? 'the value' : 'they'} could be handed out again)`);
+    else report(`${v} ${are} held by ${[...s.owners].sort().map((o) => `'${o}'`).join(' and ')}`);
   }
   return last + 1;
+}
+
+/** A record as the chunk pass sees it: the values [value, end) it covers, and whose they are. */
+interface Covering {
+  value: bigint;
+  end: bigint;
+  owner: string;
+}
+
+/**
+ * Where a chunk's bits and the records covering it disagree, as runs of consecutive bits with the same
+ * disagreement (a block's bits are one run, not thousands of suspects): a set bit no record covers, a
+ * clear bit a record covers, a bit two records cover.
+ */
+export function disagreements(ci: ChunkInfo, bits: Uint8Array, records: readonly Covering[]): Suspect[] {
+  const spanEnd = ci.base + BigInt(ci.to);
+  const owners: string[][] = Array.from({ length: ci.to }, () => []);
+  for (const r of records) {
+    if (r.end <= ci.base + BigInt(ci.from) || r.value >= spanEnd) continue;
+    const from = Number((r.value > ci.base ? r.value : ci.base) - ci.base);
+    const to = Number((r.end < spanEnd ? r.end : spanEnd) - ci.base);
+    for (let b = Math.max(from, ci.from); b < to; b++) owners[b].push(r.owner);
+  }
+  const out: Suspect[] = [];
+  for (let b = ci.from; b < ci.to; b++) {
+    const held = owners[b];
+    const isSet = getBit(bits, b);
+    const kind = isSet && held.length === 0 ? 'unrecorded' : !isSet && held.length > 0 ? 'clear' : held.length > 1 ? 'double' : undefined;
+    if (!kind) continue;
+    const last = out[out.length - 1];
+    if (last && last.kind === kind && last.bit + last.count === b && last.owners.join('\n') === held.join('\n')) last.count++;
+    else out.push({ chunk: ci.chunk, bit: b, count: 1, kind, owners: [...held] });
+  }
+  return out;
 }
 
 function encodeCursor(c: Cursor): string {

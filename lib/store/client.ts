@@ -11,12 +11,12 @@ import { DEFAULT_BUDGET_MS } from './pacing.js';
 
 export const CONNECTION_TIMEOUT_MS = 1000;
 
-export function dynamoClient(config: DynamoDBClientConfig = {}): DynamoDBClient {
+export function dynamoClient(config: DynamoDBClientConfig = {}, connectionTimeoutMs = CONNECTION_TIMEOUT_MS): DynamoDBClient {
   return new DynamoDBClient({
     cacheMiddleware: true,
     maxAttempts: 1,
     // Each request's own abort signal bounds it by what is left of its operation's budget; this is the backstop.
-    requestHandler: { connectionTimeout: CONNECTION_TIMEOUT_MS, requestTimeout: DEFAULT_BUDGET_MS },
+    requestHandler: { connectionTimeout: connectionTimeoutMs, requestTimeout: DEFAULT_BUDGET_MS },
     ...config,
   });
 }

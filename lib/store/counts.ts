@@ -85,6 +85,7 @@ export async function countsOf(ctx: StoreContext, view: PoolView, budget: Budget
     autoAssignSize: Number(layout.autoAssignSize()),
     autoAssignUsed: autoUsed,
     runs: layout.runs(),
+    maxBlockSize: Number(layout.maxBlockSize()),
     createdAt: meta.createdAt,
     updatedAt: meta.updatedAt,
   };

@@ -23,8 +23,13 @@ export interface Segment {
 }
 
 export const MIN_CHUNK_BITS = 8;
-/** 1,024 bits is a 128-byte bitmap: the chunk item stays well under the 1 KB of one write unit. */
-export const MAX_CHUNK_BITS = 1024;
+/**
+ * 16,384 bits is a 2 KB bitmap, for segments of more than 2^20 values only (a segment of up to 2^20
+ * has chunks of at most 1,024 bits, 128 bytes, well under the 1 KB of one write unit): the largest
+ * segment the store takes, 2^24 values, is still cut into 1,024 chunks, so that a block of 1/16 of
+ * it spans 64 chunks.
+ */
+export const MAX_CHUNK_BITS = 16_384;
 /** A segment is cut into at most about this many chunks when the chunk size limits allow it. */
 export const TARGET_CHUNKS_PER_SEGMENT = 1024;
 /**
@@ -71,6 +76,33 @@ export function appendSegments(segments: readonly Segment[], added: readonly Fla
 export interface Position {
   chunk: number;
   bit: number;
+}
+
+/** The part of a block that lies in one chunk: `count` bits from `bit`. */
+export interface Piece extends Position {
+  count: number;
+}
+
+/** log2 of the largest power-of-two run aligned on its own size that lies inside [start, end). */
+export function largestAlignedOrder(start: bigint, end: bigint): number {
+  let order = 0;
+  for (let k = 1; k < 128; k++) {
+    const size = 1n << BigInt(k);
+    if (size > end - start) break;
+    const first = ((start + size - 1n) / size) * size;
+    if (first + size <= end) order = k;
+  }
+  return order;
+}
+
+/**
+ * The largest block a segment serves: aligned inside it, and spanning at most MAX_BLOCK_CHUNKS of its
+ * chunks (a block of up to one chunk spans one).
+ */
+export function segmentMaxBlock(s: Segment): bigint {
+  const inside = 1n << BigInt(largestAlignedOrder(s.start, s.end));
+  const spanned = BigInt(MAX_BLOCK_CHUNKS * s.chunkBits);
+  return inside < spanned ? inside : spanned;
 }
 
 export interface ChunkInfo {
@@ -131,6 +163,35 @@ export class Layout {
     const from = base < segment.start ? Number(segment.start - base) : 0;
     const to = segment.end - base < bits ? Number(segment.end - base) : segment.chunkBits;
     return { chunk, segment, segmentIndex, base, from, to };
+  }
+
+  /**
+   * The chunks and bits a block of `size` values from `start` covers, in value order; undefined when
+   * a value of it is not in the pool. A block may span segments (a range grown by a later file).
+   */
+  pieces(start: bigint, size: bigint): Piece[] | undefined {
+    const end = start + size;
+    const out: Piece[] = [];
+    for (let v = start; v < end; ) {
+      const i = this.segmentIndexOf(v);
+      if (i < 0) return undefined;
+      const s = this.segments[i];
+      const bits = BigInt(s.chunkBits);
+      const offset = v - alignedStart(s);
+      const chunkEnd = v - (offset % bits) + bits;
+      const upTo = [chunkEnd, s.end, end].reduce((m, x) => (x < m ? x : m));
+      out.push({ chunk: s.firstChunk + Number(offset / bits), bit: Number(offset % bits), count: Number(upTo - v) });
+      v = upTo;
+    }
+    return out;
+  }
+
+  /** The largest block any of the pool's segments serves (1 for an empty pool). */
+  maxBlockSize(): bigint {
+    return this.segments.reduce((m, s) => {
+      const b = segmentMaxBlock(s);
+      return b > m ? b : m;
+    }, 1n);
   }
 
   valueAt(pos: Position): bigint | undefined {

@@ -8,7 +8,7 @@ import type { Allocation, AllocationPage, ValueInput } from '../model.js';
 import { valueSortKey } from '../values.js';
 import { getBit } from './bitmap.js';
 import type { StoreContext } from './context.js';
-import { getChunk, getHolding, toAllocation } from './holdings.js';
+import { getChunk, recordsCovering, toAllocation } from './holdings.js';
 import { type ChunkItem, decodeChunk, decodeHolding } from './items.js';
 import { chunkKey, holdingKey, itemWithKey, poolPk, TABLE_KEYS } from './keys.js';
 import { sleep } from './pacing.js';
@@ -33,7 +33,7 @@ export async function findByOwner(ctx: StoreContext, pool: string, owner: string
 }
 
 /**
- * Who holds a value. The chunk says whether it is allocated (a strongly consistent read); the
+ * Who holds a value (alone, or inside a block). The chunk says whether it is allocated (a strongly consistent read); the
  * by-value index says who holds it and may trail the table, so what it names is confirmed by reading
  * that allocation record by its key, and a miss is asked again while the chunk's last write is recent.
  * A set bit whose record is gone for good (a leak, which `check` reports) holds nothing: NOT_ALLOCATED.
@@ -56,19 +56,8 @@ export async function findByValue(ctx: StoreContext, pool: string, value: ValueI
   let chunk: ChunkItem | undefined = first ? decodeChunk(first) : pos.chunk === guess ? undefined : await getChunk(ctx, pool, pos.chunk, budget);
   for (let attempt = 1; ; attempt++) {
     if (!chunk || !getBit(chunk.bits, pos.bit)) throw valueNotAllocated(pool, type, v);
-    const indexed = await ctx.table.query(
-      {
-        IndexName: TABLE_KEYS.valueIndex,
-        KeyConditionExpression: 'gpk = :pk AND gsk = :k',
-        ExpressionAttributeValues: { ':pk': poolPk(pool), ':k': valueSortKey(type, v) },
-      },
-      budget,
-    );
-    for (const item of indexed.items) {
-      const named = decodeHolding(item);
-      const held = await getHolding(ctx, pool, named.owner, budget);
-      if (held && held.value === v) return toAllocation(held);
-    }
+    const [held] = await recordsCovering(ctx, view, v, budget);
+    if (held) return toAllocation(held);
     const settled = ctx.now().getTime() - (chunk.at ?? 0) > INDEX_LAG_MS;
     if (settled) throw valueNotAllocated(pool, type, v);
     if (!budget.open()) throw unavailable(`lookup of ${String(v)} in pool '${pool}'`);

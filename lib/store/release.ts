@@ -6,16 +6,18 @@
  */
 import { PoolError } from '../errors.js';
 import type { Allocation, ReleaseRequest } from '../model.js';
+import { showValue } from '../values.js';
 import { emptyBitmap, getBit, withBits } from './bitmap.js';
 import type { StoreContext } from './context.js';
-import { getChunk, getHolding, toAllocation } from './holdings.js';
+import { covers, getChunk, getHolding, toAllocation } from './holdings.js';
+import type { Piece } from './layout.js';
 import { type ChunkItem, decodeChunk, decodeHolding, type HoldingItem } from './items.js';
 import { chunkKey, holdingKey, itemWithKey } from './keys.js';
 import { type Budget, finalCheck, Pacing } from './pacing.js';
 import { type PoolView, readPool } from './pool-view.js';
 import { chunkRoom } from './room.js';
 import { ownerHoldsNothing, ownerMismatch, outcomeUnknown, poolNotFound, unavailable, valueNotAllocated, valueNotInPool } from './store-errors.js';
-import { chunkWrite, holdingDelete } from './writes.js';
+import { chunkWrite, holdingDelete, type Write } from './writes.js';
 
 /** Releases the owner's holding (the one named by `value`, if given) and answers what was released. */
 export async function release(ctx: StoreContext, req: ReleaseRequest): Promise<Allocation> {
@@ -37,11 +39,11 @@ export async function release(ctx: StoreContext, req: ReleaseRequest): Promise<A
 
   const found = itemWithKey(items, holdKey);
   let holding: HoldingItem | undefined = found ? decodeHolding(found) : undefined;
-  /** The chunk as last read, or null when it must be read: the named value's chunk was read with the definition. */
-  let chunk: ChunkItem | undefined | null = null;
-  if (named !== undefined && holding && view.layout.locate(holding.value)?.chunk === named) {
+  /** Chunks as last read: the named value's chunk was read with the definition. */
+  const chunks = new Map<number, ChunkItem | undefined>();
+  if (named !== undefined) {
     const item = itemWithKey(items, chunkKey(pool, named));
-    chunk = item ? decodeChunk(item) : undefined;
+    chunks.set(named, item ? decodeChunk(item) : undefined);
   }
   /** An earlier attempt may have landed without our hearing of it. */
   let unsure = false;
@@ -58,37 +60,31 @@ export async function release(ctx: StoreContext, req: ReleaseRequest): Promise<A
 
   try {
     while (pacing.more()) {
-      if (!holding || (wanted !== undefined && holding.value !== wanted)) {
+      if (!holding || (wanted !== undefined && !covers(holding, wanted))) {
         if (unsure && !holding && released) return released;
         throw await notReleasable(ctx, view, owner, wanted, budget);
       }
       released = toAllocation(holding);
-      const pos = view.layout.locate(holding.value);
-      const info = pos && view.layout.chunk(pos.chunk);
-      if (!pos || !info) throw new PoolError('INTERNAL', `the allocation record of '${owner}' names ${String(holding.value)}, outside pool '${pool}'; check reports it`);
-      const current = chunk !== null ? chunk : await getChunk(ctx, pool, pos.chunk, budget);
-      chunk = null;
-      const bits = current?.bits ?? emptyBitmap(info.segment.chunkBits);
-      const after = withBits(bits, pos.bit, holding.size, false);
-      const outcome = await ctx.tx(
-        [
-          chunkWrite(pool, pos.chunk, current, { bits: after, used: Math.max(0, (current?.used ?? 0) - holding.size), room: chunkRoom(type, info, after), at: ctx.now().getTime() }),
-          holdingDelete(pool, owner, holding.rid),
-        ],
-        budget,
-      );
+      const pieces = view.layout.pieces(holding.value, BigInt(holding.size));
+      if (!pieces) throw new PoolError('INTERNAL', `the allocation record of '${owner}' names ${showValue(type, holding.value, holding.size)}, outside pool '${pool}'; check reports it`);
+      await readMissing(ctx, pool, chunks, pieces.map((p) => p.chunk), budget);
+      const outcome = await ctx.tx([...pieces.map((p) => clearWrite(ctx, view, p, chunks.get(p.chunk))), holdingDelete(pool, owner, holding.rid)], budget);
       if (outcome.kind === 'ok') {
         ctx.events.released?.(pool);
         return released;
       }
       if (outcome.kind === 'conflict') {
         unsure ||= outcome.maybeLanded;
-        const [chunkNow, holdingNow] = outcome.items;
-        if (chunkNow !== null) chunk = chunkNow ? decodeChunk(chunkNow) : undefined;
+        pieces.forEach((p, i) => {
+          const now = outcome.items[i];
+          if (now !== null) chunks.set(p.chunk, now ? decodeChunk(now) : undefined);
+        });
+        const holdingNow = outcome.items[pieces.length];
         if (holdingNow !== null) holding = holdingNow ? decodeHolding(holdingNow) : undefined;
         await pacing.conflict();
       } else {
         unsure ||= outcome.kind === 'unknown';
+        chunks.clear();
         holding = await getHolding(ctx, pool, owner, budget);
         await pacing.failure();
       }
@@ -99,6 +95,30 @@ export async function release(ctx: StoreContext, req: ReleaseRequest): Promise<A
   }
   if (unsure && released) return findOut();
   throw unavailable(`release in pool '${pool}'`);
+}
+
+/** Reads the chunks not read yet (a never-written one is wholly free: undefined). */
+async function readMissing(ctx: StoreContext, pool: string, chunks: Map<number, ChunkItem | undefined>, wanted: readonly number[], budget: Budget): Promise<void> {
+  const missing = wanted.filter((c) => !chunks.has(c));
+  if (missing.length === 0) return;
+  for (const c of missing) chunks.set(c, undefined);
+  for (const item of await ctx.table.batchGet(missing.map((c) => chunkKey(pool, c)), budget)) {
+    const chunk = decodeChunk(item);
+    chunks.set(chunk.chunk, chunk);
+  }
+}
+
+/** The write that clears a piece's bits in its chunk (as read), with the chunk's new count and room key. */
+function clearWrite(ctx: StoreContext, view: PoolView, p: Piece, before: ChunkItem | undefined): Write {
+  const info = view.layout.chunk(p.chunk);
+  if (!info) throw new PoolError('INTERNAL', `chunk ${p.chunk} lies outside pool '${view.meta.name}'`);
+  const after = withBits(before?.bits ?? emptyBitmap(info.segment.chunkBits), p.bit, p.count, false);
+  return chunkWrite(view.meta.name, p.chunk, before, {
+    bits: after,
+    used: Math.max(0, (before?.used ?? 0) - p.count),
+    room: chunkRoom(view.cached.space, info, after),
+    at: ctx.now().getTime(),
+  });
 }
 
 /** The chunk of the value a release names, when the cached layout already knows the pool. */

@@ -7,12 +7,12 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import type { StoreContext } from './context.js';
 import { decodePage, type PageItem } from './items.js';
 import { CHUNK_PREFIX, chunkFromSk, chunkSk, LAYOUT_PREFIX, pageFromSk, pageKey, poolPk, SEGMENTS_PER_PAGE, TABLE_KEYS } from './keys.js';
-import { type ChunkInfo, segmentChunks } from './layout.js';
+import { type ChunkInfo, largestAlignedOrder, segmentChunks } from './layout.js';
 import { isPoolError } from '../errors.js';
 import type { Budget } from './pacing.js';
 import type { CachedPool, Candidate } from './pool-cache.js';
 import type { PoolView } from './pool-view.js';
-import { decodeRoom, pageRoom, ROOM_END, roomFrom } from './room.js';
+import { decodeRoom, pageRoom, ROOM_END, roomFrom, virtualOrder } from './room.js';
 import type { Page } from './table.js';
 import { pageWrite } from './writes.js';
 
@@ -77,17 +77,27 @@ export async function findCandidates(
   return { candidates, complete: complete && candidates.length < limit };
 }
 
-/** Indexes (into the layout) of a page's segments that count, are auto_assign and may have never-written chunks. */
-export function virtualSegments(view: CachedPool, page: number): number[] {
+/**
+ * Indexes (into the layout) of a page's segments that count, are auto_assign, may have never-written
+ * chunks, and whose chunks can hold a free block of 2^order values.
+ */
+export function virtualSegments(view: CachedPool, page: number, order = 0): number[] {
   const p = view.pages.find((x) => x.page === page);
   if (!p) return [];
-  return p.segments.flatMap((s, i) => (p.virtual[i] && s.autoAssign ? [page * SEGMENTS_PER_PAGE + i] : []));
+  return p.segments.flatMap((s, i) => (p.virtual[i] && s.autoAssign && virtualOrder(s) >= order ? [page * SEGMENTS_PER_PAGE + i] : []));
 }
 
-/** A chunk of one of the page's virtual segments, at random, weighted by their sizes; undefined when there is none. */
-export function pickVirtualChunk(view: CachedPool, page: number, random: () => number): number | undefined {
-  const segments = virtualSegments(view, page);
-  const choices = segments.map((i) => view.virtualChunks.get(i) ?? range(view.layout.segments[i].firstChunk, segmentChunks(view.layout.segments[i])));
+/**
+ * A chunk of one of the page's virtual segments, at random, weighted by their sizes, that can hold a
+ * block of 2^order values when wholly free; undefined when there is none.
+ */
+export function pickVirtualChunk(view: CachedPool, page: number, random: () => number, order = 0): number | undefined {
+  const segments = virtualSegments(view, page, order);
+  const choices = segments.map((i) => {
+    const all = view.virtualChunks.get(i) ?? range(view.layout.segments[i].firstChunk, segmentChunks(view.layout.segments[i]));
+    // Only a segment's first and last chunk may hold fewer values than bits.
+    return order === 0 ? all : all.filter((c) => holdsBlock(view.layout.chunk(c), order));
+  });
   const total = choices.reduce((n, c) => n + c.length, 0);
   if (total === 0) return undefined;
   let k = Math.floor(random() * total);
@@ -96,6 +106,30 @@ export function pickVirtualChunk(view: CachedPool, page: number, random: () => n
     k -= c.length;
   }
   return undefined;
+}
+
+function holdsBlock(info: ChunkInfo | undefined, order: number): boolean {
+  return info !== undefined && largestAlignedOrder(BigInt(info.from), BigInt(info.to)) >= order;
+}
+
+/**
+ * log2 of the largest free block any chunk offers to automatic allocation, from the whole room index
+ * (strongly consistent), or -1 when there is no free auto_assign value at all.
+ */
+export async function largestRoom(ctx: StoreContext, view: PoolView, budget: Budget): Promise<number> {
+  let best = -1;
+  for await (const item of ctx.table.queryAll(
+    {
+      IndexName: TABLE_KEYS.roomIndex,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': poolPk(view.meta.name) },
+      ConsistentRead: true,
+    },
+    budget,
+  )) {
+    best = Math.max(best, decodeRoom(String(item[TABLE_KEYS.roomIndexSortKey])).order);
+  }
+  return best;
 }
 
 /** The lowest chunk that a page's virtual segments may not have written yet (allocation_order "lowest"). */

@@ -18,7 +18,7 @@
  * exists, and chunks are never deleted, so that flag is never set again.
  */
 import { largestFreeOrder } from './bitmap.js';
-import { type ChunkInfo, type Segment, alignedStart } from './layout.js';
+import { type ChunkInfo, type Segment, alignedStart, largestAlignedOrder } from './layout.js';
 import { type SpaceLike, valueSortKey } from '../values.js';
 
 export interface RoomKey {
@@ -45,13 +45,7 @@ export function chunkRoom(type: SpaceLike, info: ChunkInfo, bits: Uint8Array): s
 
 /** log2 of the largest aligned block a never-written chunk of this segment can hold. */
 export function virtualOrder(s: Segment): number {
-  let order = Math.log2(s.chunkBits);
-  for (; order > 0; order--) {
-    const size = 2n ** BigInt(order);
-    const first = ((s.start + size - 1n) / size) * size;
-    if (first + size <= s.end) break;
-  }
-  return order;
+  return Math.min(Math.log2(s.chunkBits), largestAlignedOrder(s.start, s.end));
 }
 
 /**

@@ -4,26 +4,60 @@
  * add where they help.
  */
 import { PoolError } from '../errors.js';
-import { formatValue, type SpaceLike, showValue } from '../values.js';
+import { blockLabel, blockName } from '../blocks.js';
+import { formatValue, type SpaceLike, showValue, spaceOf } from '../values.js';
 
 export function poolNotFound(pool: string): PoolError {
   return new PoolError('POOL_NOT_FOUND', `no pool named '${pool}'`);
 }
 
-export function valueNotInPool(pool: string, type: SpaceLike, v: bigint): PoolError {
+export function valueNotInPool(pool: string, type: SpaceLike, v: bigint, size = 1): PoolError {
+  if (size > 1) return new PoolError('VALUE_NOT_IN_POOL', `the block ${shownBlock(type, v, size)} is not wholly in pool '${pool}'`);
   return new PoolError('VALUE_NOT_IN_POOL', `${showValue(type, v)} is not a value of pool '${pool}'`);
 }
 
-export function valueInUse(pool: string, type: SpaceLike, v: bigint): PoolError {
+export function valueInUse(pool: string, type: SpaceLike, v: bigint, size = 1, taken?: bigint): PoolError {
+  if (size > 1) {
+    const which = taken === undefined ? 'some of it' : `${showValue(type, taken)}, inside it`;
+    return new PoolError('VALUE_IN_USE', `the block ${shownBlock(type, v, size)} in pool '${pool}' is not free: another owner holds ${which}`);
+  }
   return new PoolError('VALUE_IN_USE', `${showValue(type, v)} in pool '${pool}' is held by another owner`);
 }
 
-export function ownerConflict(pool: string, owner: string, type: SpaceLike, held: bigint, wanted: bigint): PoolError {
+/** A block as a message names it: its CIDR, or an integer block's first value and size. */
+function shownBlock(type: SpaceLike, v: bigint, size: number): string {
+  return spaceOf(type).type === 'integer' ? `of ${size} values from ${v}` : showValue(type, v, size);
+}
+
+interface Held {
+  value: bigint;
+  size: bigint;
+}
+
+export function ownerConflict(pool: string, owner: string, type: SpaceLike, held: Held, wanted: { value?: bigint; size: bigint }): PoolError {
+  const heldText = held.size === 1n ? showValue(type, held.value) : `the block ${shownBlock(type, held.value, Number(held.size))}`;
+  const wantedText = wanted.value !== undefined ? (wanted.size === 1n ? showValue(type, wanted.value) : shownBlock(type, wanted.value, Number(wanted.size))) : wanted.size === 1n ? 'a single value' : `a ${blockLabel(type, wanted.size)} block`;
+  return new PoolError('OWNER_CONFLICT', `owner '${owner}' already holds ${heldText} in pool '${pool}', not ${wantedText}; release it first`, {
+    details: { held: formatValue(type, held.value, Number(held.size)), size: Number(held.size) },
+  });
+}
+
+/** A block larger than the pool serves: INVALID_ARGUMENT naming max_block_size. */
+export function blockTooLarge(pool: string, type: SpaceLike, size: bigint, largest: bigint): PoolError {
   return new PoolError(
-    'OWNER_CONFLICT',
-    `owner '${owner}' already holds ${showValue(type, held)} in pool '${pool}', not ${showValue(type, wanted)}; release it first`,
-    { details: { held: formatValue(type, held) } },
+    'INVALID_ARGUMENT',
+    `a ${blockLabel(type, size)} block is larger than pool '${pool}' hands out: its max_block_size is ${largest.toLocaleString('en-US')} (${blockLabel(type, largest)})`,
+    { details: { max_block_size: Number(largest) } },
   );
+}
+
+/** No aligned block of the size asked is free; the message names the largest one that is. */
+export function blockExhausted(pool: string, type: SpaceLike, size: bigint, largestFree: bigint): PoolError {
+  const name = (n: bigint) => blockName(type, n);
+  const largest = largestFree === 0n ? 'no auto-assignable value is free' : largestFree === 1n ? 'only single values are free' : `the largest free block is a ${name(largestFree)}`;
+  return new PoolError('RESOURCE_EXHAUSTED', `no free ${name(size)} in ${pool}; ${largest}`, {
+    details: { size: Number(size), largest_free_block: Number(largestFree) },
+  });
 }
 
 export function ownerHoldsNothing(pool: string, owner: string): PoolError {

@@ -47,7 +47,7 @@ describe('HTTP API on DynamoDB Local', () => {
       const held = parsed(schemas.Allocation, await allocate(app, 'fixed', { owner: 'ext-3', value: '10.1.0.1' }), 201);
       const error = expectError(await allocate(app, 'fixed', { owner: 'ext-3', value: '10.1.0.2' }), 'OWNER_CONFLICT');
       expect(error.message).toContain(String(held.value));
-      expect(error.details).toEqual({ held: '10.1.0.1' });
+      expect(error.details).toEqual({ held: '10.1.0.1', size: 1 });
       expectError(await call(app, 'GET', '/v1/pools/fixed/allocations/10.1.0.2'), 'NOT_ALLOCATED');
       expect(parsed(schemas.Allocation, await call(app, 'GET', '/v1/pools/fixed/owners/ext-3'), 200)).toEqual(held);
     });

@@ -36,7 +36,10 @@ function stubStore(): PoolStore {
       get: (_target, name) =>
         typeof name !== 'string' || name === 'then'
           ? undefined
-          : (...args: unknown[]) => {
+          : name === 'deadline'
+            ? // Not a call to DynamoDB: when the registration that follows must end.
+              () => Date.now() + 8000
+            : (...args: unknown[]) => {
               // Text arguments, and the pool and owner of a request object.
               const texts = args.flatMap((a) => (typeof a === 'string' ? [a] : typeof a === 'object' && a !== null ? requestTexts(a as Record<string, unknown>) : []));
               const shown = texts.map((a) => JSON.stringify(a));

@@ -126,10 +126,10 @@ describe('every error names its place and what is accepted', () => {
     ['pool is not a table', '[pools]\nx = 1', [{ path: 'pools.x', message: expect.stringContaining('must be a table') }]],
     ['bad pool name', '[pools."-x"]\ntype = "integer"\nranges = []', [{ path: 'pools.-x', message: expect.stringContaining('1-64 characters of A-Za-z0-9._-') }]],
     ['name too long', `[pools.${'x'.repeat(65)}]\ntype = "integer"`, [{ path: `pools.${'x'.repeat(65)}`, message: expect.stringContaining('invalid pool name') }]],
-    ['missing type', '[pools.x]\nranges = [{ start = 1, end = 2 }]', [{ path: 'pools.x.type', message: 'required: one of "ipv4", "ipv6", "integer"' }]],
-    ['unknown type', '[pools.x]\ntype = "ipv5"\nranges = []', [{ path: 'pools.x.type', message: 'must be one of "ipv4", "ipv6", "integer"; got the string "ipv5"' }]],
+    ['missing type', '[pools.x]\nranges = [{ start = 1, end = 2 }]', [{ path: 'pools.x.type', message: 'required: one of "ipv4", "ipv6", "integer", "ipv4-prefix", "ipv6-prefix"' }]],
+    ['unknown type', '[pools.x]\ntype = "ipv5"\nranges = []', [{ path: 'pools.x.type', message: 'must be one of "ipv4", "ipv6", "integer", "ipv4-prefix", "ipv6-prefix"; got the string "ipv5"' }]],
     ['unknown key', '[pools.x]\ntype = "integer"\nrange = [{ start = 1, end = 2 }]', [
-      { path: 'pools.x.range', message: "unknown key 'range'; accepted keys: type, prefix, ranges, auto_assign, exclude" },
+      { path: 'pools.x.range', message: "unknown key 'range'; accepted keys: type, prefix, delegate_prefix_len, ranges, auto_assign, exclude" },
     ]],
     ['unknown key in a range', '[pools.x]\ntype = "integer"\nranges = [{ start = 1, end = 2, auto = true }]', [
       { path: 'pools.x.ranges[0].auto', message: "unknown key 'auto'; accepted keys: start, end, auto_assign" },
@@ -187,10 +187,10 @@ describe('every error names its place and what is accepted', () => {
     ['everything excluded', '[pools.x]\ntype = "ipv4"\nprefix = "10.0.0.0/30"\nexclude = ["10.0.0.0/30"]', [{ path: 'pools.x', message: expect.stringContaining('holds no value') }]],
     ['empty ranges', '[pools.x]\ntype = "integer"\nranges = []', [{ path: 'pools.x', message: expect.stringContaining('holds no value') }]],
     ['over MAX_POOL_SIZE', '[pools.x]\ntype = "integer"\nranges = [{ start = 0, end = 250001 }]', [
-      { path: 'pools.x', message: expect.stringContaining('250001 values, more than MAX_POOL_SIZE (250000)') },
+      { path: 'pools.x', message: expect.stringContaining('250,001 values, more than MAX_POOL_SIZE (250,000)') },
     ]],
     ['a huge IPv6 prefix', '[pools.x]\ntype = "ipv6"\nprefix = "2001:db8::/64"', [
-      { path: 'pools.x', message: expect.stringContaining('18446744073709551615 values, more than MAX_POOL_SIZE') },
+      { path: 'pools.x', message: expect.stringContaining('18,446,744,073,709,551,615 values, more than MAX_POOL_SIZE') },
     ]],
   ];
 

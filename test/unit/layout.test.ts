@@ -10,8 +10,10 @@ describe('chunk layout', () => {
     [150n, 8],
     [1024n, 8],
     [250_000n, 256],
-    [16_777_216n, 1024],
-    [2n ** 64n, 1024],
+    [1_048_576n, 1024],
+    [1_048_577n, 2048],
+    [16_777_216n, 16_384],
+    [2n ** 64n, 16_384],
   ])('a segment of %i values gets %i-bit chunks', (size, bits) => {
     expect(chunkBitsFor(size)).toBe(bits);
   });
@@ -43,8 +45,36 @@ describe('chunk layout', () => {
   test('a 16,777,216-value pool costs one segment', () => {
     const layout = new Layout(appendSegments([], [run(0n, 16_777_216n)]));
     expect(layout.segments).toHaveLength(1);
-    expect(layout.chunkCount).toBe(16_384);
-    expect(layout.locate(16_777_215n)).toEqual({ chunk: 16_383, bit: 1023 });
+    expect(layout.chunkCount).toBe(1024);
+    expect(layout.locate(16_777_215n)).toEqual({ chunk: 1023, bit: 16_383 });
+    // 1/16 of it, the contract's least, spans 64 chunks: one transaction with its record.
+    expect(layout.maxBlockSize()).toBe(1_048_576n);
+  });
+});
+
+describe('blocks in the layout', () => {
+  test('a block is cut at chunk and segment boundaries, in value order', () => {
+    // [0, 100) in chunks of 8, then [100, 1100) grown in later: a block of 64 at 64 straddles both.
+    const layout = new Layout(appendSegments(appendSegments([], [run(0n, 100n)]), [run(100n, 1100n)]));
+    const pieces = layout.pieces(64n, 64n);
+    expect(pieces?.reduce((n, p) => n + p.count, 0)).toBe(64);
+    expect(pieces?.map((p) => layout.valueAt(p))).toEqual([64n, 72n, 80n, 88n, 96n, 100n, 104n, 112n, 120n]);
+    expect(layout.pieces(1088n, 16n)).toBeUndefined();
+    expect(layout.pieces(8n, 8n)).toEqual([{ chunk: 1, bit: 0, count: 8 }]);
+  });
+
+  test.each([
+    // A /24 defined by its prefix: network and broadcast are not values, so the largest block is a /26.
+    [1n, 255n, 8, 64n],
+    // 2^16 values in chunks of 64: a block spans at most 64 chunks, 4,096 values.
+    [0n, 65_536n, 64, 4096n],
+    // 1,500 VNIs from 2,024,500: in chunks of 8, at most 512.
+    [2_024_500n, 2_026_000n, 8, 512n],
+  ])('the largest block of [%i, %i) (chunks of %i) is %i', (start, end, bits, largest) => {
+    const layout = new Layout(appendSegments([], [run(start, end)]));
+    expect(layout.segments[0].chunkBits).toBe(bits);
+    expect(layout.maxBlockSize()).toBe(largest);
+    expect(layout.maxBlockSize() * 16n).toBeGreaterThanOrEqual(end - start);
   });
 });
 

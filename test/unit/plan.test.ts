@@ -136,7 +136,7 @@ describe('registration errors', () => {
   test('MAX_POOL_SIZE applies to the total after growth', () => {
     const state = apply([], '[pools.v]\ntype = "integer"\nranges = [{ start = 0, end = 200000 }]');
     expect(errors(state, '[pools.v]\ntype = "integer"\nranges = [{ start = 200000, end = 250001 }]')).toEqual([
-      { path: 'pools.v', message: expect.stringContaining('250001 values, more than MAX_POOL_SIZE (250000)') },
+      { path: 'pools.v', message: expect.stringContaining('250,001 values, more than MAX_POOL_SIZE (250,000)') },
     ]);
     expect(planFile('[pools.v]\ntype = "integer"\nranges = [{ start = 200000, end = 250000 }]', state, OPTIONS).ok).toBe(true);
   });
