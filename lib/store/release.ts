@@ -1,8 +1,9 @@
 /**
- * Releasing what an owner holds, by owner or by value (then only its owner may). One BatchGetItem (the
- * pool's definition, the allocation record, and the chunk when the value is named), then one
- * transaction of two items: the chunk with the values cleared, on its version, and the record deleted
- * on its request id, so a release never deletes a newer allocation of the same owner.
+ * Releasing what an owner holds, by owner or by value (any value inside a block names the block; only
+ * its owner may release it). One BatchGetItem (the pool's definition, the allocation record, and the
+ * chunk when the value is named), the block's other chunks if any, then one transaction: every chunk
+ * the holding covers with its values cleared, each on its version, and the record deleted on its
+ * request id, so a release never deletes a newer allocation of the same owner, nor half a block.
  */
 import { PoolError } from '../errors.js';
 import type { Allocation, ReleaseRequest } from '../model.js';
