@@ -192,9 +192,13 @@ export function parseConfigValue(x: SpaceLike, raw: unknown): Parsed<bigint> {
 /** A prefix pool's value: a canonical prefix of exactly the pool's delegate length, as its prefix number. */
 export function parsePrefixValue(s: ValueSpace, text: string): Parsed<bigint> {
   const family = familyOfType(s.type) as AddressFamily;
+  const delegate = delegateOf(s);
+  if (!text.includes('/')) {
+    const address = parseAddress(family, text);
+    if (address.ok) return fail(`${quote(text)} is an address; values of this pool are /${delegate} prefixes, such as ${quote(`${showValue(family, address.value)}/${delegate}`)}`);
+  }
   const p = parsePrefix(family, text);
   if (!p.ok) return p;
-  const delegate = delegateOf(s);
   if (p.value.length !== delegate) return fail(`${quote(text)} is a /${p.value.length}; values of this pool are /${delegate} prefixes, such as ${quote(`${showValue(family, p.value.network)}/${delegate}`)}`);
   return { ok: true, value: p.value.network >> prefixShift(s) };
 }
