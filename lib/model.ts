@@ -4,6 +4,7 @@
  * Pure types and a few constructors; no I/O.
  */
 import type { ConfigIssue } from './config.js';
+import type { LabelFilter, Labels } from './labels.js';
 import type { FlaggedRun } from './runs.js';
 import type { ConfigResultJson } from './shapes.js';
 import type { Parsed, PoolType, ValueSpace } from './values.js';
@@ -22,6 +23,25 @@ export interface AllocationRequest {
   value?: ValueInput;
   /** An aligned block of this many values instead of one value. */
   size?: SizeInput;
+  /** Set when the allocation is made; a retry answers the labels held, whatever it sends. */
+  labels?: Labels;
+  /** Who asks: the caller's IAM principal behind API Gateway, "local" on the local stack. */
+  by?: string;
+}
+
+/** A JSON merge patch of an owner's labels (RFC 7396: null removes a key). */
+export interface RelabelRequest {
+  pool: string;
+  owner: string;
+  patch: Readonly<Record<string, string | null>>;
+}
+
+export interface ListRequest {
+  limit: number;
+  /** A cursor from a previous page. */
+  after?: string;
+  /** Only allocations carrying every one of these labels. */
+  labels?: readonly LabelFilter[];
 }
 
 /** What a release names: the owner's holding, or a value that the owner must hold. */
@@ -43,6 +63,9 @@ export interface Allocation {
   size: number;
   owner: string;
   allocatedAt: string;
+  labels: Labels;
+  /** Who allocated it, when known. */
+  allocatedBy?: string;
 }
 
 export interface Allocated {

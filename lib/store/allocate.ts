@@ -89,7 +89,7 @@ export async function allocate(ctx: StoreContext, req: AllocationRequest): Promi
       }
 
       const writes = pieces.map((p) => takeWrite(ctx, view, p, claim!.items.get(p.chunk)));
-      const holding: HoldingItem = { pool, type: space.type, delegate: space.delegate, owner, value: valueOf(view, pieces[0]), size: Number(size), at: ctx.isoNow(), rid };
+      const holding: HoldingItem = { pool, type: space.type, delegate: space.delegate, owner, value: valueOf(view, pieces[0]), size: Number(size), at: ctx.isoNow(), rid, labels: req.labels, by: req.by };
       const outcome = await ctx.tx([...writes.map((w) => w.write), holdingPut(holding)], budget);
       if (outcome.kind === 'ok') {
         // This allocation took the chunk's last free value: no need to find that out by reading it again.

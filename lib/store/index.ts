@@ -7,7 +7,7 @@
  *
  * PoolStore is the small interface the rest of the product uses; each operation lives in its own file.
  */
-import type { Allocated, Allocation, AllocationPage, AllocationRequest, CheckReport, PoolCounts, ReleaseRequest, SyncRecord, ValueInput } from '../model.js';
+import type { Allocated, Allocation, AllocationPage, AllocationRequest, CheckReport, ListRequest, PoolCounts, RelabelRequest, ReleaseRequest, SyncRecord, ValueInput } from '../model.js';
 import type { Plan } from '../plan.js';
 import { allocate } from './allocate.js';
 import { check, type CheckOptions } from './check.js';
@@ -16,6 +16,7 @@ import { allPoolCounts, poolCounts } from './counts.js';
 import { REGISTRY_KEY } from './keys.js';
 import { findByOwner, findByValue, listAllocations } from './lookup.js';
 import { applyPlan, type RegistrationState, registrationState } from './register.js';
+import { relabel } from './relabel.js';
 import { release } from './release.js';
 import { listSyncs, recordSync } from './syncs.js';
 
@@ -60,8 +61,13 @@ export class PoolStore {
     return findByValue(this.ctx, pool, value);
   }
 
-  allocations(pool: string, opts: { limit: number; after?: string }): Promise<AllocationPage> {
+  allocations(pool: string, opts: ListRequest): Promise<AllocationPage> {
     return listAllocations(this.ctx, pool, opts);
+  }
+
+  /** Merges a patch into what the owner's allocation carries; the value and the owner never change. */
+  relabel(req: RelabelRequest): Promise<Allocation> {
+    return relabel(this.ctx, req);
   }
 
   pool(name: string): Promise<PoolCounts> {

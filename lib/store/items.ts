@@ -3,6 +3,7 @@
  * else, field by field; the keys are lib/store/keys.ts. Pure: plain objects in, plain objects out. An item
  * that does not have the shape its key promises is a CorruptItem, never silently half-read.
  */
+import type { Labels } from '../labels.js';
 import { PoolError } from '../errors.js';
 import { isPoolType, type PoolType, showValue, valueFromSortKey, valueSortKey } from '../values.js';
 import { chunkFromSk, holdingKey, intentKey, metaKey, type Native, pageFromSk, pageKey, poolPk, syncKey, TABLE_KEYS } from './keys.js';
@@ -53,6 +54,15 @@ function strList(item: Native, field: string): string[] {
   const v = item[field];
   if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw new CorruptItem(where(item), field, 'a list of strings');
   return v;
+}
+
+function labelMap(item: Native, field: string): Labels {
+  const v = item[field];
+  if (v === undefined) return {};
+  if (typeof v !== 'object' || v === null || Array.isArray(v) || !Object.values(v).every((x) => typeof x === 'string')) {
+    throw new CorruptItem(where(item), field, 'a map of strings');
+  }
+  return v as Labels;
 }
 
 function poolType(item: Native, field: string): PoolType {
@@ -233,6 +243,11 @@ export interface HoldingItem {
   at: string;
   /** Id of the request that allocated it, so a retried ambiguous write knows it was its own. */
   rid: string;
+  labels?: Labels;
+  /** How many times the labels were changed: the condition of the next change. */
+  labelsVersion?: number;
+  /** Who allocated it. */
+  by?: string;
 }
 
 export function encodeHolding(h: HoldingItem): Native {
@@ -249,6 +264,9 @@ export function encodeHolding(h: HoldingItem): Native {
     rid: h.rid,
     gpk: poolPk(h.pool),
     gsk: valueSortKey(h.type, h.value),
+    // Absent when empty: DynamoDB keeps no empty map worth its bytes.
+    labels: h.labels && Object.keys(h.labels).length > 0 ? { ...h.labels } : undefined,
+    by: h.by,
   };
 }
 
@@ -262,6 +280,9 @@ export function decodeHolding(item: Native): HoldingItem {
     size: num(item, 'size'),
     at: str(item, 'at'),
     rid: str(item, 'rid'),
+    labels: labelMap(item, 'labels'),
+    labelsVersion: optNum(item, 'lv'),
+    by: optStr(item, 'by'),
   };
 }
 

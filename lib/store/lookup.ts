@@ -1,15 +1,17 @@
 /**
  * Who holds what: by owner (the allocation record, read by its key), by value (the chunk says whether
  * it is allocated, the by-value index says who holds it, and the record read by its key confirms it),
- * and the pool's allocations in value order, a page at a time.
+ * and the pool's allocations in value order, a page at a time, filtered by labels.
  */
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { PoolError } from '../errors.js';
-import type { Allocation, AllocationPage, ValueInput } from '../model.js';
+import type { LabelFilter } from '../labels.js';
+import type { Allocation, AllocationPage, ListRequest, ValueInput } from '../model.js';
 import { valueSortKey } from '../values.js';
 import { getBit } from './bitmap.js';
 import type { StoreContext } from './context.js';
 import { getChunk, recordsCovering, toAllocation } from './holdings.js';
-import { type ChunkItem, decodeChunk, decodeHolding } from './items.js';
+import { type ChunkItem, decodeChunk, decodeHolding, type HoldingItem } from './items.js';
 import { chunkKey, holdingKey, itemWithKey, poolPk, TABLE_KEYS } from './keys.js';
 import { sleep } from './pacing.js';
 import { readPool } from './pool-view.js';
@@ -67,24 +69,56 @@ export async function findByValue(ctx: StoreContext, pool: string, value: ValueI
 }
 
 /** Allocations in value order, a page at a time; the cursor is the last value's sort key. */
-export async function listAllocations(ctx: StoreContext, pool: string, opts: { limit: number; after?: string }): Promise<AllocationPage> {
+export async function listAllocations(ctx: StoreContext, pool: string, opts: ListRequest): Promise<AllocationPage> {
   const budget = ctx.budget();
   const { view } = await readPool(ctx, pool, budget);
   if (!view) throw poolNotFound(pool);
-  const out = await ctx.table.query(
-    {
-      IndexName: TABLE_KEYS.valueIndex,
-      KeyConditionExpression: opts.after ? 'gpk = :pk AND gsk > :after' : 'gpk = :pk',
-      ExpressionAttributeValues: { ':pk': poolPk(pool), ...(opts.after ? { ':after': opts.after } : {}) },
-      Limit: opts.limit + 1,
-    },
-    budget,
-  );
-  const holdings = out.items.map(decodeHolding);
-  const page = holdings.slice(0, opts.limit);
+  const filters = opts.labels ?? [];
+  const filter = labelFilterExpression(filters);
+  const found: HoldingItem[] = [];
+  let after = opts.after;
+  let start: Record<string, AttributeValue> | undefined;
+  // A filter may match few records per page read: a call reads a bounded number of pages and hands
+  // back a cursor from where it stopped, so a page may be short (even empty) and still have a next one.
+  for (let page = 0; page < (filters.length > 0 ? FILTERED_PAGES_PER_CALL : 1); page++) {
+    const out = await ctx.table.query(
+      {
+        IndexName: TABLE_KEYS.valueIndex,
+        KeyConditionExpression: after ? 'gpk = :pk AND gsk > :after' : 'gpk = :pk',
+        ...filter.expression,
+        ExpressionAttributeValues: { ':pk': poolPk(pool), ...(after ? { ':after': after } : {}), ...filter.values },
+        Limit: filters.length > 0 ? FILTERED_PAGE_ITEMS : opts.limit + 1,
+      },
+      budget,
+      start,
+    );
+    found.push(...out.items.map(decodeHolding));
+    if (found.length > opts.limit) break;
+    if (!out.last) return { allocations: found.map(toAllocation) };
+    start = out.last;
+    after = undefined;
+    if (filters.length === 0) break;
+  }
+  const page = found.slice(0, opts.limit);
   const last = page[page.length - 1];
-  return {
-    allocations: page.map(toAllocation),
-    next: holdings.length > opts.limit && last ? valueSortKey(last.type, last.value) : undefined,
-  };
+  if (found.length > opts.limit && last) return { allocations: page.map(toAllocation), next: valueSortKey(last.type, last.value) };
+  // Stopped after its pages: continue after the last record read, matched or not.
+  const lastRead = start?.gsk?.S;
+  return { allocations: page.map(toAllocation), next: lastRead };
+}
+
+/** Records read per page when a label filter applies (DynamoDB filters after it reads them). */
+const FILTERED_PAGE_ITEMS = 500;
+const FILTERED_PAGES_PER_CALL = 4;
+
+function labelFilterExpression(filters: readonly LabelFilter[]) {
+  if (filters.length === 0) return { expression: {}, values: {} };
+  const names: Record<string, string> = { '#labels': 'labels' };
+  const values: Record<string, string> = {};
+  const parts = filters.map((f, i) => {
+    names[`#k${i}`] = f.key;
+    values[`:lv${i}`] = f.value;
+    return `#labels.#k${i} = :lv${i}`;
+  });
+  return { expression: { FilterExpression: parts.join(' AND '), ExpressionAttributeNames: names }, values };
 }

@@ -85,6 +85,27 @@ export function holdingDelete(pool: string, owner: string, rid: string): Write {
   };
 }
 
+/**
+ * An allocation record's labels replaced by the merge of a patch into what was read. Timeline it
+ * guards against: we read labels version 3, another patch writes version 4, our write arrives: the
+ * version condition fails and we merge again into what it wrote, so no patch is lost. The request id
+ * condition means a record released (and perhaps allocated again) since we read it is not touched:
+ * a patch racing a release cannot bring the allocation back.
+ */
+export function labelsWrite(h: HoldingItem, labels: Readonly<Record<string, string>>): Write {
+  const version = h.labelsVersion ?? 0;
+  const empty = Object.keys(labels).length === 0;
+  return {
+    Update: {
+      Key: holdingKey(h.pool, h.owner),
+      UpdateExpression: empty ? 'SET #lv = :next REMOVE labels' : 'SET labels = :labels, #lv = :next',
+      ConditionExpression: `rid = :rid AND ${version === 0 ? 'attribute_not_exists(#lv)' : '#lv = :seen'}`,
+      ExpressionAttributeNames: { '#lv': 'lv' },
+      ExpressionAttributeValues: { ':rid': h.rid, ':next': version + 1, ...(empty ? {} : { ':labels': { ...labels } }), ...(version === 0 ? {} : { ':seen': version }) },
+    },
+  };
+}
+
 // ---------------------------------------------------------------- registry
 
 /**
