@@ -28,7 +28,11 @@ describe('items round-trip field by field', () => {
     const holding = { pool: 'lo', type: 'ipv4' as const, owner: 'dpu-7', value: 0x0ab43e05n, size: 1, at: '2026-12-01T00:00:00.000Z', rid: 'r-1' };
     const item = encodeHolding(holding);
     expect(item).toMatchObject({ ...holdingKey('lo', 'dpu-7'), value: '10.180.62.5', gpk: 'POOL#lo', gsk: '0ab43e05' });
-    expect(decodeHolding(item)).toEqual(holding);
+    expect(decodeHolding(item)).toEqual({ ...holding, labels: {} });
+    // Labels, their version and the caller, when there are some.
+    const labelled = { ...holding, labels: { vpc: 'vpc-42' }, labelsVersion: 2, by: 'local' };
+    expect(decodeHolding({ ...encodeHolding(labelled), lv: 2 })).toEqual(labelled);
+    expect(encodeHolding({ ...holding, labels: {} }).labels).toBeUndefined();
     const intent = { id: 'i-1', status: 'pending' as const, at: 'now', created: ['a'], grown: ['b'] };
     expect(decodeIntent({ pk: 'REGISTRATION', sk: 'i-1', ...encodeIntent(intent, 99) })).toEqual(intent);
     expect(decodeRegistry(undefined)).toEqual({ pools: new Map(), ver: 0 });
