@@ -17,6 +17,7 @@ import type { ServiceFunction } from './service-function.js';
 /** The store's indexes: lookups by value (global) and free room per pool (local); lib/store/items.ts owns the names. */
 export const BY_VALUE_INDEX = TABLE_KEYS.valueIndex;
 export const BY_ROOM_INDEX = TABLE_KEYS.roomIndex;
+export const BY_OWNER_INDEX = TABLE_KEYS.ownerIndex;
 
 /**
  * The data-plane operations lib/store/ issues (Get, BatchGet, Query, Put, Update, TransactWrite): one
@@ -69,6 +70,13 @@ export class AllocationTable extends Construct {
       sortKey: { name: TABLE_KEYS.valueIndexSortKey, type: AttributeType.STRING },
       projectionType: ProjectionType.ALL,
     });
+    // Everything an owner holds across pools; only allocation records carry `owner`.
+    this.table.addGlobalSecondaryIndex({
+      indexName: BY_OWNER_INDEX,
+      partitionKey: { name: TABLE_KEYS.ownerIndexPartitionKey, type: AttributeType.STRING },
+      sortKey: { name: TABLE_KEYS.ownerIndexSortKey, type: AttributeType.STRING },
+      projectionType: ProjectionType.ALL,
+    });
     // Keys only: the entry changes when a chunk's room key does (it fills, empties or its largest free
     // block changes), not on every write. A table's local indexes can only be made with the table.
     this.table.addLocalSecondaryIndex({
@@ -93,7 +101,7 @@ export class AllocationTable extends Construct {
   private acknowledgeIndexes(fn: ServiceFunction): void {
     fn.acknowledgeGrant(
       `IAM5[Resource::${nagArn(this.table.node.defaultChild as CfnTable)}/index/*]`,
-      `DynamoDB grants name the table's indexes as <table>/index/*; this table has exactly two (${BY_VALUE_INDEX}, queried for lookups and listings by value, and ${BY_ROOM_INDEX}, queried for free values), so the wildcard adds no other resource.`,
+      `DynamoDB grants name the table's indexes as <table>/index/*; this table has exactly three (${BY_VALUE_INDEX}, queried for lookups and listings by value, ${BY_OWNER_INDEX}, for what an owner holds in every pool, and ${BY_ROOM_INDEX}, queried for free values), so the wildcard adds no other resource.`,
     );
   }
 

@@ -16,6 +16,7 @@ import { allPoolCounts, poolCounts } from './counts.js';
 import { REGISTRY_KEY } from './keys.js';
 import { findByOwner, findByValue, listAllocations } from './lookup.js';
 import { applyPlan, type RegistrationState, registrationState } from './register.js';
+import { ownerHoldings } from './owner-holdings.js';
 import { relabel } from './relabel.js';
 import { release } from './release.js';
 import { listSyncs, recordSync } from './syncs.js';
@@ -63,6 +64,11 @@ export class PoolStore {
 
   allocations(pool: string, opts: ListRequest): Promise<AllocationPage> {
     return listAllocations(this.ctx, pool, opts);
+  }
+
+  /** Everything the owner holds, in every pool, by pool name. */
+  ownerHoldings(owner: string): Promise<Allocation[]> {
+    return ownerHoldings(this.ctx, owner);
   }
 
   /** Merges a patch into what the owner's allocation carries; the value and the owner never change. */

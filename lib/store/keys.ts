@@ -11,6 +11,10 @@ export const TABLE_KEYS = {
   valueIndex: 'by-value',
   valueIndexPartitionKey: 'gpk',
   valueIndexSortKey: 'gsk',
+  /** Global index: everything an owner holds, pool by pool (allocation records only carry `owner`). */
+  ownerIndex: 'by-owner',
+  ownerIndexPartitionKey: 'owner',
+  ownerIndexSortKey: 'pool',
   /** Local index: a pool's chunks and layout pages that have free values (lib/store/room.ts). */
   roomIndex: 'by-room',
   roomIndexSortKey: 'room',

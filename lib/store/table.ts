@@ -19,6 +19,7 @@ import {
   type TransactWriteItem,
   TransactWriteItemsCommand,
   UpdateItemCommand,
+  UpdateTableCommand,
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { type ItemKey, type Native, TABLE_KEYS } from './keys.js';
@@ -172,10 +173,15 @@ export class Table {
 
   // ---------------------------------------------------------------- schema
 
-  /** Creates the table when missing (local stack and tests; in AWS the CDK app owns it). */
+  /**
+   * Creates the table when missing (local stack and tests; in AWS the CDK app owns it), and adds the
+   * global indexes a table made by an earlier version lacks (a local stack's data directory).
+   */
   async ensure(): Promise<void> {
     try {
-      await this.client.send(new DescribeTableCommand({ TableName: this.name }));
+      const { Table: described } = await this.client.send(new DescribeTableCommand({ TableName: this.name }));
+      const indexes = new Set((described?.GlobalSecondaryIndexes ?? []).map((i) => i.IndexName));
+      if (!indexes.has(TABLE_KEYS.ownerIndex)) await this.addOwnerIndex();
       return;
     } catch (e) {
       if (!(e instanceof ResourceNotFoundException)) throw e;
@@ -192,6 +198,8 @@ export class Table {
             { AttributeName: k.valueIndexPartitionKey, AttributeType: 'S' },
             { AttributeName: k.valueIndexSortKey, AttributeType: 'S' },
             { AttributeName: k.roomIndexSortKey, AttributeType: 'S' },
+            { AttributeName: k.ownerIndexPartitionKey, AttributeType: 'S' },
+            { AttributeName: k.ownerIndexSortKey, AttributeType: 'S' },
           ],
           KeySchema: [
             { AttributeName: k.partitionKey, KeyType: 'HASH' },
@@ -206,6 +214,7 @@ export class Table {
               ],
               Projection: { ProjectionType: 'ALL' },
             },
+            OWNER_INDEX,
           ],
           LocalSecondaryIndexes: [
             {
@@ -224,7 +233,35 @@ export class Table {
       if ((e as Error).name !== 'ResourceInUseException') throw e;
     }
   }
+
+  private async addOwnerIndex(): Promise<void> {
+    await this.client.send(
+      new UpdateTableCommand({
+        TableName: this.name,
+        AttributeDefinitions: [
+          { AttributeName: TABLE_KEYS.ownerIndexPartitionKey, AttributeType: 'S' },
+          { AttributeName: TABLE_KEYS.ownerIndexSortKey, AttributeType: 'S' },
+        ],
+        GlobalSecondaryIndexUpdates: [{ Create: OWNER_INDEX }],
+      }),
+    );
+    // Backfilling takes a moment; until the index is active, queries on it fail.
+    for (let i = 0; i < 120; i++) {
+      const { Table: t } = await this.client.send(new DescribeTableCommand({ TableName: this.name }));
+      if (t?.GlobalSecondaryIndexes?.find((x) => x.IndexName === TABLE_KEYS.ownerIndex)?.IndexStatus === 'ACTIVE') return;
+      await sleep(250);
+    }
+  }
 }
+
+const OWNER_INDEX = {
+  IndexName: TABLE_KEYS.ownerIndex,
+  KeySchema: [
+    { AttributeName: TABLE_KEYS.ownerIndexPartitionKey, KeyType: 'HASH' as const },
+    { AttributeName: TABLE_KEYS.ownerIndexSortKey, KeyType: 'RANGE' as const },
+  ],
+  Projection: { ProjectionType: 'ALL' as const },
+};
 
 function values(v: Native | undefined): Record<string, AttributeValue> | undefined {
   return v && toAttributes(v);

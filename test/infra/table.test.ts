@@ -25,7 +25,7 @@ describe('allocation table', () => {
     expect((table.Properties!.SSESpecification as Json).KMSMasterKeyId).toBeUndefined();
   });
 
-  it('has the data model keys, the by-value index and the TTL attribute', () => {
+  it('has the data model keys, the by-value and by-owner indexes and the TTL attribute', () => {
     // lib/items.ts is the contract the store reads and writes by: pk/sk, by-value on gpk/gsk, expires_at.
     const k = TABLE_KEYS;
     base().template.hasResourceProperties('AWS::DynamoDB::Table', {
@@ -45,6 +45,14 @@ describe('allocation table', () => {
           KeySchema: [
             { AttributeName: k.valueIndexPartitionKey, KeyType: 'HASH' },
             { AttributeName: k.valueIndexSortKey, KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'ALL' },
+        },
+        {
+          IndexName: k.ownerIndex,
+          KeySchema: [
+            { AttributeName: k.ownerIndexPartitionKey, KeyType: 'HASH' },
+            { AttributeName: k.ownerIndexSortKey, KeyType: 'RANGE' },
           ],
           Projection: { ProjectionType: 'ALL' },
         },
