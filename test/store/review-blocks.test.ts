@@ -4,7 +4,8 @@
 import { describe, expect, test } from 'vitest';
 import { isPoolError } from '../../lib/errors.js';
 import type { ValueSpace } from '../../lib/values.js';
-import { freshStore, register, val } from '../support/store.js';
+import { interceptedClient } from '../support/faults.js';
+import { freshStore, register, storeOn, val } from '../support/store.js';
 
 /** Blocks of `size` values: `2^k` as the store takes it. */
 const blockOf = (size: number) => (_space: ValueSpace) => ({ ok: true as const, value: BigInt(size) });
@@ -67,5 +68,38 @@ describe('max_block_size says what the pool accepts', () => {
     // 1,024 values, aligned, wholly in the pool, free, and no larger than max_block_size.
     const got = await store.allocate({ pool: 'm', owner: 'a', value: val(131072), size: blockOf(1024) }).catch((x: unknown) => x);
     expect(got instanceof Error ? `${(got as { code?: string }).code}: ${got.message}` : 'allocated').toBe('allocated');
+  });
+});
+
+describe('a release that read an older holding never frees a newer one', () => {
+  test('release by a value inside a block, overtaken by a release and a new allocation of the same block by the same owner: the new, acknowledged block stays held', async () => {
+    const store = await freshStore();
+    await register(store, '[pools.r]\ntype = "ipv4"\nranges = [{ start = "10.7.0.0", end = "10.7.4.0" }]');
+    const first = await store.allocate({ pool: 'r', owner: 'rack-1', value: val('10.7.1.0'), size: blockOf(256) });
+    let overtaken: Promise<unknown> | undefined;
+    let acknowledged: { value: bigint; size: number } | undefined;
+    // The slow release: its transaction is sent only after another call released the block and the
+    // owner allocated it again (and was told so).
+    const slow = storeOn(store.tableName, {
+      client: interceptedClient(async (command, _input, send) => {
+        if (command === 'TransactWriteItemsCommand' && !overtaken) {
+          overtaken = (async () => {
+            await store.release({ pool: 'r', owner: 'rack-1' });
+            const again = await store.allocate({ pool: 'r', owner: 'rack-1', value: val('10.7.1.0'), size: blockOf(256) });
+            expect(again.created).toBe(true);
+            acknowledged = { value: again.allocation.value, size: again.allocation.size };
+          })();
+          await overtaken;
+        }
+        return send();
+      }),
+    });
+    expect(first.created).toBe(true);
+    // The slow release answers as if it released the first block…
+    await slow.release({ pool: 'r', owner: 'rack-1', value: val('10.7.1.77') }).catch(() => undefined);
+    expect(acknowledged).toBeDefined();
+    // …but the block the owner was told it holds after that release must still be held.
+    const now = await store.findByOwner('r', 'rack-1').catch((e: unknown) => e);
+    expect(now instanceof Error ? (now as { code?: string }).code : { value: (now as { value: bigint }).value, size: (now as { size: number }).size }).toEqual(acknowledged);
   });
 });
