@@ -81,12 +81,12 @@ export async function release(ctx: StoreContext, req: ReleaseRequest): Promise<A
           if (now !== null) chunks.set(p.chunk, now ? decodeChunk(now) : undefined);
         });
         const holdingNow = outcome.items[pieces.length];
-        if (holdingNow !== null) holding = holdingNow ? decodeHolding(holdingNow) : undefined;
+        if (holdingNow !== null) holding = sameAllocation(holdingNow ? decodeHolding(holdingNow) : undefined, holding.rid);
         await pacing.conflict();
       } else {
         unsure ||= outcome.kind === 'unknown';
         chunks.clear();
-        holding = await getHolding(ctx, pool, owner, budget);
+        holding = sameAllocation(await getHolding(ctx, pool, owner, budget), holding.rid);
         await pacing.failure();
       }
     }
@@ -96,6 +96,15 @@ export async function release(ctx: StoreContext, req: ReleaseRequest): Promise<A
   }
   if (unsure && released) return findOut();
   throw unavailable(`release in pool '${pool}'`);
+}
+
+/**
+ * The owner's record as it now stands, if it is still the allocation this call set out to release: a
+ * newer allocation of the same owner (made after another call released this one) is never released
+ * by this call, which may have been sent long before it.
+ */
+function sameAllocation(now: HoldingItem | undefined, rid: string): HoldingItem | undefined {
+  return now && now.rid === rid ? now : undefined;
 }
 
 /** Reads the chunks not read yet (a never-written one is wholly free: undefined). */
