@@ -24,7 +24,7 @@ import { type Budget, finalCheck, Pacing } from './pacing.js';
 import { type PoolView, readPool } from './pool-view.js';
 import { chunkRoom } from './room.js';
 import { largestRoom } from './room-search.js';
-import { blockExhausted, blockTooLarge, exhausted, outcomeUnknown, poolNotFound, unavailable, valueInUse, valueNotInPool } from './store-errors.js';
+import { blockExhausted, blockTooLarge, blockTooLargeHere, exhausted, outcomeUnknown, poolNotFound, unavailable, valueInUse, valueNotInPool } from './store-errors.js';
 import { chunkWrite, holdingPut } from './writes.js';
 
 export async function allocate(ctx: StoreContext, req: AllocationRequest): Promise<Allocated> {
@@ -52,7 +52,7 @@ export async function allocate(ctx: StoreContext, req: AllocationRequest): Promi
     if (size > 1n) parsed(alignment(space, wantedValue, size));
     wanted = layout.pieces(wantedValue, size);
     if (!wanted) throw valueNotInPool(pool, space, wantedValue, Number(size));
-    if (wanted.length > MAX_BLOCK_CHUNKS) throw blockTooLarge(pool, space, size, BigInt(MAX_BLOCK_CHUNKS * layout.segments[layout.segmentIndexOf(wantedValue)].chunkBits));
+    if (wanted.length > MAX_BLOCK_CHUNKS) throw blockTooLargeHere(pool, space, wantedValue, size, BigInt(MAX_BLOCK_CHUNKS * layout.segments[layout.segmentIndexOf(wantedValue)].chunkBits), largest);
   }
 
   const known = new Map<number, ChunkItem | undefined>();

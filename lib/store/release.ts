@@ -49,13 +49,17 @@ export async function release(ctx: StoreContext, req: ReleaseRequest): Promise<A
   /** An earlier attempt may have landed without our hearing of it. */
   let unsure = false;
   let released: Allocation | undefined;
+  let releasedRid: string | undefined;
+  /** The allocation this call read was released by another call (and the owner may hold a newer one). */
+  let superseded = false;
   const pacing = new Pacing(ctx.retry, ctx.random, budget);
   /** Once unsure, anything that stops this call is settled by the record: gone means the release landed. */
   const findOut = async (cause?: unknown): Promise<Allocation> => {
     const still = await getHolding(ctx, pool, owner, finalCheck()).catch((e: unknown) => {
       throw outcomeUnknown(`release in pool '${pool}'`, 'answers NOT_ALLOCATED if it landed', e);
     });
-    if (!still && released) return released;
+    // Gone, or a newer allocation of the owner in its place: ours landed.
+    if (released && (!still || still.rid !== releasedRid)) return released;
     throw unavailable(`release in pool '${pool}'`, cause);
   };
 
@@ -63,9 +67,11 @@ export async function release(ctx: StoreContext, req: ReleaseRequest): Promise<A
     while (pacing.more()) {
       if (!holding || (wanted !== undefined && !covers(holding, wanted))) {
         if (unsure && !holding && released) return released;
+        if (superseded) throw new PoolError('NOT_ALLOCATED', `what owner '${owner}' held in pool '${pool}' when this release was sent was released by another call meanwhile; nothing was released`);
         throw await notReleasable(ctx, view, owner, wanted, budget);
       }
       released = toAllocation(holding);
+      releasedRid = holding.rid;
       const pieces = view.layout.pieces(holding.value, BigInt(holding.size));
       if (!pieces) throw new PoolError('INTERNAL', `the allocation record of '${owner}' names ${showValue(type, holding.value, holding.size)}, outside pool '${pool}'; check reports it`);
       await readMissing(ctx, pool, chunks, pieces.map((p) => p.chunk), budget);
@@ -81,12 +87,17 @@ export async function release(ctx: StoreContext, req: ReleaseRequest): Promise<A
           if (now !== null) chunks.set(p.chunk, now ? decodeChunk(now) : undefined);
         });
         const holdingNow = outcome.items[pieces.length];
-        if (holdingNow !== null) holding = sameAllocation(holdingNow ? decodeHolding(holdingNow) : undefined, holding.rid);
+        if (holdingNow !== null) {
+          holding = sameAllocation(holdingNow ? decodeHolding(holdingNow) : undefined, holding.rid);
+          superseded ||= !holding && holdingNow !== undefined;
+        }
         await pacing.conflict();
       } else {
         unsure ||= outcome.kind === 'unknown';
         chunks.clear();
-        holding = sameAllocation(await getHolding(ctx, pool, owner, budget), holding.rid);
+        const now = await getHolding(ctx, pool, owner, budget);
+        holding = sameAllocation(now, holding.rid);
+        superseded ||= !holding && now !== undefined;
         await pacing.failure();
       }
     }

@@ -46,8 +46,20 @@ export function ownerConflict(pool: string, owner: string, type: SpaceLike, held
 export function blockTooLarge(pool: string, type: SpaceLike, size: bigint, largest: bigint): PoolError {
   return new PoolError(
     'INVALID_ARGUMENT',
-    `a ${blockLabel(type, size)} block is larger than pool '${pool}' hands out: its max_block_size is ${largest.toLocaleString('en-US')} (${blockLabel(type, largest)})`,
+    `a block of ${blockLabel(type, size)} is larger than pool '${pool}' hands out: its max_block_size is ${largest.toLocaleString('en-US')} (${blockLabel(type, largest)})`,
     { details: { max_block_size: Number(largest) } },
+  );
+}
+
+/**
+ * An explicit block larger than the range it names can hold in one allocation (64 of that range's
+ * chunks), although the pool's largest range serves it: the limit here is named, and the pool's.
+ */
+export function blockTooLargeHere(pool: string, type: SpaceLike, value: bigint, size: bigint, here: bigint, largest: bigint): PoolError {
+  return new PoolError(
+    'INVALID_ARGUMENT',
+    `a block of ${blockLabel(type, size)} at ${showValue(type, value)} is larger than its range of pool '${pool}' hands out: blocks there are at most ${blockLabel(type, here)}; the pool's max_block_size (${largest.toLocaleString('en-US')}) is what its largest range serves`,
+    { details: { max_block_size: Number(largest), max_block_size_here: Number(here) } },
   );
 }
 
