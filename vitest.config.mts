@@ -38,7 +38,7 @@ export default defineConfig({
       // The HTTP API, config-sync and metrics handlers in-process, on DynamoDB Local (and a local S3).
       { extends: true, test: { name: 'http', include: ['test/http/**/*.test.ts'], globalSetup: dynamoDbLocal } },
       // The CDK app, synthesized and bundled. Not isolated: its files share the imported CDK and the
-      // app synthesized once (test/support/infra-app.ts), as test/infra.test.ts did before the split;
+      // app synthesized once (test/support/infra-app.ts), as the one infra test file did before the split;
       // each file alone still synthesizes its own. Its tests only read what was synthesized.
       { extends: true, test: { name: 'infra', include: ['test/infra/**/*.test.ts'], isolate: false } },
       // Whole processes: the local stack, the crash test, the CLI.

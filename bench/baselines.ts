@@ -1,5 +1,5 @@
 /**
- * The two yardsticks the allocator is measured against in the same run (SPEC section 6):
+ * The two yardsticks the allocator is measured against in the same run (README, Benchmarks):
  * - the raw ceiling: the very write one allocation makes (a chunk bitmap on its version and an owner
  *   record on its absence, in one transaction), on keys no other client writes, so nothing conflicts;
  * - the single document: the naive allocator of Whereabouts and most home-grown IPAMs, where one item

@@ -6,7 +6,7 @@
  *
  *   npm run crash [-- --kills 10 --clients 16 --seconds-between-kills 4]
  *
- * test/crash.test.ts runs a short form of the same thing in CI.
+ * test/e2e/crash.test.ts runs a short form of the same thing in CI.
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';

@@ -2,7 +2,7 @@
  * Large pool files, up to the 1 MiB a file may be, in the shapes that used to make planning slow (issue
  * 13): many pools with many ranges, a file over the pool limit, one pool of many ranges and exclusions,
  * pools that all overlap, exclusions over a registered pool. Shared by `npm run bench:plan` and
- * test/plan-scale.test.ts, which checks what each one plans to.
+ * test/unit/plan-scale.test.ts, which checks what each one plans to.
  */
 import { MAX_POOLS, MAX_SEGMENTS_PER_POOL, type RegisteredPool } from '../lib/plan.js';
 import { MAX_FILE_BYTES } from '../lib/registration.js';

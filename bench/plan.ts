@@ -4,7 +4,7 @@
  * `{"bench":"plan","shape":…,"bytes":…,"pools":…,"registered":…,"ms":…,"parse_ms":…,"errors":…,"ignored":…}`,
  * `ms` being the median of N runs of the whole check (parse + plan, as `validate` and every upload run
  * it), `parse_ms` the parse alone, `errors` how many errors the file has. Nothing here is asserted:
- * test/plan-scale.test.ts checks what each shape plans to.
+ * test/unit/plan-scale.test.ts checks what each shape plans to.
  */
 import { parsePoolsFile } from '../lib/config.js';
 import { DEFAULT_MAX_POOL_SIZE, planFile } from '../lib/plan.js';

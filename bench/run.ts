@@ -22,7 +22,7 @@ both sides, a 1,024-value drain, large vs small pool latency, registration cost,
 /24 blocks against single values, and the HTTP API against the store. It first loads DynamoDB Local until its throughput settles
 (45-150 s), because its JVM keeps getting faster under load. A full run takes 3-4 minutes.
 
-  --json    one JSON object per line (SPEC section 6) instead of tables
+  --json    one JSON object per line instead of tables
   --quick   shorter phases: the whole run stays under a minute
   --only=a,b  run only these benchmarks (allocate, drain, size, full_pool, register, block, chunk_size, http)
 `);

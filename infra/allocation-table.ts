@@ -22,7 +22,7 @@ export const BY_OWNER_INDEX = TABLE_KEYS.ownerIndex;
 /**
  * The data-plane operations lib/store/ issues (Get, BatchGet, Query, Put, Update, TransactWrite): one
  * ThrottledRequests series each. An alarm may use at most 10 metrics, so not every operation DynamoDB
- * has; test/infra.test.ts fails when the store starts issuing one that is missing here.
+ * has; test/infra/alarms.test.ts fails when the store starts issuing one that is missing here.
  */
 const STORE_OPERATIONS = [
   Operation.GET_ITEM,
@@ -37,7 +37,7 @@ const STORE_OPERATIONS = [
  * What lib/store/ asks of the table, as IAM actions: reads are GetItem, BatchGetItem and Query (on the
  * table and its indexes); writes are conditional PutItem and UpdateItem and the Put, Update and Delete
  * items of its TransactWriteItems, which IAM authorizes action by action. Nothing else: no Scan, no batch writes, no
- * stream reads (the table has no stream), no table management. test/infra.test.ts derives the same sets
+ * stream reads (the table has no stream), no table management. test/infra/functions.test.ts derives the same sets
  * from the store's source and fails when they drift apart.
  */
 const STORE_READ_ACTIONS = ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query'];

@@ -88,7 +88,7 @@ export class ServiceFunction extends Construct {
         // Line numbers are what stack traces need; the sources are in the repository.
         sourcesContent: false,
         // The Node 24 runtime ships AWS SDK v3; bundling it would add ~330 KB to every function and
-        // push the API handler past its 500 KB budget (test/infra-bundle.test.ts measures it).
+        // push the API handler past its 500 KB budget (test/infra/infra-bundle.test.ts measures it).
         externalModules: ['@aws-sdk/*'],
         // Never Docker: `cdk synth` must work offline, with the esbuild of node_modules.
         forceDockerBundling: false,

@@ -1,6 +1,6 @@
 /**
  * Errors as typed values. Every failure a caller can act on carries one of the contract's codes
- * (SPEC section 2); adapters map codes to their transport (HTTP status, CLI exit code).
+ * (docs/API.md, Error codes); adapters map codes to their transport (HTTP status, CLI exit code).
  */
 import type { ConfigIssue } from './config.js';
 

@@ -1,5 +1,5 @@
 /**
- * The JSON shapes of the contract (SPEC section 2) built from domain values, shared by the HTTP API,
+ * The JSON shapes of the contract (docs/API.md) built from domain values, shared by the HTTP API,
  * the CLI and the config-sync handler so that they cannot drift apart.
  */
 import type { Allocation, PoolCounts } from './model.js';

@@ -144,7 +144,7 @@ function hextets(text: string): number[] | undefined {
 
 /**
  * Eight groups of hex digits, or fewer with one "::" standing for at least one zero group: the forms
- * without a dotted IPv4 tail (test/values.test.ts checks it agrees with ip-num); undefined otherwise.
+ * without a dotted IPv4 tail (test/unit/values.test.ts checks it agrees with ip-num); undefined otherwise.
  */
 function quickIPv6(text: string): bigint | undefined {
   const gap = text.indexOf('::');

@@ -1,5 +1,5 @@
 /**
- * The local stack's environment (SPEC section 5), read and checked in one place so that a typo in a
+ * The local stack's environment (README, Local stack settings), read and checked in one place so that a typo in a
  * variable is reported at startup, with every problem at once, instead of showing up as odd behaviour.
  */
 import { isAbsolute, relative, resolve } from 'node:path';

@@ -1,5 +1,5 @@
 /**
- * `npm start`: the local stack (SPEC section 5). Runs until Ctrl-C or SIGTERM, then stops every part
+ * `npm start`: the local stack (README, Quickstart). Runs until Ctrl-C or SIGTERM, then stops every part
  * it started. npm runs this through `exec node --import tsx`, so this process is npm's own child and a
  * SIGTERM sent to npm alone reaches it; if whatever started it disappears without a signal, the stack
  * stops too, and Java, which runs under a guard watching this process, goes even when this process is

@@ -1,5 +1,5 @@
 /**
- * The one HTTP application of SPEC section 2. The local server (`@hono/node-server`) and the Lambda
+ * The one HTTP application (docs/API.md). The local server (`@hono/node-server`) and the Lambda
  * (`hono/aws-lambda`) both serve what createApp returns.
  *
  * Errors are typed values all the way: lib/ throws PoolError, request validation throws PoolError,
@@ -18,7 +18,7 @@ import { routes } from './routes.js';
 
 export type { AppDeps, AppLogger } from './route.js';
 
-/** SPEC: bodies over 1 MiB answer 413. */
+/** The contract: bodies over 1 MiB answer 413. */
 export const MAX_BODY_BYTES = 1024 * 1024;
 
 /**

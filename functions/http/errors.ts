@@ -1,6 +1,6 @@
 /**
  * Errors on the wire: every failure is `{"error":{"code","message","details"?}}` with the status of
- * SPEC section 2's table, mapped from the typed PoolError codes here and nowhere else.
+ * the contract's table (docs/API.md, Error codes), mapped from the typed PoolError codes here and nowhere else.
  */
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';

@@ -31,7 +31,7 @@ type Shape = z.ZodObject;
 interface BodySpec<B extends z.ZodType> {
   /**
    * `json`: the body is parsed as JSON whatever its Content-Type (curl's -d sends form encoding by
-   * default, and SPEC's error table has no 415); `text`: handed over as it is.
+   * default, and the contract's error table has no 415); `text`: handed over as it is.
    */
   kind: 'json' | 'text';
   /** What the OpenAPI document declares. */
@@ -54,7 +54,7 @@ export interface RouteSpec<P extends Shape, Q extends Shape, B extends z.ZodType
   summary: string;
   description?: string;
   tags: string[];
-  /** Documented as an extension of SPEC section 2. */
+  /** Documented as an extension of the contract (docs/API.md). */
   extension?: string;
   params?: P;
   query?: Q;

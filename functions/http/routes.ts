@@ -1,5 +1,5 @@
 /**
- * Every route of SPEC section 2, plus `GET /v1/check` for the CLI's `check`. Handlers stay thin:
+ * Every route of docs/API.md, plus `GET /v1/check` for the CLI's `check`. Handlers stay thin:
  * the request is already validated; they call lib/ and shape the answer with lib/shapes.ts.
  */
 import { POOL_NAME_PATTERN, POOL_NAME_RULE } from '../../lib/config.js';
@@ -34,7 +34,7 @@ import {
   ValueParams,
 } from './schemas.js';
 
-/** The newest syncs listed; SPEC keeps at least the last 100. */
+/** The newest syncs listed; the contract keeps at least the last 100. */
 const SYNCS_LISTED = 100;
 
 /**

@@ -1,5 +1,5 @@
 /**
- * The zod schemas of the HTTP API (SPEC section 2): requests are validated with them and the OpenAPI
+ * The zod schemas of the HTTP API (docs/API.md): requests are validated with them and the OpenAPI
  * document is generated from them, so the two cannot drift apart. Response schemas are strict objects:
  * the tests parse real responses with them, so a field added to a response without its schema fails.
  *
@@ -47,7 +47,7 @@ function isValueText(text: string): boolean {
 
 /**
  * A value as a request gives it, checked as far as it can be before the pool's type is known (the
- * store checks the family once it has read the pool): SPEC puts the request's shape before
+ * store checks the family once it has read the pool): the contract puts the request's shape before
  * POOL_NOT_FOUND, so a value that fits no pool at all is refused first.
  */
 const valueError = (iss: { input?: unknown }) => `must be ${INTEGER_RULE}, or ${ADDRESS_RULE}; got ${shown(iss.input)}`;

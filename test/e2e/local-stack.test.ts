@@ -235,7 +235,7 @@ describe('npm start', { timeout: STACK_TEST_TIMEOUT_MS }, () => {
 });
 
 describe('local stack settings', () => {
-  test('SPEC defaults, paths resolved from the working directory', () => {
+  test('the documented defaults, paths resolved from the working directory', () => {
     expect(settingsFromEnv({}, '/work')).toEqual({
       port: 3000,
       ddbPort: 8000,

@@ -1,4 +1,4 @@
-// Allocations (SPEC section 2): POST /v1/pools/{pool}/allocations, lookups and releases by value and
+// Allocations (docs/API.md): POST /v1/pools/{pool}/allocations, lookups and releases by value and
 // by owner, and the paged listing, through the application in-process against DynamoDB Local:
 // statuses, bodies, error codes and their check order. The tests of this file share one table, in
 // order.
@@ -130,7 +130,7 @@ describe('HTTP API on DynamoDB Local', () => {
       }
     }, 30_000);
 
-    test('checks run in SPEC order: shape, POOL_NOT_FOUND, VALUE_NOT_IN_POOL, holding, VALUE_IN_USE, RESOURCE_EXHAUSTED', async () => {
+    test('checks run in the documented order: shape, POOL_NOT_FOUND, VALUE_NOT_IN_POOL, holding, VALUE_IN_USE, RESOURCE_EXHAUSTED', async () => {
       // Shape before the pool: a bad owner or a value no pool can hold, on an unknown pool.
       expectError(await allocate(app, 'nope', { owner: 'bad owner' }), 'INVALID_ARGUMENT');
       expectError(await allocate(app, 'nope', { owner: 'o', value: 'nonsense' }), 'INVALID_ARGUMENT');

@@ -1,4 +1,4 @@
-// Prefix pools and blocks (SPEC section 1 "Prefix pools", section 2 "Blocks") through the application
+// Prefix pools and blocks (docs/CONFIG.md "Prefix pools", docs/API.md "Blocks") through the application
 // in-process against DynamoDB Local: what a prefix pool holds, blocks asked by prefix_length or size,
 // explicit blocks, their errors, lookups and releases by any value inside, and check. The tests of
 // this file share one table, in order.

@@ -1,4 +1,4 @@
-// POST /v1/config and GET /v1/config/syncs (SPEC section 2), through the application in-process
+// POST /v1/config and GET /v1/config/syncs (docs/API.md), through the application in-process
 // against DynamoDB Local: additive application, dry runs, every problem of an invalid file, and what
 // each sync records. The tests of this file share one table, in order.
 import { beforeAll, describe, expect, test } from 'vitest';

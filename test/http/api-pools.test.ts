@@ -1,4 +1,4 @@
-// GET /v1/pools and GET /v1/pools/{pool} (SPEC section 2), through the application in-process
+// GET /v1/pools and GET /v1/pools/{pool} (docs/API.md), through the application in-process
 // against DynamoDB Local.
 import { beforeAll, describe, expect, test } from 'vitest';
 import * as schemas from '../../functions/http/schemas.js';

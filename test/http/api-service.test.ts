@@ -1,4 +1,4 @@
-// The API as a whole (SPEC section 2): GET /v1/health, unknown routes and methods, body limits,
+// The API as a whole (docs/API.md): GET /v1/health, unknown routes and methods, body limits,
 // GET /v1/check, GET /v1/openapi.json, and the answers to failures that are not the caller's.
 import { beforeAll, describe, expect, test } from 'vitest';
 import { createApp, MAX_BODY_BYTES } from '../../functions/http/app.js';

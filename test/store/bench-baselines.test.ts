@@ -1,5 +1,5 @@
 /**
- * The benchmark's yardsticks must be what SPEC section 6 says they are, or its ratios mean nothing:
+ * The benchmark's yardsticks must be what the README's Benchmarks section says they are, or its ratios mean nothing:
  * the raw ceiling writes exactly what an allocation writes (same items, same attributes, same sizes,
  * same conditions), and the single-document allocator is a correct allocator, only a slow one.
  */

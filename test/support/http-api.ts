@@ -1,5 +1,5 @@
 /**
- * The HTTP API in-process (SPEC section 2): the application on a fresh table of pools the tests of
+ * The HTTP API in-process (docs/API.md): the application on a fresh table of pools the tests of
  * test/http/api-*.test.ts share, requests to it, and checks of the contract's answers.
  */
 import { expect } from 'vitest';
