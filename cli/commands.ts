@@ -227,13 +227,13 @@ async function allocate(pool: string, opts: ApiOptions & { owner: string; value?
   else out(`${a.owner} already holds ${blockText(a)} in ${a.pool} (since ${a.allocated_at}); nothing new was allocated`);
 }
 
-/** Every allocation of a pool, in value order, following next_cursor (pages of the largest size). */
-async function allocations(pool: string, opts: ApiOptions): Promise<void> {
+/** Every allocation of a pool, in value order, following next_cursor (pages of 1,000 unless --page-size). */
+async function allocations(pool: string, opts: ApiOptions & { pageSize: number }): Promise<void> {
   const api = client(opts);
   const all: AllocationJson[] = [];
   let cursor: string | null = null;
   do {
-    const { body } = await api.request({ method: 'GET', path: `/v1/pools/${segment(pool)}/allocations`, query: { limit: '1000', cursor: cursor ?? undefined } });
+    const { body } = await api.request({ method: 'GET', path: `/v1/pools/${segment(pool)}/allocations`, query: { limit: String(opts.pageSize), cursor: cursor ?? undefined } });
     const page = body as { allocations: AllocationJson[]; next_cursor: string | null };
     all.push(...page.allocations);
     cursor = page.next_cursor;
@@ -370,6 +370,12 @@ function positiveInt(text: string): number {
   return n;
 }
 
+function pageSize(text: string): number {
+  const n = positiveInt(text);
+  if (n > 1000) throw new InvalidArgumentError('expected a whole number 1-1000');
+  return n;
+}
+
 function apiCommand(program: Command, name: string): Command {
   return program
     .command(name)
@@ -415,6 +421,7 @@ Example:
   apiCommand(program, 'allocations')
     .description('list the allocations of a pool in value order, every page (follows next_cursor)')
     .argument('<pool>', 'pool name')
+    .addOption(new Option('--page-size <n>', 'allocations per request, 1-1000').argParser(pageSize).default(1000))
     .addHelpText('after', '\nExamples:\n  $ resource-pool allocations vpc-vni\n  $ resource-pool allocations vpc-vni --json | jq -r \'.allocations[] | "\\(.value) \\(.owner)"\'')
     .action(action('allocations', allocations));
 
