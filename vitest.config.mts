@@ -41,8 +41,9 @@ export default defineConfig({
       // app synthesized once (test/support/infra-app.ts), as the one infra test file did before the split;
       // each file alone still synthesizes its own. Its tests only read what was synthesized.
       { extends: true, test: { name: 'infra', include: ['test/infra/**/*.test.ts'], isolate: false } },
-      // Whole processes: the local stack, the crash test, the CLI.
-      { extends: true, test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'], globalSetup: dynamoDbLocal } },
+      // Whole processes: the local stack, the crash test, the CLI (its bin runs the compiled CLI,
+      // built once for the run from the current sources).
+      { extends: true, test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'], globalSetup: [...dynamoDbLocal, 'test/support/build-cli.ts'] } },
     ],
   },
 });

@@ -7,6 +7,7 @@ import { renderTable } from '../cli/table.js';
 import { startDynamoDbLocal } from '../local/dynamodb-local.js';
 import { allocateBench, warmUp } from './allocate.js';
 import { blockBench } from './blocks.js';
+import { cliBench } from './cli.js';
 import { fullPoolBench } from './full-pool.js';
 import { args, JSON_OUT, lines, newBench, progress, QUICK } from './harness.js';
 import { httpBench } from './http.js';
@@ -19,12 +20,13 @@ Runs the allocator against an embedded DynamoDB Local (in memory) and prints, pe
 taken in this one run: allocation throughput as a ratio of the raw DynamoDB ceiling and of a
 single-document allocator, latency percentiles, write units per operation, CPU per operation on
 both sides, a 1,024-value drain, large vs small pool latency, registration cost, a chunk-size sweep,
-/24 blocks against single values, and the HTTP API against the store. It first loads DynamoDB Local until its throughput settles
+/24 blocks against single values, the HTTP API against the store, and a CLI call against a bare node
+fetch. It first loads DynamoDB Local until its throughput settles
 (45-150 s), because its JVM keeps getting faster under load. A full run takes 3-4 minutes.
 
   --json    one JSON object per line instead of tables
   --quick   shorter phases: the whole run stays under a minute
-  --only=a,b  run only these benchmarks (allocate, drain, size, full_pool, register, block, chunk_size, http)
+  --only=a,b  run only these benchmarks (allocate, drain, size, full_pool, register, block, chunk_size, http, cli)
 `);
   process.exit(0);
 }
@@ -51,6 +53,7 @@ function printTables(): void {
     ['full_pool p50_ratio_vs_empty', get('full_pool', 'p50_ratio_vs_empty'), '<= 1.3', get('full_pool', 'p50_ratio_vs_empty') <= 1.3],
     ['block allocated, none overlapping', get('block', 'allocated'), '= 256, 0 overlapping', get('block', 'allocated') === 256 && get('block', 'distinct') === 256 && get('block', 'overlapping') === 0],
     ['block p50_ratio_vs_single', get('block', 'p50_ratio_vs_single'), '<= 1.5', get('block', 'p50_ratio_vs_single') <= 1.5],
+    ['cli ratio (of a bare node fetch)', get('cli', 'ratio'), '<= 3', get('cli', 'ratio') <= 3],
   ];
   process.stdout.write(`\n${renderTable(['Target', 'Measured', 'Wanted', 'Met'], targets.map(([a, b, c, d]) => [a, b, c, d ? 'yes' : 'NO']))}\n`);
   if (QUICK) process.stdout.write('\n--quick: DynamoDB Local was not warmed up and phases are short; throughput ratios are indicative only.\n');
@@ -72,6 +75,7 @@ try {
   if (runs('block')) await blockBench(await newBench(ddb));
   if (runs('chunk_size')) await chunkSweep(bench);
   if (runs('http')) await httpBench(bench);
+  if (runs('cli')) await cliBench(bench);
 } finally {
   await ddb.stop();
 }

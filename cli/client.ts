@@ -1,10 +1,10 @@
 /**
  * The CLI's HTTP client for the resource-pools API. Requests to an AWS endpoint (API Gateway with IAM
- * auth) are SigV4-signed with the standard credential chain; local endpoints get plain requests.
+ * auth) are SigV4-signed with the standard credential chain; local endpoints get plain requests. The
+ * AWS SDK is imported only when a request is signed: loading it costs more than a local call itself.
  */
 import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
-import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
-import { SignatureV4 } from '@smithy/signature-v4';
+import type { SignatureV4 } from '@smithy/signature-v4';
 
 export const DEFAULT_ENDPOINT = 'http://localhost:3000';
 const REQUEST_TIMEOUT_MS = 30_000;
@@ -31,6 +31,35 @@ export class UnreachableError extends Error {
     super(reason);
     this.name = 'UnreachableError';
   }
+}
+
+/** `--endpoint` (or RESOURCE_POOLS_ENDPOINT) is not an http(s) URL: a usage error, not an unreachable API. */
+export class EndpointError extends Error {
+  constructor(
+    readonly endpoint: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'EndpointError';
+  }
+}
+
+/**
+ * The endpoint as a URL, or an EndpointError saying what to write. `localhost:3000` parses as a URL of
+ * scheme `localhost:`, so the scheme is checked, not only the syntax.
+ */
+export function parseEndpoint(endpoint: string): URL {
+  const fix = /^[a-z][a-z0-9+.-]*:\/\//i.test(endpoint) ? '' : ` (did you mean http://${endpoint.replace(/^\/+/, '')}?)`;
+  let url: URL;
+  try {
+    url = new URL(endpoint);
+  } catch {
+    throw new EndpointError(endpoint, `endpoint ${JSON.stringify(endpoint)} is not a URL: expected http://host:port or https://host${fix}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new EndpointError(endpoint, `endpoint ${JSON.stringify(endpoint)} has no http:// or https:// scheme${fix || ` (got ${url.protocol})`}`);
+  }
+  return url;
 }
 
 /** Signing was needed but could not be done (no credentials, no region). */
@@ -124,30 +153,33 @@ export interface ClientOptions {
 export class ApiClient {
   readonly endpoint: string;
   private readonly base: URL;
-  private readonly signer?: SignatureV4;
+  private readonly target?: SigningTarget;
+  private readonly credentials?: Credentials;
+  private signer?: Promise<SignatureV4>;
   private readonly fetchFn: typeof fetch;
 
   constructor(opts: ClientOptions) {
     this.endpoint = opts.endpoint.replace(/\/+$/, '');
-    try {
-      this.base = new URL(this.endpoint);
-    } catch {
-      throw new UnreachableError(opts.endpoint, `${JSON.stringify(opts.endpoint)} is not a URL (expected e.g. http://localhost:3000)`);
-    }
-    const target = signingTarget(this.endpoint, { sign: opts.sign });
-    if (target) {
-      this.signer = new SignatureV4({
-        service: target.service,
-        region: target.region,
-        credentials: opts.credentials ?? fromNodeProviderChain(),
-        sha256: NodeSha256,
-      });
-    }
+    this.base = parseEndpoint(this.endpoint);
+    this.target = signingTarget(this.endpoint, { sign: opts.sign });
+    this.credentials = opts.credentials;
     this.fetchFn = opts.fetch ?? fetch;
   }
 
   get signs(): boolean {
-    return this.signer !== undefined;
+    return this.target !== undefined;
+  }
+
+  /** The signer, with the SDK loaded on first use (dynamic imports: a local call never loads it). */
+  private loadSigner(target: SigningTarget): Promise<SignatureV4> {
+    this.signer ??= (async () => {
+      const [{ SignatureV4 }, credentials] = await Promise.all([
+        import('@smithy/signature-v4'),
+        this.credentials ?? import('@aws-sdk/credential-providers').then((m) => m.fromNodeProviderChain()),
+      ]);
+      return new SignatureV4({ service: target.service, region: target.region, credentials, sha256: NodeSha256 });
+    })();
+    return this.signer;
   }
 
   /** The request as it goes on the wire: URL and headers, signed when the endpoint needs it. */
@@ -161,11 +193,12 @@ export class ApiClient {
 
     const search = new URLSearchParams(query).toString();
     const url = `${this.base.origin}${path}${search ? `?${search}` : ''}`;
-    if (!this.signer) return { url, method: req.method, headers, body: req.body };
+    if (!this.target) return { url, method: req.method, headers, body: req.body };
 
     let signed;
     try {
-      signed = await this.signer.sign({
+      const signer = await this.loadSigner(this.target);
+      signed = await signer.sign({
         method: req.method,
         protocol: this.base.protocol,
         hostname: this.base.hostname,

@@ -1,14 +1,18 @@
 /**
- * The commands that talk to the API: list, show, allocate, release, grow, syncs, check. Each one is
- * request → answer → table (or, with --json, the API's own JSON, so scripts see the contract's shapes).
+ * The commands that talk to the API: list, show, allocate, allocations, who, release, grow, syncs,
+ * check. Each one is request → answer → table (or, with --json, the API's own JSON, so scripts see the
+ * contract's shapes). Error messages point at CLI commands, not at HTTP routes.
  */
 import { readFile } from 'node:fs/promises';
-import { type Command, InvalidArgumentError } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { AllocationJson, ConfigResultJson, PoolJson } from '../lib/shapes.js';
 import type { CheckReport, SyncRecord } from '../lib/model.js';
-import { ApiClient, ApiError, DEFAULT_ENDPOINT, segment, SigningError, UnreachableError } from './client.js';
+import { ApiClient, ApiError, DEFAULT_ENDPOINT, EndpointError, segment, SigningError, UnreachableError } from './client.js';
 import { EXIT_API_ERROR, EXIT_CODES_HELP, EXIT_INVALID, EXIT_UNREACHABLE, EXIT_USAGE } from './exit-codes.js';
+import { blockText, count, maxBlockText, pathValue, percent, sizeText, styleFor, usedCell, valueText } from './format.js';
 import { renderTable } from './table.js';
+
+export { percent } from './format.js';
 
 interface ApiOptions {
   endpoint?: string;
@@ -40,19 +44,6 @@ function client(opts: ApiOptions): ApiClient {
   return new ApiClient({ endpoint: opts.endpoint || process.env.RESOURCE_POOLS_ENDPOINT || DEFAULT_ENDPOINT, sign: opts.sign });
 }
 
-const count = (n: number) => n.toLocaleString('en-US');
-
-/**
- * `used` of `size` in percent, one decimal, never rounded up: a pool shows 100% only when it is full,
- * and one used value in a large pool shows as `<0.1%`, not `0%`.
- */
-export function percent(used: number, size: number): string {
-  if (size <= 0 || used <= 0) return '0%';
-  const tenths = Math.floor((used * 1000) / size);
-  if (tenths === 0) return '<0.1%';
-  return `${tenths % 10 === 0 ? tenths / 10 : (tenths / 10).toFixed(1)}%`;
-}
-
 /**
  * A value as typed on the command line, sent the way the API takes it: whole numbers (decimal or 0x
  * hex) as JSON numbers for integer pools, anything else as a string (IP addresses).
@@ -68,19 +59,75 @@ export function valueArgument(text: string): number | string {
   return t;
 }
 
+/** `--prefix-length`: a whole number 0-128 (the API checks it against the pool). */
+export function prefixLengthArgument(text: string): number {
+  const t = text.trim();
+  const n = Number(t);
+  if (!/^\d+$/.test(t) || n > 128) throw new InvalidArgumentError('expected a prefix length, a whole number 0-128 such as 24 (for a /24)');
+  return n;
+}
+
+/** `--size`: a whole number >= 1 (a power of two, which the API checks against the pool). */
+export function blockSizeArgument(text: string): number {
+  const t = text.trim();
+  const n = Number(t);
+  if (!/^\d+$/.test(t) || n < 1 || !Number.isSafeInteger(n)) throw new InvalidArgumentError('expected a block size, a whole number >= 1 and a power of two such as 16');
+  return n;
+}
+
+/** What a failure was about, for hints that name the command to run next. */
+interface FailureContext {
+  command: string;
+  pool?: string;
+}
+
 /** Runs a command, turning every failure into a message and its exit code. */
-function action<A extends unknown[]>(run: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+function action<A extends unknown[]>(command: string, run: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
   return async (...args: A) => {
     const opts = args.find((a): a is ApiOptions => typeof a === 'object' && a !== null && !Array.isArray(a)) ?? {};
+    // Every command with a positional argument takes the pool first.
+    const pool = typeof args[0] === 'string' ? args[0] : (opts as { pool?: string }).pool;
     try {
       await run(...args);
     } catch (e) {
-      process.exitCode = reportFailure(e, opts);
+      process.exitCode = reportFailure(e, opts, { command, pool });
     }
   };
 }
 
-function reportFailure(e: unknown, opts: ApiOptions): number {
+/**
+ * The CLI command that helps next, for an API error in text mode (--json keeps the API's message as it
+ * is): the API's own messages are about HTTP, a CLI user needs the command.
+ */
+export function hintFor(code: string, ctx: FailureContext): string | undefined {
+  const pool = ctx.pool ?? '<pool>';
+  switch (code) {
+    case 'POOL_NOT_FOUND':
+      return '`resource-pool list` lists them';
+    case 'NOT_ALLOCATED':
+      return ctx.command === 'release'
+        ? `\`resource-pool allocations ${pool}\` lists what is held; \`release --if-held\` makes releasing nothing succeed`
+        : `\`resource-pool allocations ${pool}\` lists what is held`;
+    case 'VALUE_IN_USE':
+    case 'OWNER_MISMATCH':
+      return `\`resource-pool who ${pool} <value>\` says who holds it`;
+    case 'OWNER_CONFLICT':
+      return `\`resource-pool release ${pool} --owner <owner>\` frees what the owner holds; one owner holds one value or block per pool`;
+    case 'RESOURCE_EXHAUSTED':
+      return `\`resource-pool show ${pool}\` shows its ranges; \`resource-pool grow -f <file>\` adds values`;
+    case 'NOT_FOUND':
+      return 'this API does not serve what the CLI asked for: is it an older resource-pools than this CLI (`resource-pool --version`)?';
+    default:
+      return undefined;
+  }
+}
+
+/** An API message without the HTTP route it may point at (`…; GET /v1/openapi.json lists the routes`). */
+function withoutRoutes(message: string): string {
+  return message.replace(/;\s*(GET|POST|PUT|PATCH|DELETE) \/v1\/\S*[^;]*$/, '');
+}
+
+function reportFailure(e: unknown, opts: ApiOptions, ctx: FailureContext): number {
   const err = (code: string, message: string, details?: unknown) => {
     if (opts.json) printJson({ error: { code, message, ...(details === undefined ? {} : { details }) } });
     else process.stderr.write(`resource-pool: ${code}: ${message}\n`);
@@ -94,7 +141,11 @@ function reportFailure(e: unknown, opts: ApiOptions): number {
       }
       return EXIT_INVALID;
     }
-    err(e.code, e.message, e.details);
+    if (opts.json) err(e.code, e.message, e.details);
+    else {
+      const hint = hintFor(e.code, ctx);
+      err(e.code, `${withoutRoutes(e.message)}${hint ? `; ${hint}` : ''}`);
+    }
     if (!opts.json && e.status === 403 && e.code === 'HTTP_403') {
       process.stderr.write('  The API refused the request: it needs SigV4-signed requests from an identity it allows (use --sign for a custom domain).\n');
     }
@@ -107,6 +158,10 @@ function reportFailure(e: unknown, opts: ApiOptions): number {
       process.stderr.write('  (or RESOURCE_POOLS_ENDPOINT) at a running API.\n');
     }
     return EXIT_UNREACHABLE;
+  }
+  if (e instanceof EndpointError) {
+    err('INVALID_ENDPOINT', `${e.message}; set it with --endpoint or RESOURCE_POOLS_ENDPOINT`);
+    return EXIT_USAGE;
   }
   if (e instanceof SigningError) {
     err('SIGNING_FAILED', e.message);
@@ -127,7 +182,8 @@ async function list(opts: ApiOptions): Promise<void> {
   const { pools } = body as { pools: PoolJson[] };
   if (opts.json) return printJson(body);
   if (pools.length === 0) return out('No pools yet. Register some with: resource-pool grow -f pools.toml');
-  const rows = pools.map((p) => [p.name, p.type, String(p.min), String(p.max), count(p.size), `${count(p.used)} (${percent(p.used, p.size)})`, count(p.free)]);
+  const style = styleFor(process.stdout);
+  const rows = pools.map((p) => [p.name, p.type, String(p.min), String(p.max), count(p.size), usedCell(p, style), count(p.free)]);
   out(renderTable(['Name', 'Type', 'Min', 'Max', 'Size', 'Used', 'Free'], rows));
 }
 
@@ -138,11 +194,13 @@ async function show(pool: string, opts: ApiOptions): Promise<void> {
   const fields: [string, string][] = [
     ['Name', p.name],
     ['Type', p.type],
+    ...(p.delegate_prefix_len === undefined ? [] : [['Delegates', `/${p.delegate_prefix_len} prefixes: each value is one /${p.delegate_prefix_len}`] as [string, string]]),
     ['Size', count(p.size)],
     ['Used', `${count(p.used)} (${percent(p.used, p.size)})`],
     ['Free', `${count(p.free)} (${count(p.auto_assign_free)} auto-assignable)`],
     ['Min', String(p.min)],
     ['Max', String(p.max)],
+    ['Max block', maxBlockText(p)],
     ['Created', p.created_at],
     ['Updated', p.updated_at],
   ];
@@ -152,27 +210,69 @@ async function show(pool: string, opts: ApiOptions): Promise<void> {
   out(renderTable(['Start', 'End (exclusive)', 'Size', 'Auto assign'], p.ranges.map((r) => [String(r.start), String(r.end), count(r.size), r.auto_assign ? 'yes' : 'no'])));
 }
 
-async function allocate(pool: string, opts: ApiOptions & { owner: string; value?: number | string }): Promise<void> {
+async function allocate(pool: string, opts: ApiOptions & { owner: string; value?: number | string; prefixLength?: number; size?: number }): Promise<void> {
   const { status, body } = await client(opts).request({
     method: 'POST',
     path: `/v1/pools/${segment(pool)}/allocations`,
-    body: JSON.stringify({ owner: opts.owner, ...(opts.value === undefined ? {} : { value: opts.value }) }),
+    body: JSON.stringify({
+      owner: opts.owner,
+      ...(opts.value === undefined ? {} : { value: opts.value }),
+      ...(opts.prefixLength === undefined ? {} : { prefix_length: opts.prefixLength }),
+      ...(opts.size === undefined ? {} : { size: opts.size }),
+    }),
   });
   if (opts.json) return printJson(body);
   const a = body as AllocationJson;
-  if (status === 201) out(`allocated ${a.value} to ${a.owner} from ${a.pool}`);
-  else out(`${a.owner} already holds ${a.value} in ${a.pool} (since ${a.allocated_at}); nothing new was allocated`);
+  if (status === 201) out(`allocated ${blockText(a)} to ${a.owner} from ${a.pool}`);
+  else out(`${a.owner} already holds ${blockText(a)} in ${a.pool} (since ${a.allocated_at}); nothing new was allocated`);
 }
 
-async function release(pool: string, opts: ApiOptions & { owner: string; value?: number | string }): Promise<void> {
+/** Every allocation of a pool, in value order, following next_cursor (pages of 1,000 unless --page-size). */
+async function allocations(pool: string, opts: ApiOptions & { pageSize: number }): Promise<void> {
   const api = client(opts);
-  if (opts.value === undefined) {
-    await api.request({ method: 'DELETE', path: `/v1/pools/${segment(pool)}/owners/${segment(opts.owner)}` });
-  } else {
-    await api.request({ method: 'DELETE', path: `/v1/pools/${segment(pool)}/allocations/${segment(opts.value)}`, query: { owner: opts.owner } });
+  const all: AllocationJson[] = [];
+  let cursor: string | null = null;
+  do {
+    const { body } = await api.request({ method: 'GET', path: `/v1/pools/${segment(pool)}/allocations`, query: { limit: String(opts.pageSize), cursor: cursor ?? undefined } });
+    const page = body as { allocations: AllocationJson[]; next_cursor: string | null };
+    all.push(...page.allocations);
+    cursor = page.next_cursor;
+  } while (cursor);
+  if (opts.json) return printJson({ allocations: all, next_cursor: null });
+  if (all.length === 0) return out(`No allocations in ${pool}.`);
+  out(renderTable(['Value', 'Size', 'Owner', 'Allocated'], all.map((a) => [valueText(a), sizeText(a), a.owner, a.allocated_at])));
+}
+
+/** Who holds a value; any value inside a block answers the block. */
+async function who(pool: string, value: number | string, opts: ApiOptions): Promise<void> {
+  const { body } = await client(opts).request({ method: 'GET', path: `/v1/pools/${segment(pool)}/allocations/${segment(pathValue(value))}` });
+  if (opts.json) return printJson(body);
+  const a = body as AllocationJson;
+  const what = a.size > 1 || String(a.value) !== String(value) ? `: ${blockText(a)}` : '';
+  out(`${value} in ${a.pool} is held by ${a.owner}${what}, since ${a.allocated_at}`);
+}
+
+/**
+ * The API's DELETE answers 204 with no body, so release first looks up what it is about to free (by
+ * owner, or the allocation holding --value), then releases exactly that allocation: by its first value
+ * and the owner. If it changed in between, the DELETE says so (NOT_ALLOCATED: released meanwhile;
+ * OWNER_MISMATCH: someone else holds it now) and nothing else is freed. The one change it cannot see is
+ * the owner releasing and re-allocating a block that starts at the same value in between.
+ */
+async function release(pool: string, opts: ApiOptions & { owner: string; value?: number | string; ifHeld?: boolean }): Promise<void> {
+  const api = client(opts);
+  let held: AllocationJson;
+  try {
+    const lookup = opts.value === undefined ? `/owners/${segment(opts.owner)}` : `/allocations/${segment(pathValue(opts.value))}`;
+    held = (await api.request({ method: 'GET', path: `/v1/pools/${segment(pool)}${lookup}` })).body as AllocationJson;
+    await api.request({ method: 'DELETE', path: `/v1/pools/${segment(pool)}/allocations/${segment(pathValue(held.value))}`, query: { owner: opts.owner } });
+  } catch (e) {
+    if (!(opts.ifHeld && e instanceof ApiError && e.code === 'NOT_ALLOCATED')) throw e;
+    if (opts.json) return printJson({ released: false, pool, owner: opts.owner, value: opts.value ?? null, size: 0 });
+    return out(`${opts.value === undefined ? `${opts.owner} holds nothing` : `${opts.value} is not allocated`} in ${pool}; nothing was released (--if-held)`);
   }
-  if (opts.json) return printJson({ released: true, pool, owner: opts.owner, value: opts.value ?? null });
-  out(opts.value === undefined ? `released what ${opts.owner} held in ${pool}` : `released ${opts.value} (held by ${opts.owner}) in ${pool}`);
+  if (opts.json) return printJson({ released: true, ...held });
+  out(`released ${blockText(held)} held by ${held.owner} in ${held.pool}`);
 }
 
 async function grow(opts: ApiOptions & { file: string; dryRun?: boolean }): Promise<void> {
@@ -198,21 +298,30 @@ async function grow(opts: ApiOptions & { file: string; dryRun?: boolean }): Prom
   for (const w of r.warnings) out(`warning: ${w}`);
 }
 
-async function syncs(opts: ApiOptions & { limit?: number }): Promise<void> {
+async function syncs(opts: ApiOptions & { limit?: number; allErrors?: boolean }): Promise<void> {
   const { body } = await client(opts).request({ method: 'GET', path: '/v1/config/syncs' });
   const all = (body as { syncs: SyncRecord[] }).syncs;
   const shown = opts.limit === undefined ? all : all.slice(0, opts.limit);
   if (opts.json) return printJson({ syncs: shown });
   if (shown.length === 0) return out('No config applications recorded yet.');
-  const rows = shown.map((s) => [s.at, s.source, s.status, s.object ? `s3://${s.object.bucket}/${s.object.key}` : '-', syncSummary(s)]);
+  const where = (s: SyncRecord) => (s.object ? `s3://${s.object.bucket}/${s.object.key}` : '-');
+  const rows = shown.map((s) => [s.at, s.source, s.status, where(s), syncSummary(s, opts.allErrors === true)]);
   out(renderTable(['At', 'Source', 'Status', 'Object', 'Detail'], rows));
+  if (!opts.allErrors) return;
+  for (const s of shown.filter((r) => r.status === 'rejected' && (r.errors?.length ?? 0) > 0)) {
+    out('');
+    out(`${s.at} ${s.source} ${where(s)}: rejected, ${s.errors!.length} error${s.errors!.length === 1 ? '' : 's'}`);
+    for (const e of s.errors!) out(`  ${e.path}: ${e.message}`);
+  }
 }
 
-function syncSummary(s: SyncRecord): string {
+/** One line per sync; a rejection shows its first error, and with --all-errors every error follows the table. */
+function syncSummary(s: SyncRecord, allErrors: boolean): string {
   if (s.status === 'rejected') {
     const [first, ...rest] = s.errors ?? [];
     if (!first) return 'rejected';
-    return `${first.path}: ${first.message}${rest.length > 0 ? ` (+${rest.length} more)` : ''}`;
+    const more = rest.length === 0 ? '' : allErrors ? ` (+${rest.length} more, below)` : ` (+${rest.length} more; --all-errors shows them)`;
+    return `${first.path}: ${first.message}${more}`;
   }
   const pools = s.result?.pools ?? [];
   const changed = pools.filter((p) => p.action !== 'unchanged');
@@ -261,6 +370,12 @@ function positiveInt(text: string): number {
   return n;
 }
 
+function pageSize(text: string): number {
+  const n = positiveInt(text);
+  if (n > 1000) throw new InvalidArgumentError('expected a whole number 1-1000');
+  return n;
+}
+
 function apiCommand(program: Command, name: string): Command {
   return program
     .command(name)
@@ -271,52 +386,85 @@ function apiCommand(program: Command, name: string): Command {
 
 export function addApiCommands(program: Command): void {
   apiCommand(program, 'list')
-    .description('list every pool with its size and use')
-    .addHelpText('after', '\nExample:\n  $ resource-pool list\n  $ resource-pool list --json | jq \'.pools[] | select(.utilization > 0.8) | .name\'')
-    .action(action(list));
+    .description('list every pool with its size and use; Used is flagged HIGH from 80% and FULL when no value is free')
+    .addHelpText(
+      'after',
+      `
+On a terminal, Used also has a ten-cell bar, and HIGH and FULL are coloured (unless NO_COLOR is set);
+piped or redirected output is plain text, the same every time.
+
+Example:
+  $ resource-pool list
+  $ resource-pool list --json | jq '.pools[] | select(.utilization >= 0.8) | .name'`,
+    )
+    .action(action('list', list));
 
   apiCommand(program, 'show')
-    .description('show one pool: counts, bounds and registered ranges')
+    .description('show one pool: counts, bounds, the largest block, registered ranges (and the delegated length of a prefix pool)')
     .argument('<pool>', 'pool name')
     .addHelpText('after', '\nExample:\n  $ resource-pool show vpc-vni')
-    .action(action(show));
+    .action(action('show', show));
 
   apiCommand(program, 'allocate')
-    .description('allocate a value to an owner; the owner is the idempotency key: asking again returns what it already holds')
+    .description('allocate a value or an aligned block to an owner; the owner is the idempotency key: asking again returns what it already holds')
     .argument('<pool>', 'pool name')
     .requiredOption('--owner <owner>', 'who holds the value: 1-256 printable ASCII characters, no spaces and none of / ? # % \\, not "." or ".."')
-    .option('--value <value>', 'this exact value (e.g. 2024731 or 10.180.62.5), also one with auto_assign = false', valueArgument)
-    .addHelpText('after', '\nExamples:\n  $ resource-pool allocate vpc-vni --owner vpc-42\n  $ resource-pool allocate lo-ip --owner dpu-7 --value 10.180.62.5\n  $ VNI=$(resource-pool allocate vpc-vni --owner vpc-42 --json | jq .value)')
-    .action(action(allocate));
+    .option('--value <value>', 'this exact value (e.g. 2024731 or 10.180.62.5), also one with auto_assign = false; with a block, its first value', valueArgument)
+    .addOption(new Option('--prefix-length <n>', 'a block: one CIDR of this length (IP and prefix pools), e.g. 24 for a /24').argParser(prefixLengthArgument).conflicts('size'))
+    .addOption(new Option('--size <n>', 'a block: this many values, a power of two starting at a multiple of it (integer pools)').argParser(blockSizeArgument))
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ resource-pool allocate vpc-vni --owner vpc-42\n  $ resource-pool allocate lo-ip --owner dpu-7 --value 10.180.62.5\n  $ resource-pool allocate tenant-v4 --owner tenant-3 --prefix-length 24   # 10.0.16.0/24 (256 values)\n  $ resource-pool allocate tenant-vlan --owner rack-4 --size 16\n  $ VNI=$(resource-pool allocate vpc-vni --owner vpc-42 --json | jq .value)',
+    )
+    .action(action('allocate', allocate));
+
+  apiCommand(program, 'allocations')
+    .description('list the allocations of a pool in value order, every page (follows next_cursor)')
+    .argument('<pool>', 'pool name')
+    .addOption(new Option('--page-size <n>', 'allocations per request, 1-1000').argParser(pageSize).default(1000))
+    .addHelpText('after', '\nExamples:\n  $ resource-pool allocations vpc-vni\n  $ resource-pool allocations vpc-vni --json | jq -r \'.allocations[] | "\\(.value) \\(.owner)"\'')
+    .action(action('allocations', allocations));
+
+  apiCommand(program, 'who')
+    .description('who holds a value; a value inside a block answers the whole block')
+    .argument('<pool>', 'pool name')
+    .argument('<value>', 'a value (2024731, 10.0.16.7, 2001:db8:100:5::), or a block by its CIDR or first value', valueArgument)
+    .addHelpText('after', '\nExamples:\n  $ resource-pool who vpc-vni 2024731\n  $ resource-pool who tenant-v4 10.0.16.77   # the /24 holding it')
+    .action(action('who', who));
 
   apiCommand(program, 'release')
-    .description('release a value: by value and its owner, or whatever an owner holds')
+    .description('release a value or block, by its owner or by value and owner, and say what was freed')
     .argument('<pool>', 'pool name')
     .requiredOption('--owner <owner>', 'the owner holding the value')
-    .option('--value <value>', 'the value to release (must be held by --owner)', valueArgument)
-    .addHelpText('after', '\nExamples:\n  $ resource-pool release vpc-vni --owner vpc-42\n  $ resource-pool release lo-ip --value 10.180.62.5 --owner dpu-7')
-    .action(action(release));
+    .option('--value <value>', 'the value to release, or any value of the block (must be held by --owner)', valueArgument)
+    .option('--if-held', 'releasing what is not held (NOT_ALLOCATED) succeeds, exit 0, "released": false: for scripts that release more than once')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ resource-pool release vpc-vni --owner vpc-42\n  $ resource-pool release lo-ip --value 10.180.62.5 --owner dpu-7\n  $ resource-pool release vpc-vni --owner vpc-42 --if-held   # exit 0 if it holds nothing',
+    )
+    .action(action('release', release));
 
   apiCommand(program, 'grow')
-    .description('apply a pool file additively (POST /v1/config): create pools, add values; nothing is ever removed')
+    .description('apply a pool file additively: create pools, add values; nothing is ever removed')
     .requiredOption('-f, --file <file>', 'pool TOML file')
     .option('--dry-run', 'show what would change without changing anything')
     .addHelpText('after', '\nExamples:\n  $ resource-pool grow -f site.toml --dry-run\n  $ resource-pool grow -f site.toml')
-    .action(action(grow));
+    .action(action('grow', grow));
 
   apiCommand(program, 'syncs')
     .description('recent config applications (S3 uploads, grow, startup), applied or rejected, newest first')
     .option('--limit <n>', 'show at most n', positiveInt)
-    .addHelpText('after', '\nExample:\n  $ resource-pool syncs --limit 5')
-    .action(action(syncs));
+    .option('--all-errors', 'list every error of each rejected file after the table (the table shows the first)')
+    .addHelpText('after', '\nExamples:\n  $ resource-pool syncs --limit 5\n  $ resource-pool syncs --limit 1 --all-errors')
+    .action(action('syncs', syncs));
 
   apiCommand(program, 'check')
     .option('--pool <name>', 'check this pool only')
     .description('recount every pool from its stored state; exit 1 when bitmaps, counters and allocation records disagree')
     .addHelpText('after', '\nExample:\n  $ resource-pool check || echo "pools need attention"')
-    .action(action(check));
+    .action(action('check', check));
 
-  for (const name of ['list', 'show', 'allocate', 'release', 'grow', 'syncs', 'check']) {
+  for (const name of ['list', 'show', 'allocate', 'allocations', 'who', 'release', 'grow', 'syncs', 'check']) {
     program.commands.find((c) => c.name() === name)?.addHelpText('after', EXIT_CODES_HELP);
   }
 }

@@ -1,11 +1,12 @@
 /**
  * `resource-pool`: the operator's command line. Offline commands (validate, plan) run here; the rest
- * (cli/commands.ts) talk to the HTTP API.
+ * (cli/commands.ts) talk to the HTTP API. The bin runs this compiled (npm run build:cli, run by
+ * `prepare`): validate's parser and planner (TOML, zod, IP math) are imported only by validate, so
+ * that a call to the API loads none of them.
  */
 import { readFile } from 'node:fs/promises';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { parseMaxPoolSize, planFile } from '../lib/plan.js';
-import { rangesJson } from '../lib/shapes.js';
+import pkg from '../package.json' with { type: 'json' };
 import { DEFAULT_HEADROOM_PERCENT, planSite } from '../lib/sizing.js';
 import { addApiCommands } from './commands.js';
 import { EXIT_CODES_HELP, EXIT_INVALID, EXIT_USAGE } from './exit-codes.js';
@@ -30,6 +31,7 @@ async function validate(file: string, opts: { json?: boolean; maxPoolSize?: stri
     process.exitCode = EXIT_USAGE;
     return;
   }
+  const [{ parseMaxPoolSize, planFile }, { rangesJson }] = await Promise.all([import('../lib/plan.js'), import('../lib/shapes.js')]);
   const maxPoolSize = parseMaxPoolSize(opts.maxPoolSize ?? process.env.MAX_POOL_SIZE);
   // One file on its own: every pool is new.
   const result = planFile(text, [], { maxPoolSize });
@@ -70,6 +72,7 @@ function plan(opts: { hosts: number; dpusPerHost: number; vpcs: number; headroom
 export function buildProgram(): Command {
   const program = new Command('resource-pool')
     .description('Manage resource pools (IPv4/IPv6 addresses, VNIs, VLAN IDs, ASNs) of a resource-pools service')
+    .version(pkg.version, '-V, --version', 'print the version of resource-pool')
     .showHelpAfterError('(run with --help for usage)')
     // Usage errors exit 2 (not commander's 1, which means "invalid file" here); inherited by every command.
     .exitOverride()

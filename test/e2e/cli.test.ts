@@ -1,41 +1,30 @@
 /**
- * The `resource-pool` commands that talk to the API, run as child processes (as users run them)
- * against the HTTP application served in-process on a free port, on DynamoDB Local.
+ * The `resource-pool` commands that talk to the API, run as child processes (the package's bin, as
+ * users run it) against the HTTP application served in-process on a free port, on DynamoDB Local.
  */
-import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { DeleteItemCommand } from '@aws-sdk/client-dynamodb';
 import { createAdaptorServer } from '@hono/node-server';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ApiClient, NodeSha256, signingTarget } from '../../cli/client.js';
-import { percent, valueArgument } from '../../cli/commands.js';
+import { hintFor, percent, valueArgument } from '../../cli/commands.js';
 import { createApp } from '../../functions/http/app.js';
 import { holdingKey, TABLE_KEYS } from '../../lib/store/keys.js';
 import type { PoolStore } from '../../lib/store/index.js';
 import { freePort } from '../../local/dynamodb-local.js';
+import { BIN, type Run, runCli } from '../support/cli-process.js';
 import { freshStore, register, testClient } from '../support/store.js';
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 const dir = mkdtempSync(join(tmpdir(), 'rp-cli-'));
 
 function cli(endpoint: string, ...args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      'node',
-      ['bin/resource-pool.js', ...args, '--endpoint', endpoint],
-      { env: { ...process.env, RESOURCE_POOLS_ENDPOINT: '', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' } },
-      (error, stdout, stderr) => resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
+  return runCli([...args, '--endpoint', endpoint], { RESOURCE_POOLS_ENDPOINT: '' });
 }
 
 function file(name: string, text: string): string {
@@ -162,15 +151,17 @@ describe('resource-pool against the API', () => {
 
     const byValue = await cli(url, 'release', 'vtep-v6', '--value', '2001:db8:0:1::42', '--owner', 'vtep-1', '--json');
     expect(byValue.code).toBe(0);
-    expect(JSON.parse(byValue.stdout)).toEqual({ released: true, pool: 'vtep-v6', owner: 'vtep-1', value: '2001:db8:0:1::42' });
+    expect(JSON.parse(byValue.stdout)).toEqual({ released: true, pool: 'vtep-v6', owner: 'vtep-1', value: '2001:db8:0:1::42', size: 1, allocated_at: expect.any(String) });
+    // By owner, it still says what was freed: the value it held, looked up before the release.
     const byOwner = await cli(url, 'release', 'vpc-vni', '--owner', 'vpc-42', '--json');
-    expect(JSON.parse(byOwner.stdout)).toEqual({ released: true, pool: 'vpc-vni', owner: 'vpc-42', value: null });
+    expect(JSON.parse(byOwner.stdout)).toEqual({ released: true, ...allocation });
     await expect(store.findByOwner('vpc-vni', 'vpc-42')).rejects.toMatchObject({ code: 'NOT_ALLOCATED' });
 
     const nothing = await cli(url, 'release', 'vpc-vni', '--owner', 'vpc-42', '--json');
     expect(nothing.code).toBe(3);
     expect(JSON.parse(nothing.stdout).error.code).toBe('NOT_ALLOCATED');
-    await cli(url, 'release', 'vpc-vni', '--owner', 'vpc-43');
+    const text = await cli(url, 'release', 'vpc-vni', '--owner', 'vpc-43');
+    expect(text.stdout.trim()).toBe('released 2024640 held by vpc-43 in vpc-vni');
   });
 
   test('grow --dry-run changes nothing; grow applies; syncs lists it; a rejected file exits 1 with every error', async () => {
@@ -271,6 +262,116 @@ describe('resource-pool against the API', () => {
     expect(() => valueArgument('9007199254740993')).toThrow(/2\^53/);
     expect(valueArgument('0x10')).toBe(16);
     expect(valueArgument('10.0.0.1')).toBe('10.0.0.1');
+  });
+
+  test('release --if-held: releasing nothing exits 0 with "released": false; a value someone else holds still fails', async () => {
+    const none = await cli(url, 'release', 'vpc-vni', '--owner', 'nobody', '--if-held', '--json');
+    expect(none.code).toBe(0);
+    expect(JSON.parse(none.stdout)).toEqual({ released: false, pool: 'vpc-vni', owner: 'nobody', value: null, size: 0 });
+    const noneText = await cli(url, 'release', 'vtep-v6', '--owner', 'nobody', '--value', '2001:db8:0:1::77', '--if-held');
+    expect(noneText.code).toBe(0);
+    expect(noneText.stdout).toContain('nothing was released');
+
+    // Without the flag the same call is exit 3, and the hint names the flag.
+    const strict = await cli(url, 'release', 'vpc-vni', '--owner', 'nobody');
+    expect(strict.code).toBe(3);
+    expect(strict.stderr).toContain('NOT_ALLOCATED');
+    expect(strict.stderr).toContain('--if-held');
+
+    // 'x' holds a value of lo-ip: another owner naming it is OWNER_MISMATCH, --if-held or not, and it stays held.
+    const held = JSON.parse((await cli(url, 'allocate', 'lo-ip', '--owner', 'x', '--json')).stdout) as { value: string };
+    const mismatch = await cli(url, 'release', 'lo-ip', '--owner', 'intruder', '--value', held.value, '--if-held');
+    expect(mismatch.code).toBe(3);
+    expect(mismatch.stderr).toContain('OWNER_MISMATCH');
+    expect(mismatch.stderr).toContain('`resource-pool who lo-ip <value>`');
+    expect(JSON.parse((await cli(url, 'who', 'lo-ip', held.value, '--json')).stdout)).toMatchObject({ owner: 'x', value: held.value });
+  });
+
+  test('--version prints the version of package.json', async () => {
+    const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
+    const [long, short] = await Promise.all([runCli(['--version']), runCli(['-V'])]);
+    expect(long).toEqual({ code: 0, stdout: `${pkg.version}\n`, stderr: '' });
+    expect(short.stdout).toBe(`${pkg.version}\n`);
+  });
+
+  test('an endpoint without a scheme (localhost:3000) is a usage error, exit 2, saying what to write', async () => {
+    const [flag, env, json] = await Promise.all([
+      runCli(['list', '--endpoint', 'localhost:3000']),
+      runCli(['list'], { RESOURCE_POOLS_ENDPOINT: '127.0.0.1:3000' }),
+      runCli(['list', '--json', '--endpoint', 'localhost:3000']),
+    ]);
+    expect(flag.code).toBe(2);
+    expect(flag.stderr).toContain('did you mean http://localhost:3000?');
+    expect(env.code).toBe(2);
+    expect(env.stderr).toContain('http://127.0.0.1:3000');
+    expect(json.code).toBe(2);
+    expect(JSON.parse(json.stdout).error.code).toBe('INVALID_ENDPOINT');
+  });
+
+  test('API errors point at CLI commands, not routes; --json keeps the API\'s error as it is', async () => {
+    const [text, json, exhausted] = await Promise.all([
+      cli(url, 'allocate', 'no-such-pool', '--owner', 'o'),
+      cli(url, 'show', 'no-such-pool', '--json'),
+      cli(url, 'who', 'vpc-vni', '2024501'),
+    ]);
+    expect(text.code).toBe(3);
+    expect(text.stderr).toContain("POOL_NOT_FOUND: no pool named 'no-such-pool'; `resource-pool list` lists them");
+    expect(text.stderr).not.toMatch(/\/v1\//);
+    expect(JSON.parse(json.stdout).error.message).not.toContain('resource-pool list');
+    expect(exhausted.code).toBe(3);
+    expect(exhausted.stderr).toContain('`resource-pool allocations vpc-vni` lists what is held');
+    expect(hintFor('RESOURCE_EXHAUSTED', { command: 'allocate', pool: 'lo-ip' })).toContain('resource-pool grow -f');
+    expect(hintFor('NOT_FOUND', { command: 'list' })).toContain('resource-pool --version');
+  });
+
+  test('syncs: a rejected file shows its first error and (+N more); --all-errors lists every one', async () => {
+    const bad = file('three-errors.toml', '[pools.e1]\ntype = "ipv5"\n\n[pools.e2]\ntype = "integer"\nranges = [{ start = 9, end = 3 }]\n\n[pools.e3]\ntype = "integer"\n');
+    expect((await cli(url, 'grow', '-f', bad)).code).toBe(1);
+    const [cut, all, json] = await Promise.all([
+      cli(url, 'syncs', '--limit', '1'),
+      cli(url, 'syncs', '--limit', '1', '--all-errors'),
+      cli(url, 'syncs', '--limit', '1', '--json'),
+    ]);
+    const errors = JSON.parse(json.stdout).syncs[0].errors as { path: string; message: string }[];
+    expect(errors.length).toBeGreaterThanOrEqual(3);
+    expect(cut.stdout).toContain(`(+${errors.length - 1} more; --all-errors shows them)`);
+    expect(cut.stdout).not.toContain(errors[errors.length - 1].message);
+    expect(all.code).toBe(0);
+    for (const e of errors) expect(all.stdout).toContain(`  ${e.path}: ${e.message}`);
+  });
+
+  test('the AWS SDK is loaded only when a request is signed', async () => {
+    const recorded = (name: string) => join(dir, name);
+    const hook = ['--import', pathToFileURL('test/support/record-imports.mjs').href];
+    const local = await runCli(['list', '--endpoint', url], { RP_RECORD_IMPORTS: recorded('local.txt'), RESOURCE_POOLS_ENDPOINT: '' }, hook);
+    expect(local.code).toBe(0);
+    const localImports = readFileSync(recorded('local.txt'), 'utf8');
+    expect(localImports).toContain('/dist/cli/main.js');
+    expect(localImports).not.toMatch(/@aws-sdk|@smithy/);
+
+    // --sign with credentials from the environment: the local API ignores the signature and answers.
+    const signed = await runCli(
+      ['list', '--sign', '--endpoint', url],
+      { RP_RECORD_IMPORTS: recorded('signed.txt'), AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE', AWS_SECRET_ACCESS_KEY: 'secret', AWS_REGION: 'eu-west-1', AWS_PROFILE: '' },
+      hook,
+    );
+    expect(signed.code).toBe(0);
+    const signedImports = readFileSync(recorded('signed.txt'), 'utf8');
+    expect(signedImports).toContain('@smithy/signature-v4');
+    expect(signedImports).toContain('@aws-sdk/credential-providers');
+  });
+
+  test('the bin runs compiled JavaScript: built by prepare into a git-ignored folder, no tsx, no TypeScript', async () => {
+    const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Record<string, string>; bin: Record<string, string> };
+    expect(pkg.scripts.prepare).toContain('build:cli');
+    expect(pkg.scripts['build:cli']).toContain('--outdir=dist/cli');
+    expect(execFileSync('git', ['check-ignore', 'dist/cli/main.js'], { encoding: 'utf8' }).trim()).toBe('dist/cli/main.js');
+    const record = join(dir, 'bin.txt');
+    const run = await runCli(['list', '--endpoint', url], { RP_RECORD_IMPORTS: record }, ['--import', pathToFileURL('test/support/record-imports.mjs').href]);
+    expect(run.code).toBe(0);
+    const loaded = readFileSync(record, 'utf8').trim().split('\n');
+    expect(loaded).toContain(pathToFileURL(BIN).href);
+    expect(loaded.filter((u) => /\/tsx\/|\.ts$/.test(u))).toEqual([]);
   });
 });
 
