@@ -14,6 +14,7 @@ import {
   parsePoolsFile,
   type SourcedRun,
 } from './config.js';
+import type { IntegerKind } from './kinds.js';
 import { cmp, type FlaggedRun, firstEndingAfter, firstStartingFrom, normalize, normalizeFlagged, type Run, runSize, subtract } from './runs.js';
 import { addressRun, familyOfType, type AddressFamily, type PoolType, parsePrefix, prefixSpan, type ValueSpace } from './values.js';
 
@@ -23,6 +24,8 @@ export interface RegisteredPool {
   type: PoolType;
   /** Prefix pools: the length of every value, fixed at creation. */
   delegate?: number;
+  /** Integer pools: what the numbers are (its bounds), fixed at creation. */
+  kind?: IntegerKind;
   /** Disjoint, sorted runs with their auto_assign. */
   runs: FlaggedRun[];
   /** The largest prefix registered for the pool, kept to explain shrinks. */
@@ -38,6 +41,8 @@ export interface PoolChange {
   type: PoolType;
   /** Prefix pools: the length of every value. */
   delegate?: number;
+  /** Integer pools: what the numbers are. */
+  kind?: IntegerKind;
   action: PoolAction;
   /** Exactly the values this file adds, with the auto_assign they get. */
   added: FlaggedRun[];
@@ -122,8 +127,8 @@ export function planRegistration(registered: readonly RegisteredPool[], file: Po
  * that parsed cleanly are planned even when others did not, so one run reports every problem.
  */
 export function planFile(text: string, registered: readonly RegisteredPool[], options: PlanOptions): PlanResult {
-  const delegates = new Map(registered.map((p) => [p.name, p.delegate]));
-  const parsed = parsePoolsFile(text, { delegateOf: (pool) => delegates.get(pool) });
+  const byName = new Map(registered.map((p) => [p.name, p]));
+  const parsed = parsePoolsFile(text, { delegateOf: (pool) => byName.get(pool)?.delegate, kindOf: (pool) => byName.get(pool)?.kind });
   const planned = planRegistration(registered, parsed, options);
   if (parsed.errors.length === 0) return planned;
   const errors = [...parsed.errors, ...(planned.ok ? [] : planned.errors)];
@@ -145,7 +150,7 @@ function planCreation(spec: PoolSpec, errors: ConfigIssue[]): PoolChange | undef
     errors.push({ path: spec.path, message: 'the definition holds no value (everything is excluded); give it at least one value' });
     return undefined;
   }
-  return { name: spec.name, type: spec.type, delegate: spec.delegate, action: 'created', added, addedCount: size, size, prefix: spec.prefix?.cidr };
+  return { name: spec.name, type: spec.type, delegate: spec.delegate, kind: spec.kind, action: 'created', added, addedCount: size, size, prefix: spec.prefix?.cidr };
 }
 
 function planGrowth(existing: RegisteredPool, spec: PoolSpec, errors: ConfigIssue[], ignored: Ignored[]): PoolChange | undefined {
@@ -163,11 +168,20 @@ function planGrowth(existing: RegisteredPool, spec: PoolSpec, errors: ConfigIssu
     });
     return undefined;
   }
+  // Giving a kind to a pool registered without one is a change too: its values were never checked against the bounds.
+  if (spec.givesKind && spec.kind !== existing.kind) {
+    errors.push({
+      path: `${spec.path}.kind`,
+      message: `pool '${spec.name}' is registered ${existing.kind === undefined ? 'without a kind' : `with kind "${existing.kind}"`}; its kind cannot change (got "${spec.kind}"): ${existing.kind === undefined ? 'leave kind out' : `leave it out or write "${existing.kind}"`}, or use a new pool name`,
+    });
+    return undefined;
+  }
   const currentSize = runSize(existing.runs);
   const unchanged: PoolChange = {
     name: spec.name,
     type: spec.type,
     delegate: existing.delegate,
+    kind: existing.kind,
     action: 'unchanged',
     added: [],
     addedCount: 0n,
@@ -393,6 +407,7 @@ export function applyPlan(registered: readonly RegisteredPool[], plan: Plan): Re
       name: c.name,
       type: c.type,
       delegate: c.delegate,
+      kind: c.kind,
       runs: normalizeFlagged([...(before?.runs ?? []), ...c.added]),
       prefix: c.prefix,
       segments: (before ? (before.segments ?? before.runs.length) : 0) + c.added.length,

@@ -8,6 +8,7 @@
  */
 import * as z from 'zod';
 import { ERROR_CODES } from '../../lib/errors.js';
+import { INTEGER_KINDS, KINDS_TEXT } from '../../lib/kinds.js';
 import { OWNER_PATTERN, OWNER_RULE } from '../../lib/shapes.js';
 import { INTEGER_LIMIT, parseAddress, POOL_TYPES } from '../../lib/values.js';
 
@@ -202,6 +203,10 @@ export const Pool = z
     created_at: Timestamp,
     updated_at: Timestamp,
     max_block_size: Count.meta({ description: 'The largest block one allocation may ask for, in values.' }),
+    kind: z
+      .enum(INTEGER_KINDS)
+      .nullable()
+      .meta({ description: `Integer pools: what the numbers are, ${KINDS_TEXT}; fixed at creation. null for a plain integer pool and for IP pools.`, examples: ['vni'] }),
     delegate_prefix_len: z.number().int().min(1).max(128).optional().meta({ description: 'Prefix pools only: the length of every value.' }),
   })
   .register(components, { id: 'Pool' });
