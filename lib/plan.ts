@@ -69,6 +69,11 @@ export type PlanResult = { ok: true; plan: Plan } | { ok: false; errors: ConfigI
 export interface PlanOptions {
   /** Largest number of values one pool may hold after the file is applied. */
   maxPoolSize: number;
+  /**
+   * Where maxPoolSize came from, as the operator would change it (`--max-pool-size`, the CDK context
+   * `maxPoolSize`); MAX_POOL_SIZE, the environment variable, when absent.
+   */
+  maxPoolSizeSetting?: string;
 }
 
 export const DEFAULT_MAX_POOL_SIZE = 250_000;
@@ -94,14 +99,7 @@ export function planRegistration(registered: readonly RegisteredPool[], file: Po
     const existing = byName.get(spec.name);
     const change = existing ? planGrowth(existing, spec, errors, ignored) : planCreation(spec, errors);
     if (!change) continue;
-    if (change.size > BigInt(options.maxPoolSize)) {
-      errors.push({
-        path: spec.path,
-        message: `pool '${spec.name}' would hold ${count(change.size)} values, more than MAX_POOL_SIZE (${count(options.maxPoolSize)}); split it into several pools${
-          options.maxPoolSize < MAX_POOL_SIZE_CEILING && change.size <= BigInt(MAX_POOL_SIZE_CEILING) ? ` or raise MAX_POOL_SIZE (at most ${count(MAX_POOL_SIZE_CEILING)})` : ''
-        }`,
-      });
-    }
+    if (change.size > BigInt(options.maxPoolSize)) errors.push(tooLarge(spec, change.size, options));
     const segments = (existing ? (existing.segments ?? existing.runs.length) : 0) + change.added.length;
     if (segments > MAX_SEGMENTS_PER_POOL) {
       errors.push({
@@ -120,6 +118,19 @@ export function planRegistration(registered: readonly RegisteredPool[], file: Po
   }
   if (errors.length > 0) return { ok: false, errors, warnings: file.warnings };
   return { ok: true, plan: { changes, ignored, warnings: file.warnings } };
+}
+
+/**
+ * A pool over the limit: the message formats every number, names the setting the limit came from, and
+ * suggests raising it only to a value an operator may set (at most MAX_POOL_SIZE_CEILING).
+ */
+function tooLarge(spec: PoolSpec, size: bigint, options: PlanOptions): ConfigIssue {
+  const setting = options.maxPoolSizeSetting ?? 'MAX_POOL_SIZE';
+  const raise = size <= BigInt(MAX_POOL_SIZE_CEILING) ? ` or raise ${setting} to ${count(size)} or more (at most ${count(MAX_POOL_SIZE_CEILING)})` : ` (${setting} can be raised to ${count(MAX_POOL_SIZE_CEILING)} at most, which is still too small)`;
+  return {
+    path: spec.path,
+    message: `pool '${spec.name}' would hold ${count(size)} values, more than ${setting} (${count(options.maxPoolSize)}); split it into several pools${raise}`,
+  };
 }
 
 /**
@@ -423,12 +434,18 @@ export function applyPlan(registered: readonly RegisteredPool[], plan: Plan): Re
  */
 export const MAX_POOL_SIZE_CEILING = 2 ** 24;
 
-/** Reads MAX_POOL_SIZE as an operator writes it; unset means the default. */
-export function parseMaxPoolSize(text: string | undefined): number {
+/**
+ * Reads MAX_POOL_SIZE as an operator writes it (`250000`, `250_000` or `250,000`); unset means the
+ * default. `setting` names where the text came from (the variable, or a flag) in the error.
+ */
+export function parseMaxPoolSize(text: string | undefined, setting = 'MAX_POOL_SIZE'): number {
   if (text === undefined || text.trim() === '') return DEFAULT_MAX_POOL_SIZE;
-  const n = Number(text.replaceAll('_', ''));
-  if (!Number.isInteger(n) || n < 1 || n > MAX_POOL_SIZE_CEILING) {
-    throw new RangeError(`MAX_POOL_SIZE must be a whole number from 1 to ${MAX_POOL_SIZE_CEILING}; got ${JSON.stringify(text)}`);
+  const digits = text.trim().replaceAll(/[_,]/g, '');
+  const n = /^[0-9]+$/.test(digits) ? Number(digits) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < 1 || n > MAX_POOL_SIZE_CEILING) {
+    throw new RangeError(
+      `${setting} must be a whole number from 1 to ${count(MAX_POOL_SIZE_CEILING)} (the default is ${count(DEFAULT_MAX_POOL_SIZE)}); got ${JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}…` : text)}`,
+    );
   }
   return n;
 }
