@@ -19,7 +19,7 @@ describe('config bucket', () => {
       LoggingConfiguration: { DestinationBucketName: { Ref: logsId } },
     });
     // Replaced versions expire after a year, the last ten whatever their age; stalled uploads after a week.
-    expect(bucket.Properties.LifecycleConfiguration).toEqual({
+    expect(bucket.Properties?.LifecycleConfiguration).toEqual({
       Rules: [
         {
           Id: 'expire-replaced-versions',
