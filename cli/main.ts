@@ -7,7 +7,6 @@
 import { readFile } from 'node:fs/promises';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import pkg from '../package.json' with { type: 'json' };
-import { DEFAULT_HEADROOM_PERCENT, planSite } from '../lib/sizing.js';
 import { addApiCommands } from './commands.js';
 import { EXIT_CODES_HELP, EXIT_INVALID, EXIT_USAGE } from './exit-codes.js';
 import { renderTable } from './table.js';
@@ -31,10 +30,10 @@ async function validate(file: string, opts: { json?: boolean; maxPoolSize?: stri
     process.exitCode = EXIT_USAGE;
     return;
   }
-  const [{ parseMaxPoolSize, planFile }, { rangesJson }] = await Promise.all([import('../lib/plan.js'), import('../lib/shapes.js')]);
-  const maxPoolSize = parseMaxPoolSize(opts.maxPoolSize ?? process.env.MAX_POOL_SIZE);
+  const [{ planFile }, { rangesJson }] = await Promise.all([import('../lib/plan.js'), import('../lib/shapes.js')]);
+  const { maxPoolSize, maxPoolSizeSetting } = await maxPoolSizeOf(opts);
   // One file on its own: every pool is new.
-  const result = planFile(text, [], { maxPoolSize });
+  const result = planFile(text, [], { maxPoolSize, maxPoolSizeSetting });
   if (!result.ok) {
     process.exitCode = EXIT_INVALID;
     if (opts.json) return printJson({ valid: false, errors: result.errors });
@@ -55,18 +54,64 @@ async function validate(file: string, opts: { json?: boolean; maxPoolSize?: stri
   for (const w of result.plan.warnings) process.stdout.write(`warning: ${w}\n`);
 }
 
-function plan(opts: { hosts: number; dpusPerHost: number; vpcs: number; headroom: number; json?: boolean }): void {
-  const sizing = planSite({ hosts: opts.hosts, dpusPerHost: opts.dpusPerHost, vpcs: opts.vpcs, headroomPercent: opts.headroom });
-  if (opts.json) return printJson({ headroom_percent: opts.headroom, pools: sizing });
-  const rows = sizing.map((s) => [
-      s.pool,
-      s.need.toLocaleString('en-US'),
-      s.withHeadroom.toLocaleString('en-US'),
-      s.prefixLength === undefined ? '-' : `/${s.prefixLength}`,
-      s.prefixHolds === undefined ? '-' : s.prefixHolds.toLocaleString('en-US'),
-      s.formula,
-  ]);
-  process.stdout.write(`${renderTable(['Pool', 'Need', `With ${opts.headroom}% headroom`, 'Smallest prefix', 'Holds', 'From'], rows)}\n`);
+/** The largest pool, and the setting it came from (the flag wins over the variable), for messages that say what to raise. */
+/** The planner, TOML parser and sizing load only for the commands that use them: every other call starts faster. */
+async function maxPoolSizeOf(opts: { maxPoolSize?: string }): Promise<{ maxPoolSize: number; maxPoolSizeSetting: string }> {
+  const { parseMaxPoolSize } = await import('../lib/plan.js');
+  const maxPoolSizeSetting = opts.maxPoolSize !== undefined ? '--max-pool-size' : 'MAX_POOL_SIZE';
+  return { maxPoolSize: parseMaxPoolSize(opts.maxPoolSize ?? process.env.MAX_POOL_SIZE, maxPoolSizeSetting), maxPoolSizeSetting };
+}
+
+interface PlanOpts {
+  hosts: number;
+  dpusPerHost: number;
+  vpcs: number;
+  headroom?: number;
+  maxPoolSize?: string;
+  json?: boolean;
+}
+
+/** Exit 0 when every pool has a proposal the service accepts (one pool, or a split), 1 when a limit leaves one without. */
+async function plan(opts: PlanOpts): Promise<void> {
+  const { DEFAULT_HEADROOM_PERCENT, planSite, sizingAdvice } = await import('../lib/sizing.js');
+  const headroom = opts.headroom ?? DEFAULT_HEADROOM_PERCENT;
+  const { maxPoolSize, maxPoolSizeSetting } = await maxPoolSizeOf(opts);
+  const sizing = planSite({ hosts: opts.hosts, dpusPerHost: opts.dpusPerHost, vpcs: opts.vpcs, headroomPercent: headroom, maxPoolSize });
+  if (sizing.some((s) => s.limit !== undefined)) process.exitCode = EXIT_INVALID;
+  if (opts.json) {
+    return printJson({
+      headroom_percent: headroom,
+      max_pool_size: maxPoolSize,
+      pools: sizing.map((s) => ({
+        pool: s.pool,
+        type: s.type,
+        kind: s.kind ?? null,
+        formula: s.formula,
+        need: s.need,
+        with_headroom: s.withHeadroom,
+        prefix_length: s.prefixLength ?? null,
+        prefix_holds: s.prefixHolds ?? null,
+        fits: s.fits,
+        split: s.split ? { pools: s.split.pools, prefix_length: s.split.prefixLength ?? null, values_each: s.split.valuesEach, values_total: s.split.valuesTotal } : null,
+        raise_max_pool_size_to: s.raiseTo ?? null,
+        limit: s.limit ?? null,
+        advice: sizingAdvice(s, maxPoolSize, maxPoolSizeSetting) ?? null,
+      })),
+    });
+  }
+  const proposal = (s: (typeof sizing)[number]): [string, string] => {
+    if (s.limit !== undefined) return ['none (see below)', '-'];
+    if (s.split) {
+      const each = s.split.prefixLength === undefined ? `${s.split.valuesEach.toLocaleString('en-US')} values` : `/${s.split.prefixLength}`;
+      return [`${s.split.pools} pools × ${each}`, s.split.valuesTotal.toLocaleString('en-US')];
+    }
+    if (s.prefixLength !== undefined) return [`/${s.prefixLength}`, (s.prefixHolds ?? 0).toLocaleString('en-US')];
+    return [`${s.withHeadroom.toLocaleString('en-US')} values${s.kind ? ` (kind "${s.kind}")` : ''}`, s.withHeadroom.toLocaleString('en-US')];
+  };
+  const rows = sizing.map((s) => [s.pool, s.need.toLocaleString('en-US'), s.withHeadroom.toLocaleString('en-US'), ...proposal(s), s.formula]);
+  process.stdout.write(`${renderTable(['Pool', 'Need', `With ${headroom}% headroom`, 'Proposal', 'Holds', 'From'], rows)}\n`);
+  const advice = sizing.map((s) => sizingAdvice(s, maxPoolSize, maxPoolSizeSetting)).filter((a) => a !== undefined);
+  if (advice.length > 0) process.stdout.write(`\nLargest pool accepted: ${maxPoolSize.toLocaleString('en-US')} (${maxPoolSizeSetting})\n${advice.map((a) => `  ${a}\n`).join('')}`);
 }
 
 export function buildProgram(): Command {
@@ -103,9 +148,13 @@ ${EXIT_CODES_HELP}`,
     .requiredOption('--hosts <n>', 'number of hosts', wholeNumber)
     .requiredOption('--vpcs <n>', 'number of VPCs', wholeNumber)
     .addOption(new Option('--dpus-per-host <n>', 'DPUs in each host').argParser(wholeNumber).default(1))
-    .addOption(new Option('--headroom <percent>', 'extra room on top of the need').argParser(wholeNumber).default(DEFAULT_HEADROOM_PERCENT))
+    .addOption(new Option('--headroom <percent>', 'extra room on top of the need, in percent (default: 25, lib/sizing.ts)').argParser(wholeNumber))
+    .option('--max-pool-size <n>', 'largest pool accepted (default: MAX_POOL_SIZE or 250000); a pool over it is proposed as several pools')
     .option('--json', 'print the sizing as JSON')
-    .addHelpText('after', '\nExample:\n  $ resource-pool plan --hosts 40 --dpus-per-host 2 --vpcs 100')
+    .addHelpText(
+      'after',
+      '\nExit 0 when every pool has a proposal, 1 when a limit (IPv4, the VNI space, 1,000 pools) leaves one without.\n\nExample:\n  $ resource-pool plan --hosts 40 --dpus-per-host 2 --vpcs 100\n  $ resource-pool plan --hosts 500 --dpus-per-host 2 --vpcs 300 --json | jq .pools',
+    )
     .action(plan);
 
   addApiCommands(program);

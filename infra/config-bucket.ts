@@ -9,7 +9,16 @@ export const CONFIG_SUFFIX = '.toml';
 export interface ConfigBucketProps {
   /** @default one year */
   readonly accessLogRetention?: Duration;
+  /**
+   * How long a replaced pool file version is kept. Longer than any event can wait (retries and the
+   * dead-letter queue's 14 days), so a redriven event still finds the exact version it names.
+   * @default one year
+   */
+  readonly noncurrentVersionRetention?: Duration;
 }
+
+/** Replaced versions kept whatever their age, so the last few uploads can always be compared or restored. */
+export const NONCURRENT_VERSIONS_KEPT = 10;
 
 /**
  * Where operators drop pool files. Versioned, because config-sync applies the exact object version of
@@ -48,6 +57,15 @@ export class ConfigBucket extends Construct {
       serverAccessLogsBucket: this.accessLogsBucket,
       serverAccessLogsPrefix: 'config-bucket/',
       removalPolicy: RemovalPolicy.RETAIN,
+      // Old versions do not pile up forever (cfn-guard CT.S3.PR.3/PR.6); the sync records keep what was applied.
+      lifecycleRules: [
+        {
+          id: 'expire-replaced-versions',
+          noncurrentVersionExpiration: props.noncurrentVersionRetention ?? Duration.days(365),
+          noncurrentVersionsToRetain: NONCURRENT_VERSIONS_KEPT,
+          abortIncompleteMultipartUploadAfter: Duration.days(7),
+        },
+      ],
     });
   }
 

@@ -30,7 +30,7 @@ export class SitePoolsError extends Error {
  * table: a file that conflicts with pools registered since is still rejected by config-sync, recorded
  * in GET /v1/config/syncs and alarmed on.
  */
-export function loadSitePools(path: string, maxPoolSize: number, cwd = process.cwd()): SitePools {
+export function loadSitePools(path: string, maxPoolSize: number, cwd = process.cwd(), maxPoolSizeSetting = 'context maxPoolSize'): SitePools {
   let text: string;
   try {
     text = readFileSync(resolve(cwd, path), 'utf8');
@@ -43,7 +43,7 @@ export function loadSitePools(path: string, maxPoolSize: number, cwd = process.c
       `poolsFile ${path}: ${size} bytes is over the ${MAX_SITE_POOLS_BYTES} bytes a deploy can carry; upload it to the config bucket instead`,
     );
   }
-  const planned = planFile(text, [], { maxPoolSize });
+  const planned = planFile(text, [], { maxPoolSize, maxPoolSizeSetting });
   if (!planned.ok) {
     const lines = planned.errors.map((e) => `  ${e.path}: ${e.message}`);
     throw new SitePoolsError(`poolsFile ${path} is invalid:\n${lines.join('\n')}`);

@@ -7,6 +7,7 @@ import { parse as parseToml, TomlError } from 'smol-toml';
 // The namespace form lets esbuild drop the parts of zod this module does not use (its locales).
 import * as z from 'zod';
 import { MAX_LISTED_ISSUES } from './errors.js';
+import { type IntegerKind, isIntegerKind, KIND_BOUNDS, kindRange, KINDS_TEXT } from './kinds.js';
 import { cmp, type FlaggedRun, normalize, overlapsSorted, type Run, runSize, subtract } from './runs.js';
 import {
   addressBits,
@@ -51,6 +52,10 @@ export interface PoolSpec {
   delegate?: number;
   /** Prefix pools: whether the file itself gives delegate_prefix_len. */
   givesDelegate?: boolean;
+  /** Integer pools: what the numbers are, as the file gives it (or, growing a pool, as registered). */
+  kind?: IntegerKind;
+  /** Integer pools: whether the file itself gives kind. */
+  givesKind?: boolean;
   prefix?: Prefix;
   hasRanges: boolean;
   /** The values this definition holds (prefix and ranges, exclusions taken out), with their sources. */
@@ -72,7 +77,7 @@ export interface ParseResult extends PoolsFile {
 export const POOL_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 export const POOL_NAME_RULE = '1-64 characters of A-Za-z0-9._-, starting with a letter or digit';
 
-const POOL_KEYS = ['type', 'prefix', 'delegate_prefix_len', 'ranges', 'auto_assign', 'exclude'] as const;
+const POOL_KEYS = ['type', 'kind', 'prefix', 'delegate_prefix_len', 'ranges', 'auto_assign', 'exclude'] as const;
 const TYPES_TEXT = POOL_TYPES.map((t) => `"${t}"`).join(', ');
 const RANGE_KEYS = ['start', 'end', 'auto_assign'] as const;
 const EXCLUDE_RANGE_KEYS = ['start', 'end'] as const;
@@ -105,12 +110,16 @@ function unknownKeys(t: Table, accepted: readonly string[], path: string, errors
   }
 }
 
-/** What parsing needs of the registered pools: a prefix pool's delegate length, which a growing file may leave out. */
+/**
+ * What parsing needs of the registered pools: a prefix pool's delegate length and an integer pool's
+ * kind, which a growing file may leave out (the kind's bounds still hold for what it adds).
+ */
 export interface Registered {
   delegateOf(pool: string): number | undefined;
+  kindOf(pool: string): IntegerKind | undefined;
 }
 
-const ALONE: Registered = { delegateOf: () => undefined };
+const ALONE: Registered = { delegateOf: () => undefined, kindOf: () => undefined };
 
 /** Parses and validates a pool file, on its own (`validate`) or against what is registered (planning). */
 export function parsePoolsFile(text: string, registered: Registered = ALONE): ParseResult {
@@ -154,14 +163,22 @@ export function parsePoolsFile(text: string, registered: Registered = ALONE): Pa
       errors.push({ path, message: `must be a table with keys ${POOL_KEYS.join(', ')}; got ${describe(raw)}` });
       continue;
     }
-    const spec = buildPool(name, path, raw, errors, warnings, registered.delegateOf(name));
+    const spec = buildPool(name, path, raw, errors, warnings, registered.delegateOf(name), registered.kindOf(name));
     if (spec) specs.push(spec);
   }
   for (const issue of crossPoolOverlaps(specs)) errors.push(issue);
   return { pools: specs, errors, warnings };
 }
 
-function buildPool(name: string, path: string, raw: Table, errors: ConfigIssue[], warnings: string[], registeredDelegate: number | undefined): PoolSpec | undefined {
+function buildPool(
+  name: string,
+  path: string,
+  raw: Table,
+  errors: ConfigIssue[],
+  warnings: string[],
+  registeredDelegate: number | undefined,
+  registeredKind: IntegerKind | undefined,
+): PoolSpec | undefined {
   const before = errors.length;
   unknownKeys(raw, POOL_KEYS, path, errors);
   const typeText = field(typeField, raw.type, `${path}.type`, errors);
@@ -178,6 +195,10 @@ function buildPool(name: string, path: string, raw: Table, errors: ConfigIssue[]
   const given: SourcedRun[] = [];
 
   const delegate = delegateField(type, raw.delegate_prefix_len, registeredDelegate, path, errors);
+  const givenKind = kindField(type, raw.kind, path, errors);
+  // Whether the file's kind may differ from the registered one is for planning to say; the bounds of
+  // the registered kind hold for what a file adds even when it leaves kind out.
+  const kind = givenKind ?? registeredKind;
   // A prefix pool whose delegate length is not known cannot have its values read.
   if (isPrefixType(type) && delegate === undefined) return undefined;
   const space: ValueSpace = { type, delegate };
@@ -212,6 +233,7 @@ function buildPool(name: string, path: string, raw: Table, errors: ConfigIssue[]
     unknownKeys(r, RANGE_KEYS, at, errors);
     const rangeAuto = r.auto_assign === undefined ? poolAuto : field(autoAssignField, r.auto_assign, `${at}.auto_assign`, errors);
     const run = parseSpan(space, r, at, errors);
+    if (run && kind !== undefined && !withinKind(kind, run, at, errors)) return;
     if (run) given.push({ ...run, autoAssign: rangeAuto ?? true, path: at });
   });
 
@@ -237,6 +259,8 @@ function buildPool(name: string, path: string, raw: Table, errors: ConfigIssue[]
     type,
     delegate,
     givesDelegate: raw.delegate_prefix_len !== undefined,
+    kind: type === 'integer' ? kind : undefined,
+    givesKind: raw.kind !== undefined,
     prefix,
     hasRanges: ranges !== undefined,
     parts: subtract(given, excluded),
@@ -267,6 +291,40 @@ function delegateField(type: PoolType, raw: unknown, registered: number | undefi
     return undefined;
   }
   return n;
+}
+
+/** An integer pool's kind, when the file gives one: one of the kinds, and only on integer pools. */
+function kindField(type: PoolType, raw: unknown, path: string, errors: ConfigIssue[]): IntegerKind | undefined {
+  if (raw === undefined) return undefined;
+  const at = `${path}.kind`;
+  if (type !== 'integer') {
+    errors.push({ path: at, message: `only integer pools take a kind; a ${type} pool's values are ${isPrefixType(type) ? 'prefixes' : 'addresses'}: leave kind out` });
+    return undefined;
+  }
+  if (!isIntegerKind(raw)) {
+    errors.push({ path: at, message: `must be one of ${KINDS_TEXT}, or left out for plain integers; got ${describe(raw)}` });
+    return undefined;
+  }
+  return raw;
+}
+
+/** A range of a pool with a kind lies inside the kind's bounds; otherwise an error names the bound it crosses. */
+function withinKind(kind: IntegerKind, run: Run, at: string, errors: ConfigIssue[]): boolean {
+  const b = KIND_BOUNDS[kind];
+  const holds = `kind "${kind}" (${b.what}) takes values ${kindRange(kind)}`;
+  let ok = true;
+  if (run.start < b.min) {
+    errors.push({ path: `${at}.start`, message: `${run.start} is below the lowest ${kind} value ${b.min}: ${holds}` });
+    ok = false;
+  }
+  if (run.end > b.max + 1n) {
+    errors.push({
+      path: `${at}.end`,
+      message: `${run.end.toLocaleString('en-US')} reaches past the highest ${kind} value ${b.max.toLocaleString('en-US')}: ${holds}, so end (exclusive) is at most ${(b.max + 1n).toLocaleString('en-US')}`,
+    });
+    ok = false;
+  }
+  return ok;
 }
 
 /** The values of a prefix pool's `prefix`: every prefix of the delegate length inside it, as prefix numbers. */

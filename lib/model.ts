@@ -4,6 +4,7 @@
  * Pure types and a few constructors; no I/O.
  */
 import type { ConfigIssue } from './config.js';
+import type { IntegerKind } from './kinds.js';
 import type { LabelFilter, Labels } from './labels.js';
 import type { FlaggedRun } from './runs.js';
 import type { ConfigResultJson } from './shapes.js';
@@ -80,6 +81,8 @@ export interface PoolCounts {
   type: PoolType;
   /** Prefix pools: the length of every value. */
   delegate?: number;
+  /** Integer pools: what the numbers are. */
+  kind?: IntegerKind;
   size: number;
   used: number;
   autoAssignSize: number;

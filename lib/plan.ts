@@ -14,6 +14,7 @@ import {
   parsePoolsFile,
   type SourcedRun,
 } from './config.js';
+import type { IntegerKind } from './kinds.js';
 import { cmp, type FlaggedRun, firstEndingAfter, firstStartingFrom, normalize, normalizeFlagged, type Run, runSize, subtract } from './runs.js';
 import { addressRun, familyOfType, type AddressFamily, type PoolType, parsePrefix, prefixSpan, type ValueSpace } from './values.js';
 
@@ -23,6 +24,8 @@ export interface RegisteredPool {
   type: PoolType;
   /** Prefix pools: the length of every value, fixed at creation. */
   delegate?: number;
+  /** Integer pools: what the numbers are (its bounds), fixed at creation. */
+  kind?: IntegerKind;
   /** Disjoint, sorted runs with their auto_assign. */
   runs: FlaggedRun[];
   /** The largest prefix registered for the pool, kept to explain shrinks. */
@@ -38,6 +41,8 @@ export interface PoolChange {
   type: PoolType;
   /** Prefix pools: the length of every value. */
   delegate?: number;
+  /** Integer pools: what the numbers are. */
+  kind?: IntegerKind;
   action: PoolAction;
   /** Exactly the values this file adds, with the auto_assign they get. */
   added: FlaggedRun[];
@@ -64,6 +69,11 @@ export type PlanResult = { ok: true; plan: Plan } | { ok: false; errors: ConfigI
 export interface PlanOptions {
   /** Largest number of values one pool may hold after the file is applied. */
   maxPoolSize: number;
+  /**
+   * Where maxPoolSize came from, as the operator would change it (`--max-pool-size`, the CDK context
+   * `maxPoolSize`); MAX_POOL_SIZE, the environment variable, when absent.
+   */
+  maxPoolSizeSetting?: string;
 }
 
 export const DEFAULT_MAX_POOL_SIZE = 250_000;
@@ -89,14 +99,7 @@ export function planRegistration(registered: readonly RegisteredPool[], file: Po
     const existing = byName.get(spec.name);
     const change = existing ? planGrowth(existing, spec, errors, ignored) : planCreation(spec, errors);
     if (!change) continue;
-    if (change.size > BigInt(options.maxPoolSize)) {
-      errors.push({
-        path: spec.path,
-        message: `pool '${spec.name}' would hold ${count(change.size)} values, more than MAX_POOL_SIZE (${count(options.maxPoolSize)}); split it into several pools${
-          options.maxPoolSize < MAX_POOL_SIZE_CEILING && change.size <= BigInt(MAX_POOL_SIZE_CEILING) ? ` or raise MAX_POOL_SIZE (at most ${count(MAX_POOL_SIZE_CEILING)})` : ''
-        }`,
-      });
-    }
+    if (change.size > BigInt(options.maxPoolSize)) errors.push(tooLarge(spec, change.size, options));
     const segments = (existing ? (existing.segments ?? existing.runs.length) : 0) + change.added.length;
     if (segments > MAX_SEGMENTS_PER_POOL) {
       errors.push({
@@ -118,12 +121,25 @@ export function planRegistration(registered: readonly RegisteredPool[], file: Po
 }
 
 /**
+ * A pool over the limit: the message formats every number, names the setting the limit came from, and
+ * suggests raising it only to a value an operator may set (at most MAX_POOL_SIZE_CEILING).
+ */
+function tooLarge(spec: PoolSpec, size: bigint, options: PlanOptions): ConfigIssue {
+  const setting = options.maxPoolSizeSetting ?? 'MAX_POOL_SIZE';
+  const raise = size <= BigInt(MAX_POOL_SIZE_CEILING) ? ` or raise ${setting} to ${count(size)} or more (at most ${count(MAX_POOL_SIZE_CEILING)})` : ` (${setting} can be raised to ${count(MAX_POOL_SIZE_CEILING)} at most, which is still too small)`;
+  return {
+    path: spec.path,
+    message: `pool '${spec.name}' would hold ${count(size)} values, more than ${setting} (${count(options.maxPoolSize)}); split it into several pools${raise}`,
+  };
+}
+
+/**
  * Parses a file and plans it against the registered pools: the whole check, short of writing. Pools
  * that parsed cleanly are planned even when others did not, so one run reports every problem.
  */
 export function planFile(text: string, registered: readonly RegisteredPool[], options: PlanOptions): PlanResult {
-  const delegates = new Map(registered.map((p) => [p.name, p.delegate]));
-  const parsed = parsePoolsFile(text, { delegateOf: (pool) => delegates.get(pool) });
+  const byName = new Map(registered.map((p) => [p.name, p]));
+  const parsed = parsePoolsFile(text, { delegateOf: (pool) => byName.get(pool)?.delegate, kindOf: (pool) => byName.get(pool)?.kind });
   const planned = planRegistration(registered, parsed, options);
   if (parsed.errors.length === 0) return planned;
   const errors = [...parsed.errors, ...(planned.ok ? [] : planned.errors)];
@@ -145,7 +161,7 @@ function planCreation(spec: PoolSpec, errors: ConfigIssue[]): PoolChange | undef
     errors.push({ path: spec.path, message: 'the definition holds no value (everything is excluded); give it at least one value' });
     return undefined;
   }
-  return { name: spec.name, type: spec.type, delegate: spec.delegate, action: 'created', added, addedCount: size, size, prefix: spec.prefix?.cidr };
+  return { name: spec.name, type: spec.type, delegate: spec.delegate, kind: spec.kind, action: 'created', added, addedCount: size, size, prefix: spec.prefix?.cidr };
 }
 
 function planGrowth(existing: RegisteredPool, spec: PoolSpec, errors: ConfigIssue[], ignored: Ignored[]): PoolChange | undefined {
@@ -163,11 +179,20 @@ function planGrowth(existing: RegisteredPool, spec: PoolSpec, errors: ConfigIssu
     });
     return undefined;
   }
+  // Giving a kind to a pool registered without one is a change too: its values were never checked against the bounds.
+  if (spec.givesKind && spec.kind !== existing.kind) {
+    errors.push({
+      path: `${spec.path}.kind`,
+      message: `pool '${spec.name}' is registered ${existing.kind === undefined ? 'without a kind' : `with kind "${existing.kind}"`}; its kind cannot change (got "${spec.kind}"): ${existing.kind === undefined ? 'leave kind out' : `leave it out or write "${existing.kind}"`}, or use a new pool name`,
+    });
+    return undefined;
+  }
   const currentSize = runSize(existing.runs);
   const unchanged: PoolChange = {
     name: spec.name,
     type: spec.type,
     delegate: existing.delegate,
+    kind: existing.kind,
     action: 'unchanged',
     added: [],
     addedCount: 0n,
@@ -393,6 +418,7 @@ export function applyPlan(registered: readonly RegisteredPool[], plan: Plan): Re
       name: c.name,
       type: c.type,
       delegate: c.delegate,
+      kind: c.kind,
       runs: normalizeFlagged([...(before?.runs ?? []), ...c.added]),
       prefix: c.prefix,
       segments: (before ? (before.segments ?? before.runs.length) : 0) + c.added.length,
@@ -408,12 +434,18 @@ export function applyPlan(registered: readonly RegisteredPool[], plan: Plan): Re
  */
 export const MAX_POOL_SIZE_CEILING = 2 ** 24;
 
-/** Reads MAX_POOL_SIZE as an operator writes it; unset means the default. */
-export function parseMaxPoolSize(text: string | undefined): number {
+/**
+ * Reads MAX_POOL_SIZE as an operator writes it (`250000`, `250_000` or `250,000`); unset means the
+ * default. `setting` names where the text came from (the variable, or a flag) in the error.
+ */
+export function parseMaxPoolSize(text: string | undefined, setting = 'MAX_POOL_SIZE'): number {
   if (text === undefined || text.trim() === '') return DEFAULT_MAX_POOL_SIZE;
-  const n = Number(text.replaceAll('_', ''));
-  if (!Number.isInteger(n) || n < 1 || n > MAX_POOL_SIZE_CEILING) {
-    throw new RangeError(`MAX_POOL_SIZE must be a whole number from 1 to ${MAX_POOL_SIZE_CEILING}; got ${JSON.stringify(text)}`);
+  const digits = text.trim().replaceAll(/[_,]/g, '');
+  const n = /^[0-9]+$/.test(digits) ? Number(digits) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < 1 || n > MAX_POOL_SIZE_CEILING) {
+    throw new RangeError(
+      `${setting} must be a whole number from 1 to ${count(MAX_POOL_SIZE_CEILING)} (the default is ${count(DEFAULT_MAX_POOL_SIZE)}); got ${JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}…` : text)}`,
+    );
   }
   return n;
 }

@@ -2,6 +2,7 @@
  * The JSON shapes of the contract (docs/API.md) built from domain values, shared by the HTTP API,
  * the CLI and the config-sync handler so that they cannot drift apart.
  */
+import type { IntegerKind } from './kinds.js';
 import type { Allocation, PoolCounts } from './model.js';
 import type { Ignored, Plan } from './plan.js';
 import { type FlaggedRun, normalizeFlagged, runSize } from './runs.js';
@@ -70,6 +71,8 @@ export interface PoolJson {
   updated_at: string;
   /** The largest block one allocation may ask for. */
   max_block_size: number;
+  /** Integer pools: what the numbers are; null for a plain integer pool and for IP pools. */
+  kind: IntegerKind | null;
   /** Prefix pools only: the length of every value. */
   delegate_prefix_len?: number;
 }
@@ -94,6 +97,7 @@ export function poolJson(p: PoolCounts): PoolJson {
     created_at: p.createdAt,
     updated_at: p.updatedAt,
     max_block_size: p.maxBlockSize,
+    kind: p.kind ?? null,
     ...(p.delegate === undefined ? {} : { delegate_prefix_len: p.delegate }),
   };
 }

@@ -332,6 +332,13 @@ export function parsePrefix(type: AddressFamily, text: string): Parsed<Prefix> {
   const address = parseAddress(type, text.slice(0, slash));
   const lengthText = text.slice(slash + 1);
   const bits = addressBits(type);
+  // A leading zero reads as octal to some tools (and `/024` as 24 to others): refused, with the reason.
+  if (/^0[0-9]+$/.test(lengthText)) {
+    const plain = String(Number(lengthText));
+    return fail(
+      `${quote(text)} has a prefix length with a leading zero ("/${lengthText}"); write the length in plain decimal digits without leading zeros, 0-${bits}${Number(plain) <= bits ? `, e.g. "${text.slice(0, slash)}/${plain}"` : ''}`,
+    );
+  }
   if (!address.ok || !/^(0|[1-9][0-9]{0,2})$/.test(lengthText) || Number(lengthText) > bits) {
     return fail(`${quote(text)} is not a valid ${family} prefix; expected an address and a length 0-${bits}, such as ${example}`);
   }

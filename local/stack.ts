@@ -57,6 +57,20 @@ const SYNC_DRAIN_MS = 5000;
 
 const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '']);
 
+/**
+ * DynamoDB Local's jar takes no bind address (its options are -port, -dbPath, -inMemory, -sharedDb,
+ * -cors and a few more; it always listens on every interface). A HOST that keeps the API and S3
+ * endpoint on one address would then leave an unauthenticated database open on the others, so the
+ * stack refuses to start the embedded one under such a HOST and says what to do instead.
+ */
+export function embeddedDynamoRefusal(settings: { host: string; dynamodbEndpoint?: string; ddbPort: number }): string | undefined {
+  if (settings.dynamodbEndpoint !== undefined || WILDCARD_HOSTS.has(settings.host)) return undefined;
+  return (
+    `HOST=${settings.host}: the embedded DynamoDB Local cannot be bound to one address (its jar has no such option) and would listen on every interface on port ${settings.ddbPort}, unauthenticated. ` +
+    'Either run a DynamoDB Local bound to that address yourself and set DYNAMODB_ENDPOINT to it, or leave HOST unset (every interface) behind a firewall that closes DDB_PORT.'
+  );
+}
+
 /** An address this machine's clients can use for a server listening on `host`. */
 function reachable(host: string): string {
   if (WILDCARD_HOSTS.has(host)) return '127.0.0.1';
@@ -84,6 +98,8 @@ export async function startLocalStack(settings: LocalStackSettings, out: StackOu
   try {
     let dynamodbEndpoint = settings.dynamodbEndpoint;
     let ddb: DynamoDbLocal | undefined;
+    const refusal = embeddedDynamoRefusal(settings);
+    if (refusal) throw new Error(refusal);
     if (dynamodbEndpoint === undefined) {
       const started = await startDynamoDbLocal({
         port: settings.ddbPort,

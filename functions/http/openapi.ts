@@ -6,7 +6,7 @@
 import * as z from 'zod';
 import { STATUS_OF } from './errors.js';
 import type { Route } from './route.js';
-import { components } from './schemas.js';
+import { CONFIG_EXAMPLE, components, documentedAs } from './schemas.js';
 
 const REF_PREFIX = '#/components/schemas/';
 
@@ -28,7 +28,11 @@ function schemaOf(schema: z.ZodType, io: 'input' | 'output'): JsonSchema {
 function parameters(where: 'path' | 'query', shape: z.ZodObject | undefined): unknown[] {
   if (!shape) return [];
   return Object.entries(shape.shape).map(([name, field]) => {
-    const { description, ...schema } = schemaOf(field as z.ZodType, 'input');
+    const inner = field instanceof z.ZodOptional ? (field.unwrap() as z.ZodType) : (field as z.ZodType);
+    const documented = documentedAs.get(inner)?.schema;
+    const generated = schemaOf(field as z.ZodType, 'input');
+    // Documented as the value it stands for: the string form's type and pattern do not apply to it.
+    const { description, ...schema }: JsonSchema = documented ? { description: generated.description, ...documented } : generated;
     const required = where === 'path' || !(field as z.ZodType).safeParse(undefined).success;
     return { name, in: where, required, ...(description ? { description } : {}), schema };
   });
@@ -60,12 +64,26 @@ function operation(route: Route): Record<string, unknown> {
     tags: s.extension ? [...s.tags, 'extensions'] : s.tags,
     ...(s.extension ? { 'x-spec-extension': true } : {}),
     parameters: [...parameters('path', s.params), ...parameters('query', s.query)],
-    ...(s.body
-      ? { requestBody: { required: true, description: s.body.description, content: { [s.body.mediaType]: { schema: schemaOf(s.body.schema, 'input') } } } }
-      : {}),
+    ...(s.body ? { requestBody: { required: true, description: s.body.description, content: bodyContent(s.body) } } : {}),
     responses,
+    security: SIGNED,
   };
 }
+
+/**
+ * A text body (the pool file) is also offered as text/plain with an example: the route reads TOML
+ * whatever the Content-Type, and tools that cannot write application/toml (schemathesis, generators)
+ * can then send one.
+ */
+function bodyContent(body: NonNullable<Route['spec']['body']>): Record<string, unknown> {
+  const schema = schemaOf(body.schema, 'input');
+  if (body.kind !== 'text') return { [body.mediaType]: { schema } };
+  return { [body.mediaType]: { schema, example: CONFIG_EXAMPLE }, 'text/plain': { schema, example: CONFIG_EXAMPLE } };
+}
+
+/** Behind API Gateway every route takes IAM auth: requests are signed with AWS Signature Version 4. */
+const SIGV4 = 'sigv4';
+const SIGNED = [{ [SIGV4]: [] }];
 
 const documents = new WeakMap<readonly Route[], unknown>();
 
@@ -86,15 +104,34 @@ export function openApiDocument(routes: readonly Route[]): unknown {
         'Allocator for infrastructure resource pools (IPv4 and IPv6 addresses, VXLAN VNIs, VLAN IDs, ASNs). ' +
         'Errors are {"error":{"code","message","details"?}}; unknown routes answer 404 NOT_FOUND, known routes with another method 405 METHOD_NOT_ALLOWED, bodies over 1 MiB 413 PAYLOAD_TOO_LARGE.',
     },
+    servers: [
+      { url: 'http://localhost:3000', description: 'The local stack (`npm start`): no authentication; PORT changes the port.' },
+      {
+        url: 'https://{apiId}.execute-api.{region}.amazonaws.com',
+        description: 'The deployed API (the stack output ApiUrl): every request signed with SigV4 (service execute-api).',
+        variables: { apiId: { default: 'abc123', description: 'The HTTP API id.' }, region: { default: 'eu-west-1', description: 'The AWS region of the stack.' } },
+      },
+    ],
     tags: [
       { name: 'pools' },
       { name: 'allocations' },
       { name: 'config' },
       { name: 'service' },
-      { name: 'extensions', description: 'Routes beyond SPEC section 2.' },
+      { name: 'extensions', description: 'Routes beyond the core API.' },
     ],
     paths,
-    components: { schemas: Object.fromEntries(Object.entries(schemas).map(([id, schema]) => [id, embedded(schema)])) },
+    components: {
+      schemas: Object.fromEntries(Object.entries(schemas).map(([id, schema]) => [id, embedded(schema)])),
+      securitySchemes: {
+        [SIGV4]: {
+          type: 'apiKey',
+          name: 'Authorization',
+          in: 'header',
+          description: 'API Gateway IAM authorization: AWS Signature Version 4 (service execute-api) with the caller\'s IAM credentials. The local stack takes unsigned requests.',
+          'x-amazon-apigateway-authtype': 'awsSigv4',
+        },
+      },
+    },
   };
   documents.set(routes, doc);
   return doc;

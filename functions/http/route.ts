@@ -4,7 +4,7 @@
  * generated from the same declaration.
  */
 import type { Context } from 'hono';
-import type * as z from 'zod';
+import * as z from 'zod';
 import { type ErrorCode, PoolError } from '../../lib/errors.js';
 import type { PoolStore } from '../../lib/store/index.js';
 import { invalidArgument } from './errors.js';
@@ -27,6 +27,8 @@ export interface AppEnv {
 }
 
 type Shape = z.ZodObject;
+
+const NO_QUERY: Shape = z.object({});
 
 interface BodySpec<B extends z.ZodType> {
   /**
@@ -77,7 +79,7 @@ export function defineRoute<P extends Shape = Shape, Q extends Shape = Shape, B 
     spec: spec as unknown as RouteSpec<Shape, Shape, z.ZodType>,
     async run(c, deps) {
       const params = spec.params ? parsePart('path', spec.params, pathParams(c)) : {};
-      const query = spec.query ? parsePart('query', spec.query, queryParams(c, spec.query)) : {};
+      const query = parsePart('query', spec.query ?? NO_QUERY, queryParams(c, spec));
       const body = spec.body ? await readBody(c, spec.body) : undefined;
       return spec.handle({ params, query, body } as Input<z.output<P>, z.output<Q>, z.output<B>>, c, deps);
     },
@@ -108,16 +110,33 @@ function pathParams(c: Context): Record<string, string> {
   return c.req.param() as Record<string, string>;
 }
 
-/** Query parameters the route knows, each given at most once; others are ignored. */
-function queryParams(c: Context, schema: Shape): Record<string, string> {
+/**
+ * The route's query parameters, each given at most once. Any other parameter is refused, naming the
+ * accepted ones: an ignored `?owner=` on a listing would answer every allocation as if it had filtered.
+ */
+function queryParams(c: Context, spec: RouteSpec<Shape, Shape, z.ZodType>): Record<string, string> {
+  const accepted = Object.keys(spec.query?.shape ?? {});
+  const given = c.req.queries();
+  const unknown = Object.keys(given).filter((name) => !accepted.includes(name));
+  if (unknown.length > 0) {
+    const takes = accepted.length === 0 ? 'takes no query parameters' : `accepts only ${accepted.join(', ')}`;
+    const details = unknown.slice(0, 10).map((name) => ({ path: `query.${clipped(name)}`, message: `unknown query parameter; ${spec.method.toUpperCase()} ${spec.path} ${takes}` }));
+    const more = unknown.length > details.length ? ` (and ${unknown.length - details.length} more)` : '';
+    throw new PoolError('INVALID_ARGUMENT', `${details.map((d) => d.path).join(', ')}${more}: unknown query parameter${unknown.length > 1 ? 's' : ''}; ${spec.method.toUpperCase()} ${spec.path} ${takes}`, { details });
+  }
   const out: Record<string, string> = {};
-  for (const name of Object.keys(schema.shape)) {
-    const values = c.req.queries(name);
+  for (const name of accepted) {
+    const values = given[name];
     if (!values || values.length === 0) continue;
     if (values.length > 1) throw new PoolError('INVALID_ARGUMENT', `query.${name}: given ${values.length} times; give it once`);
     out[name] = values[0];
   }
   return out;
+}
+
+/** A parameter name as a message repeats it: a 1 MiB query string must not come back whole. */
+function clipped(name: string): string {
+  return name.length > 48 ? `${JSON.stringify(name.slice(0, 48))}…` : JSON.stringify(name).slice(1, -1);
 }
 
 async function readBody<B extends z.ZodType>(c: Context, spec: BodySpec<B>): Promise<z.output<B>> {

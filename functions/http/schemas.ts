@@ -8,11 +8,20 @@
  */
 import * as z from 'zod';
 import { ERROR_CODES } from '../../lib/errors.js';
+import { INTEGER_KINDS, KINDS_TEXT } from '../../lib/kinds.js';
+import { POOL_NAME_PATTERN, POOL_NAME_RULE } from '../../lib/config.js';
 import { OWNER_PATTERN, OWNER_RULE } from '../../lib/shapes.js';
 import { INTEGER_LIMIT, parseAddress, POOL_TYPES } from '../../lib/values.js';
 
 /** Component schemas of the OpenAPI document, by name. */
 export const components = z.registry<{ id: string; description?: string }>();
+
+/**
+ * Query parameters the OpenAPI document shows as the value they stand for rather than as the text they
+ * travel as: `limit` is an integer 1-1000, which generators and fuzzers understand, where the schema
+ * that checks it reads a string.
+ */
+export const documentedAs = z.registry<{ schema: Record<string, unknown> }>();
 
 /** Limits what an error message repeats of its input: a 1 MiB string must not come back whole. */
 export function shown(x: unknown): string {
@@ -70,7 +79,8 @@ export const PathValue = z
     error: (iss) =>
       `must be a whole number 0 <= v < 2^53 in decimal digits (integer pools), or ${ADDRESS_RULE}, URL-encoded; got ${shown(iss.input)}`,
   })
-  .meta({ description: 'The value as a path segment: decimal digits for integer pools, the address for IP pools (IPv6 URL-encoded).', examples: ['2024731', '10.0.0.5', '2001%3Adb8%3A%3A5'] });
+  // Examples are values, not encoded segments: a client percent-encodes them itself (an encoded example would travel as %253A).
+  .meta({ description: 'The value as a path segment: decimal digits for integer pools, the address for IP pools (IPv6 percent-encoded in the URL, as any client encodes a path segment).', examples: ['2024731', '10.0.0.5', '2001:db8::5'] });
 
 /** The first character an owner may not hold, named in the message (the rule is long to scan). */
 function ownerFault(input: unknown): string {
@@ -83,7 +93,8 @@ export const Owner = z
   .regex(OWNER_PATTERN, { error: (iss) => `must be ${OWNER_RULE}; got ${shown(iss.input)}${ownerFault(iss.input)}` })
   .meta({ description: `Who holds the value, and the idempotency key of an allocation: ${OWNER_RULE}.`, examples: ['vpc-42'] });
 
-export const PoolName = z.string().meta({ description: 'The pool name: 1-64 characters of A-Za-z0-9._-, starting with a letter or digit.', examples: ['vpc-vni'] });
+// The pattern is documented, not enforced here: a name no pool can have is POOL_NOT_FOUND, as SPEC says of unknown pools.
+export const PoolName = z.string().meta({ description: `The pool name: ${POOL_NAME_RULE}.`, pattern: POOL_NAME_PATTERN.source, examples: ['vpc-vni'] });
 
 // ---------------------------------------------------------------- requests
 
@@ -106,7 +117,8 @@ const Limit = z
     ctx.addIssue({ code: 'custom', input: text, message: limitError({ input: text }) });
     return z.NEVER;
   })
-  .meta({ description: `Page size, 1-${MAX_LIMIT}; ${DEFAULT_LIMIT} when absent.`, examples: ['100'] });
+  .meta({ description: `Page size, 1-${MAX_LIMIT}; ${DEFAULT_LIMIT} when absent.` })
+  .register(documentedAs, { schema: { type: 'integer', minimum: 1, maximum: MAX_LIMIT, default: DEFAULT_LIMIT, examples: [DEFAULT_LIMIT] } });
 
 /**
  * Opaque to callers; inside, the sort key of the last value of the page (fixed-width hex, as
@@ -175,13 +187,17 @@ export const AllocateRequest = z
       'Without value, a random free auto_assign value; with it, exactly that value. prefix_length (IP and prefix pools) or size (integer pools) asks for an aligned block instead of one value. One allocation per (pool, owner).',
   });
 
-export const ConfigFile = z.string().meta({ description: 'A pool file (TOML, SPEC section 1), read as TOML whatever the Content-Type.' });
+export const ConfigFile = z.string().meta({ description: 'A pool file (TOML), read as TOML whatever the Content-Type.' });
+
+/** What the document shows as the body of POST /v1/config, so that a tool has a file to send. */
+export const CONFIG_EXAMPLE = '[pools.vpc-vni]\ntype = "integer"\nkind = "vni"\nranges = [{ start = 2024500, end = 2025500 }]\n';
 
 // ---------------------------------------------------------------- responses
 
 const Count = z.number().int().min(0);
 const Timestamp = z.string().meta({ description: 'ISO 8601, UTC', examples: ['2026-11-22T10:00:00.000Z'] });
-const JsonValue = z.union([z.number().int(), z.string()]);
+// Values are never negative: integers are 0 <= v < 2^53 (a range's exclusive end may be 2^53).
+const JsonValue = z.union([z.number().int().min(0), z.string()]);
 
 export const Range = z
   .strictObject({ start: JsonValue, end: JsonValue, auto_assign: z.boolean(), size: Count })
@@ -202,6 +218,10 @@ export const Pool = z
     created_at: Timestamp,
     updated_at: Timestamp,
     max_block_size: Count.meta({ description: 'The largest block one allocation may ask for, in values.' }),
+    kind: z
+      .enum(INTEGER_KINDS)
+      .nullable()
+      .meta({ description: `Integer pools: what the numbers are, ${KINDS_TEXT}; fixed at creation. null for a plain integer pool and for IP pools.`, examples: ['vni'] }),
     delegate_prefix_len: z.number().int().min(1).max(128).optional().meta({ description: 'Prefix pools only: the length of every value.' }),
   })
   .register(components, { id: 'Pool' });

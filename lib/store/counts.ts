@@ -80,6 +80,7 @@ export async function countsOf(ctx: StoreContext, view: PoolView, budget: Budget
     name: meta.name,
     type: meta.type,
     delegate: meta.delegate,
+    kind: meta.kind,
     size: Number(layout.size),
     used,
     autoAssignSize: Number(layout.autoAssignSize()),

@@ -5,6 +5,7 @@
  */
 import type { Labels } from '../labels.js';
 import { PoolError } from '../errors.js';
+import { type IntegerKind, isIntegerKind } from '../kinds.js';
 import { isPoolType, type PoolType, showValue, valueFromSortKey, valueSortKey } from '../values.js';
 import { chunkFromSk, holdingKey, intentKey, metaKey, type Native, pageFromSk, pageKey, poolPk, syncKey, TABLE_KEYS } from './keys.js';
 import type { Segment } from './layout.js';
@@ -65,6 +66,13 @@ function labelMap(item: Native, field: string): Labels {
   return v as Labels;
 }
 
+function optKind(item: Native, field: string): IntegerKind | undefined {
+  const v = item[field];
+  if (v === undefined || v === null) return undefined;
+  if (!isIntegerKind(v)) throw new CorruptItem(where(item), field, 'an integer kind');
+  return v;
+}
+
 function poolType(item: Native, field: string): PoolType {
   const v = item[field];
   if (!isPoolType(v)) throw new CorruptItem(where(item), field, 'a pool type');
@@ -113,6 +121,8 @@ export interface MetaItem {
   type: PoolType;
   /** Prefix pools: the length of every value (`delegate_prefix_len`), fixed at creation. */
   delegate?: number;
+  /** Integer pools: `kind`, fixed at creation. */
+  kind?: IntegerKind;
   /** Layout version: grows with every registration that adds segments. */
   lver: number;
   /** How many segments the layout has. */
@@ -134,6 +144,7 @@ export function encodeMeta(m: MetaItem): Native {
     name: m.name,
     type: m.type,
     dlen: m.delegate,
+    kind: m.kind,
     lver: m.lver,
     nseg: m.nseg,
     prefix: m.prefix,
@@ -150,6 +161,7 @@ export function decodeMeta(item: Native): MetaItem {
     name: str(item, 'name'),
     type: poolType(item, 'type'),
     delegate: optNum(item, 'dlen'),
+    kind: optKind(item, 'kind'),
     lver: num(item, 'lver'),
     nseg: num(item, 'nseg'),
     prefix: optStr(item, 'prefix'),

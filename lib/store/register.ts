@@ -60,7 +60,7 @@ export async function registrationState(ctx: StoreContext, budget: Budget = ctx.
   const pages = await readAllPages(ctx, [...metas.values()], budget);
   const pools = [...metas.values()].map((meta) => {
     const layout = layoutOf(pages.get(meta.name) ?? [], meta.nseg);
-    return { name: meta.name, type: meta.type, delegate: meta.delegate, runs: layout.runs(), prefix: meta.prefix, segments: meta.nseg };
+    return { name: meta.name, type: meta.type, delegate: meta.delegate, kind: meta.kind, runs: layout.runs(), prefix: meta.prefix, segments: meta.nseg };
   });
   return { pools, registry, metas, pages };
 }
@@ -142,7 +142,7 @@ export function poolWrites(ctx: StoreContext, c: PoolChange, state: Registration
     }
   }
   if (!meta) {
-    const fresh: MetaItem = { name: c.name, type: c.type, delegate: c.delegate, lver: 1, nseg: segments.length, prefix: c.prefix, createdAt: at, updatedAt: at, ver: 1, pendingIntent: intent };
+    const fresh: MetaItem = { name: c.name, type: c.type, delegate: c.delegate, kind: c.kind, lver: 1, nseg: segments.length, prefix: c.prefix, createdAt: at, updatedAt: at, ver: 1, pendingIntent: intent };
     return [metaPut(fresh), ...writes];
   }
   const next = { lver: meta.lver + 1, nseg: segments.length, prefix: c.prefix !== meta.prefix ? c.prefix : undefined, updatedAt: at };

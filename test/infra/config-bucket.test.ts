@@ -18,6 +18,17 @@ describe('config bucket', () => {
       PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
       LoggingConfiguration: { DestinationBucketName: { Ref: logsId } },
     });
+    // Replaced versions expire after a year, the last ten whatever their age; stalled uploads after a week.
+    expect(bucket.Properties?.LifecycleConfiguration).toEqual({
+      Rules: [
+        {
+          Id: 'expire-replaced-versions',
+          Status: 'Enabled',
+          NoncurrentVersionExpiration: { NoncurrentDays: 365, NewerNoncurrentVersions: 10 },
+          AbortIncompleteMultipartUpload: { DaysAfterInitiation: 7 },
+        },
+      ],
+    });
     expect(base().resources[logsId].Properties).toMatchObject({
       PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
     });

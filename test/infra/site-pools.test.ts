@@ -58,7 +58,7 @@ describe('site pools file (context poolsFile)', () => {
     expect(() => defineResourcePoolsApp(newApp({ poolsFile: join(dir, 'missing.toml') }))).toThrow(/cannot read it/);
     // Planned as config-sync plans it on a fresh table: a pool over MAX_POOL_SIZE fails here, not at deploy.
     expect(() => defineResourcePoolsApp(newApp({ poolsFile: POOLS_FILE, maxPoolSize: '1000' }))).toThrow(
-      /pools\.tenant-vlan: pool 'tenant-vlan' would hold 4,083 values, more than MAX_POOL_SIZE \(1,000\)/,
+      /pools\.tenant-vlan: pool 'tenant-vlan' would hold 4,083 values, more than context maxPoolSize \(1,000\); split it into several pools or raise context maxPoolSize to 4,083 or more/,
     );
   });
 

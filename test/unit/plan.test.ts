@@ -1,6 +1,6 @@
 import { fc, test as propTest } from '@fast-check/vitest';
 import { describe, expect, test } from 'vitest';
-import { applyPlan, type Plan, planFile, type RegisteredPool } from '../../lib/plan.js';
+import { applyPlan, type Plan, parseMaxPoolSize, planFile, type RegisteredPool } from '../../lib/plan.js';
 import { type FlaggedRun, normalizeFlagged, runSize, subtract } from '../../lib/runs.js';
 import { rangesJson } from '../../lib/shapes.js';
 
@@ -139,6 +139,30 @@ describe('registration errors', () => {
       { path: 'pools.v', message: expect.stringContaining('250,001 values, more than MAX_POOL_SIZE (250,000)') },
     ]);
     expect(planFile('[pools.v]\ntype = "integer"\nranges = [{ start = 200000, end = 250000 }]', state, OPTIONS).ok).toBe(true);
+  });
+
+  test('the size error formats numbers, names the setting the limit came from, and suggests raising it only up to 2^24', () => {
+    const over = '[pools.v]\ntype = "integer"\nranges = [{ start = 0, end = 300000 }]';
+    const flag = planFile(over, [], { maxPoolSize: 250_000, maxPoolSizeSetting: '--max-pool-size' });
+    expect(!flag.ok && flag.errors).toEqual([
+      {
+        path: 'pools.v',
+        message: "pool 'v' would hold 300,000 values, more than --max-pool-size (250,000); split it into several pools or raise --max-pool-size to 300,000 or more (at most 16,777,216)",
+      },
+    ]);
+    const huge = planFile('[pools.v6]\ntype = "ipv6"\nprefix = "2001:db8::/64"', [], OPTIONS);
+    expect(!huge.ok && huge.errors[0].message).toBe(
+      "pool 'v6' would hold 18,446,744,073,709,551,615 values, more than MAX_POOL_SIZE (250,000); split it into several pools (MAX_POOL_SIZE can be raised to 16,777,216 at most, which is still too small)",
+    );
+  });
+
+  test('MAX_POOL_SIZE is read with separators and refused outside 1-2^24, naming where it came from', () => {
+    expect(parseMaxPoolSize('1_000_000')).toBe(1_000_000);
+    expect(parseMaxPoolSize('16,777,216')).toBe(2 ** 24);
+    expect(parseMaxPoolSize(undefined)).toBe(250_000);
+    for (const bad of ['0', '16777217', '18446744073709551615', '1e5', 'lots', '-3']) {
+      expect(() => parseMaxPoolSize(bad, '--max-pool-size')).toThrow(/^--max-pool-size must be a whole number from 1 to 16,777,216 \(the default is 250,000\); got "/);
+    }
   });
 
   test('a file may create or grow any number of pools within the pool limit (the store applies it whole)', () => {

@@ -23,6 +23,7 @@ const meta: MetaItem = { name: 'vpc-vni', type: 'integer', lver: 3, nseg: 2, cre
 describe('items round-trip field by field', () => {
   test('pool definition, layout page, allocation record, intent', () => {
     expect(decodeMeta(encodeMeta(meta))).toEqual({ ...meta, prefix: undefined, pendingIntent: undefined, staged: undefined });
+    expect(decodeMeta(encodeMeta({ ...meta, kind: 'vni' }))).toMatchObject({ kind: 'vni' });
     const page = { page: 0, segments: [{ start: 2024500n, end: 2025500n, autoAssign: true, firstChunk: 0, chunkBits: 8 }], virtual: [true], ver: 2, room: '3abc' };
     expect(decodePage(encodePage('vpc-vni', page))).toEqual(page);
     const holding = { pool: 'lo', type: 'ipv4' as const, owner: 'dpu-7', value: 0x0ab43e05n, size: 1, at: '2026-12-01T00:00:00.000Z', rid: 'r-1' };
@@ -46,6 +47,7 @@ describe('items round-trip field by field', () => {
   test.each([
     ['a number that is text', () => decodeChunk({ pk: 'POOL#p', sk: 'CHUNK#00000000', bits: new Uint8Array(1), used: '1', ver: 1 })],
     ['an unknown pool type', () => decodeMeta({ ...encodeMeta(meta), type: 'vlan' })],
+    ['an unknown integer kind', () => decodeMeta({ ...encodeMeta(meta), kind: 'vxlan' })],
     ['a registry pool of no type', () => decodeRegistry({ pk: 'REGISTRY', sk: 'REGISTRY', pools: { a: 7 }, ver: 1 })],
     ['a malformed segment', () => decodePage({ pk: 'POOL#p', sk: 'LAYOUT#00', segs: ['1,2,3'], ver: 1 })],
   ])('%s is a CorruptItem naming the field', (_what, read) => {

@@ -115,7 +115,9 @@ describe('prefixes', () => {
     ['ipv4', '10.0.0.1/24', 'host bits set; the canonical prefix is "10.0.0.0/24"'],
     ['ipv6', '2001:db8::1/64', 'canonical prefix is "2001:db8::/64"'],
     ['ipv4', '10.0.0.0/33', 'length 0-32'],
-    ['ipv4', '10.0.0.0/024', 'not a valid IPv4 prefix'],
+    ['ipv4', '10.0.0.0/024', 'has a prefix length with a leading zero ("/024"); write the length in plain decimal digits without leading zeros, 0-32, e.g. "10.0.0.0/24"'],
+    ['ipv6', '2001:db8::/0064', 'leading zero ("/0064"); write the length in plain decimal digits without leading zeros, 0-128, e.g. "2001:db8::/64"'],
+    ['ipv4', '10.0.0.0/00', 'leading zero'],
     ['ipv4', '10.0.0.0', 'not a CIDR prefix'],
     ['ipv4', '2001:db8::/64', 'not a valid IPv4 prefix'],
   ] as const)('%s %s is rejected', (type, cidr, message) => {
