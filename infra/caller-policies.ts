@@ -17,12 +17,13 @@ type Route = readonly [HttpMethod | '*', string];
 export const CALLER_ROUTES = {
   /** Every GET under /v1: pools, allocations, config syncs, health, check, the OpenAPI document. */
   reader: [[HttpMethod.GET, '/v1/*']],
-  /** Reads, plus allocating and releasing values (by value or by owner). */
+  /** Reads, plus allocating and releasing values (by value or by owner) and changing their labels. */
   allocator: [
     [HttpMethod.GET, '/v1/*'],
     [HttpMethod.POST, '/v1/pools/*/allocations'],
     [HttpMethod.DELETE, '/v1/pools/*/allocations/*'],
     [HttpMethod.DELETE, '/v1/pools/*/owners/*'],
+    [HttpMethod.PATCH, '/v1/pools/*/owners/*'],
   ],
   /** The whole API, including POST /v1/config (registering and growing pools). */
   admin: [['*', '/*']],

@@ -109,10 +109,21 @@ export interface AllocationJson {
   allocated_at: string;
   /** Values held: 1, or a block's size. */
   size: number;
+  labels: Record<string, string>;
+  /** Who allocated it: an IAM principal ARN behind API Gateway, "local" on the local stack. */
+  allocated_by: string | null;
 }
 
 export function allocationJson(a: Allocation): AllocationJson {
-  return { pool: a.pool, value: formatValue({ type: a.type, delegate: a.delegate }, a.value, a.size), owner: a.owner, allocated_at: a.allocatedAt, size: a.size };
+  return {
+    pool: a.pool,
+    value: formatValue({ type: a.type, delegate: a.delegate }, a.value, a.size),
+    owner: a.owner,
+    allocated_at: a.allocatedAt,
+    size: a.size,
+    labels: { ...a.labels },
+    allocated_by: a.allocatedBy ?? null,
+  };
 }
 
 /**

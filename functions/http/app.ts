@@ -30,6 +30,18 @@ function requestIdOf(env: unknown): string {
   return typeof id === 'string' && /^[\w.=-]{1,128}$/.test(id) ? id : randomUUID();
 }
 
+/**
+ * Who asks, as allocation records and history keep it: the IAM principal that signed the request
+ * behind API Gateway (HTTP API, IAM authorization), "local" on the local server, which has no
+ * authentication. A Lambda invocation without an IAM principal (not through the API) is "unknown".
+ */
+export function callerOf(env: unknown): string {
+  const context = (env as { requestContext?: { authorizer?: { iam?: { userArn?: unknown } } } } | undefined)?.requestContext;
+  if (!context) return 'local';
+  const arn = context.authorizer?.iam?.userArn;
+  return typeof arn === 'string' && arn.length > 0 && arn.length <= 2048 ? arn : 'unknown';
+}
+
 function describeError(e: unknown): Record<string, unknown> {
   if (!(e instanceof Error)) return { error: String(e) };
   return { error: { name: e.name, message: e.message, stack: e.stack, ...(e.cause === undefined ? {} : { cause: describeError(e.cause).error }) } };
@@ -42,6 +54,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.use(async (c, next) => {
     const requestId = requestIdOf(c.env);
     c.set('requestId', requestId);
+    c.set('caller', callerOf(c.env));
     c.header('X-Request-Id', requestId);
     await next();
   });

@@ -23,7 +23,8 @@ export interface AppDeps {
 }
 
 export interface AppEnv {
-  Variables: { requestId: string };
+  /** requestId: API Gateway's, or a fresh one; caller: who asks (see callerOf in app.ts). */
+  Variables: { requestId: string; caller: string };
 }
 
 type Shape = z.ZodObject;
@@ -49,7 +50,7 @@ export interface Input<P, Q, B> {
 }
 
 export interface RouteSpec<P extends Shape, Q extends Shape, B extends z.ZodType> {
-  method: 'get' | 'post' | 'delete';
+  method: 'get' | 'post' | 'patch' | 'delete';
   /** In OpenAPI form: `/v1/pools/{pool}`. */
   path: string;
   operationId: string;
@@ -114,7 +115,7 @@ function pathParams(c: Context): Record<string, string> {
  * The route's query parameters, each given at most once. Any other parameter is refused, naming the
  * accepted ones: an ignored `?owner=` on a listing would answer every allocation as if it had filtered.
  */
-function queryParams(c: Context, spec: RouteSpec<Shape, Shape, z.ZodType>): Record<string, string> {
+function queryParams(c: Context, spec: RouteSpec<Shape, Shape, z.ZodType>): Record<string, string | string[]> {
   const accepted = Object.keys(spec.query?.shape ?? {});
   const given = c.req.queries();
   const unknown = Object.keys(given).filter((name) => !accepted.includes(name));
@@ -124,14 +125,24 @@ function queryParams(c: Context, spec: RouteSpec<Shape, Shape, z.ZodType>): Reco
     const more = unknown.length > details.length ? ` (and ${unknown.length - details.length} more)` : '';
     throw new PoolError('INVALID_ARGUMENT', `${details.map((d) => d.path).join(', ')}${more}: unknown query parameter${unknown.length > 1 ? 's' : ''}; ${spec.method.toUpperCase()} ${spec.path} ${takes}`, { details });
   }
-  const out: Record<string, string> = {};
+  const out: Record<string, string | string[]> = {};
   for (const name of accepted) {
     const values = given[name];
     if (!values || values.length === 0) continue;
+    // A parameter whose schema is a list may repeat (`?label=a:1&label=b:2`).
+    if (isList(spec.query?.shape[name])) {
+      out[name] = values;
+      continue;
+    }
     if (values.length > 1) throw new PoolError('INVALID_ARGUMENT', `query.${name}: given ${values.length} times; give it once`);
     out[name] = values[0];
   }
   return out;
+}
+
+function isList(schema: z.ZodType | undefined): boolean {
+  const inner = schema instanceof z.ZodOptional ? schema.unwrap() : schema;
+  return inner instanceof z.ZodArray;
 }
 
 /** A parameter name as a message repeats it: a 1 MiB query string must not come back whole. */

@@ -23,7 +23,10 @@ import {
   DEFAULT_LIMIT,
   encodeCursor,
   Health,
+  LabelsPatch,
   ListQuery,
+  OwnerHoldings,
+  OwnerOnlyParams,
   OwnerParams,
   Pool,
   PoolList,
@@ -136,7 +139,7 @@ export const routes: Route[] = [
       const fields = { prefix_length: body.prefix_length, size: body.size, value: raw };
       const blockAsked = fields.prefix_length !== undefined || fields.size !== undefined || (typeof raw === 'string' && raw.includes('/'));
       const size: SizeInput | undefined = blockAsked ? (space) => requestedSize(space, fields) : undefined;
-      const { allocation, created } = await deps.store.allocate({ pool, owner: body.owner, value, size });
+      const { allocation, created } = await deps.store.allocate({ pool, owner: body.owner, value, size, labels: body.labels as Record<string, string> | undefined, by: c.get('caller') });
       const json = allocationJson(allocation);
       if (!created) return c.json(json, 200);
       // A path names a block (and a prefix pool's value) by its first address: a '/' cannot travel in a segment.
@@ -156,7 +159,7 @@ export const routes: Route[] = [
     responses: { 200: { description: 'One page.', schema: AllocationPage } },
     errors: ['INVALID_ARGUMENT', 'POOL_NOT_FOUND', 'UNAVAILABLE'],
     async handle({ params, query }, c, deps) {
-      const page = await deps.store.allocations(poolName(params.pool), { limit: query.limit ?? DEFAULT_LIMIT, after: query.cursor });
+      const page = await deps.store.allocations(poolName(params.pool), { limit: query.limit ?? DEFAULT_LIMIT, after: query.cursor, labels: query.label });
       return c.json({ allocations: page.allocations.map(allocationJson), next_cursor: page.next === undefined ? null : encodeCursor(page.next) }, 200);
     },
   }),
@@ -217,6 +220,37 @@ export const routes: Route[] = [
     async handle({ params }, c, deps) {
       await deps.store.release({ pool: poolName(params.pool), owner: params.owner });
       return c.body(null, 204);
+    },
+  }),
+
+  defineRoute({
+    method: 'patch',
+    path: '/v1/pools/{pool}/owners/{owner}',
+    operationId: 'relabelOwner',
+    summary: 'Change the labels of what an owner holds',
+    description: 'A JSON merge patch (RFC 7396) of the labels: a key set to null is removed. The value and the owner never change; a patch racing a release finds nothing (NOT_ALLOCATED) and brings nothing back.',
+    tags: ['allocations'],
+    params: OwnerParams,
+    body: { kind: 'json', mediaType: 'application/json', schema: LabelsPatch, description: 'The labels to set, or null to remove.' },
+    responses: { 200: { description: 'The allocation with its new labels.', schema: Allocation } },
+    errors: ['INVALID_ARGUMENT', 'POOL_NOT_FOUND', 'NOT_ALLOCATED', 'PAYLOAD_TOO_LARGE', 'UNAVAILABLE'],
+    async handle({ params, body }, c, deps) {
+      return c.json(allocationJson(await deps.store.relabel({ pool: poolName(params.pool), owner: params.owner, patch: body.labels })), 200);
+    },
+  }),
+
+  defineRoute({
+    method: 'get',
+    path: '/v1/owners/{owner}',
+    operationId: 'getOwnerHoldings',
+    summary: 'Everything an owner holds, in every pool',
+    description: 'By pool name, from an index that trails the table by about a second: an allocation made in the last moment may not be listed yet, and nothing released is listed.',
+    tags: ['allocations'],
+    params: OwnerOnlyParams,
+    responses: { 200: { description: 'What the owner holds; an empty list when nothing.', schema: OwnerHoldings } },
+    errors: ['INVALID_ARGUMENT', 'UNAVAILABLE'],
+    async handle({ params }, c, deps) {
+      return c.json({ allocations: (await deps.store.ownerHoldings(params.owner)).map(allocationJson) }, 200);
     },
   }),
 

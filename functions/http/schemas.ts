@@ -8,6 +8,7 @@
  */
 import * as z from 'zod';
 import { ERROR_CODES } from '../../lib/errors.js';
+import { LABEL_KEY_RULE, LABEL_VALUE_RULE, labelIssue, MAX_LABELS, parseLabelFilter, tooMany } from '../../lib/labels.js';
 import { INTEGER_KINDS, KINDS_TEXT } from '../../lib/kinds.js';
 import { POOL_NAME_PATTERN, POOL_NAME_RULE } from '../../lib/config.js';
 import { OWNER_PATTERN, OWNER_RULE } from '../../lib/shapes.js';
@@ -101,6 +102,7 @@ export const PoolName = z.string().meta({ description: `The pool name: ${POOL_NA
 export const PoolParams = z.object({ pool: PoolName });
 export const ValueParams = z.object({ pool: PoolName, value: PathValue });
 export const OwnerParams = z.object({ pool: PoolName, owner: Owner });
+export const OwnerOnlyParams = z.object({ owner: Owner });
 
 const MAX_LIMIT = 1000;
 export const DEFAULT_LIMIT = 100;
@@ -146,7 +148,21 @@ const Cursor = z
   })
   .meta({ description: 'next_cursor of the previous page; absent or empty for the first page.' });
 
-export const ListQuery = z.object({ limit: Limit.optional(), cursor: Cursor.optional() });
+const LabelFilterText = z
+  .string()
+  .transform((text, ctx) => {
+    const f = parseLabelFilter(text);
+    if (f.ok) return f.value;
+    ctx.addIssue({ code: 'custom', input: text, message: f.message });
+    return z.NEVER;
+  })
+  .meta({ description: 'key:value; repeat the parameter to require several labels.', examples: ['vpc:vpc-42'] });
+
+export const ListQuery = z.object({
+  limit: Limit.optional(),
+  cursor: Cursor.optional(),
+  label: z.array(LabelFilterText).optional().meta({ description: 'Only allocations carrying this label (key:value); repeatable, all must match.' }),
+});
 
 export const ReleaseQuery = z.object({
   owner: Owner.meta({ description: 'The owner releasing the value: only the owner of a value may release it.' }),
@@ -171,13 +187,44 @@ const BlockSize = z
   .int({ error: (iss) => `must be a whole JSON number (a power of two such as 16); got ${shown(iss.input)}` })
   .meta({ description: 'Integer pools: allocate an aligned block of this many values (a power of two; it starts at a multiple of it).' });
 
-export const AllocateRequest = z
+/** Labels as an allocation body sets them, or (with nulls, which remove a key) as a patch changes them. */
+function labelsSchema(removal: boolean) {
+  return z
+    .record(z.string(), z.unknown(), { error: (iss) => `must be a JSON object of labels such as {"vpc": "vpc-42"}; got ${shown(iss.input)}` })
+    .superRefine((labels, ctx) => {
+      const keys = Object.keys(labels);
+      if (!removal && keys.length > MAX_LABELS) ctx.addIssue({ code: 'custom', message: tooMany(keys.length) });
+      if (removal && keys.length > 2 * MAX_LABELS) ctx.addIssue({ code: 'custom', message: `a patch names at most ${2 * MAX_LABELS} labels; got ${keys.length}` });
+      for (const key of keys) {
+        const issue = labelIssue(key, labels[key], { removal });
+        if (issue) ctx.addIssue({ code: 'custom', path: [key], message: issue });
+      }
+    })
+    .transform((labels) => labels as Record<string, string | null>)
+    .meta({ description: `Up to ${MAX_LABELS} labels: keys of ${LABEL_KEY_RULE}, values of ${LABEL_VALUE_RULE}${removal ? '; null removes a key (RFC 7396 merge patch)' : ''}.`, examples: [{ vpc: 'vpc-42', site: 'dc1' }] });
+}
+
+export const Labels = labelsSchema(false);
+
+export const LabelsPatch = z
   .strictObject(
-    { owner: Owner, value: Value.optional(), prefix_length: BlockLength.optional(), size: BlockSize.optional() },
+    { labels: labelsSchema(true) },
     {
       error: (iss) =>
         iss.code === 'unrecognized_keys'
-          ? `unknown field${iss.keys.length > 1 ? 's' : ''} ${iss.keys.map((k) => JSON.stringify(k.slice(0, 48))).join(', ')}; accepted fields: owner, value, prefix_length, size`
+          ? `unknown field${iss.keys.length > 1 ? 's' : ''} ${iss.keys.map((k) => JSON.stringify(k.slice(0, 48))).join(', ')}; accepted fields: labels`
+          : `must be a JSON object such as {"labels": {"vpc": "vpc-42", "old": null}}; got ${shown(iss.input)}`,
+    },
+  )
+  .register(components, { id: 'LabelsPatch', description: 'A JSON merge patch of the allocation\'s labels (RFC 7396): a key set to null is removed. The value and the owner never change.' });
+
+export const AllocateRequest = z
+  .strictObject(
+    { owner: Owner, value: Value.optional(), prefix_length: BlockLength.optional(), size: BlockSize.optional(), labels: Labels.optional() },
+    {
+      error: (iss) =>
+        iss.code === 'unrecognized_keys'
+          ? `unknown field${iss.keys.length > 1 ? 's' : ''} ${iss.keys.map((k) => JSON.stringify(k.slice(0, 48))).join(', ')}; accepted fields: owner, value, prefix_length, size, labels`
           : `must be a JSON object such as {"owner": "vpc-42"} or {"owner": "vpc-42", "value": 2024731}; got ${shown(iss.input)}`,
     },
   )
@@ -235,8 +282,14 @@ export const Allocation = z
     owner: z.string(),
     allocated_at: Timestamp,
     size: Count.meta({ description: 'How many values are held: 1 for a single value, or the block\'s size (in IP and prefix pools, value is then the block\'s CIDR).' }),
+    labels: z.record(z.string(), z.string()).meta({ description: 'What the allocation carries; {} when nothing.' }),
+    allocated_by: z.string().nullable().meta({ description: 'Who allocated it: the IAM principal ARN behind API Gateway, "local" on the local stack, "startup" or "config-sync" for what those do; null when not recorded.' }),
   })
   .register(components, { id: 'Allocation' });
+
+export const OwnerHoldings = z
+  .strictObject({ allocations: z.array(Allocation) })
+  .register(components, { id: 'OwnerHoldings', description: 'What an owner holds in every pool, by pool name.' });
 
 export const AllocationPage = z
   .strictObject({ allocations: z.array(Allocation), next_cursor: z.string().nullable() })

@@ -114,10 +114,14 @@ function holdsBlock(info: ChunkInfo | undefined, order: number): boolean {
 
 /**
  * log2 of the largest free block any chunk offers to automatic allocation, from the whole room index
- * (strongly consistent), or -1 when there is no free auto_assign value at all.
+ * (strongly consistent), or -1 when there is no free auto_assign value at all. A layout page's key
+ * only says that a never-written chunk may exist (explicit allocations write chunks without settling
+ * the page), so its segments are swept first and count only if one really is missing: this answers
+ * what an exhausted block request names, which must be true.
  */
 export async function largestRoom(ctx: StoreContext, view: PoolView, budget: Budget): Promise<number> {
   let best = -1;
+  const pages: number[] = [];
   for await (const item of ctx.table.queryAll(
     {
       IndexName: TABLE_KEYS.roomIndex,
@@ -127,7 +131,15 @@ export async function largestRoom(ctx: StoreContext, view: PoolView, budget: Bud
     },
     budget,
   )) {
-    best = Math.max(best, decodeRoom(String(item[TABLE_KEYS.roomIndexSortKey])).order);
+    const sk = String(item.sk);
+    if (sk.startsWith(LAYOUT_PREFIX)) pages.push(pageFromSk(sk));
+    else best = Math.max(best, decodeRoom(String(item[TABLE_KEYS.roomIndexSortKey])).order);
+  }
+  for (const page of pages) {
+    for (const segment of virtualSegments(view.cached, page)) {
+      await sweepSegment(ctx, view, segment, budget);
+      if ((view.cached.virtualChunks.get(segment)?.length ?? 0) > 0) best = Math.max(best, virtualOrder(view.layout.segments[segment]));
+    }
   }
   return best;
 }

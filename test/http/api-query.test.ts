@@ -26,7 +26,7 @@ describe('query parameters on DynamoDB Local', () => {
   test('the issue case: ?owner= on the listing is refused, not ignored; nothing is changed by a refused release', async () => {
     parsed(schemas.Allocation, await allocate(app, 'paged', { owner: 'tenant-3', value: 101 }), 201);
     const list = expectError(await call(app, 'GET', '/v1/pools/paged/allocations?owner=tenant-3'), 'INVALID_ARGUMENT');
-    expect(list.message).toBe('query.owner: unknown query parameter; GET /v1/pools/{pool}/allocations accepts only limit, cursor');
+    expect(list.message).toBe('query.owner: unknown query parameter; GET /v1/pools/{pool}/allocations accepts only limit, cursor, label');
     expectError(await call(app, 'DELETE', '/v1/pools/paged/allocations/101?owner=tenant-3&force=true'), 'INVALID_ARGUMENT');
     expect(parsed(schemas.Allocation, await call(app, 'GET', '/v1/pools/paged/allocations/101'), 200).owner).toBe('tenant-3');
   });

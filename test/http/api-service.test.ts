@@ -54,7 +54,7 @@ describe('HTTP API on DynamoDB Local', () => {
         ['DELETE', '/v1/pools/vni', 'GET, HEAD'],
         ['PATCH', '/v1/pools/vni/allocations', 'POST, GET, HEAD'],
         ['POST', '/v1/pools/vni/allocations/5', 'GET, HEAD, DELETE'],
-        ['PUT', '/v1/pools/vni/owners/a', 'GET, HEAD, DELETE'],
+        ['PUT', '/v1/pools/vni/owners/a', 'GET, HEAD, DELETE, PATCH'],
         ['GET', '/v1/config?dry_run=true', 'POST'],
         ['DELETE', '/v1/config/syncs', 'GET, HEAD'],
         ['OPTIONS', '/v1/openapi.json', 'GET, HEAD'],
@@ -115,6 +115,8 @@ describe('HTTP API on DynamoDB Local', () => {
         'DELETE /v1/pools/{pool}/allocations/{value}',
         'GET /v1/pools/{pool}/owners/{owner}',
         'DELETE /v1/pools/{pool}/owners/{owner}',
+        'PATCH /v1/pools/{pool}/owners/{owner}',
+        'GET /v1/owners/{owner}',
         'POST /v1/config',
         'GET /v1/config/syncs',
         'GET /v1/openapi.json',
@@ -136,6 +138,7 @@ describe('HTTP API on DynamoDB Local', () => {
       ['pool', 'path', true],
       ['limit', 'query', false],
       ['cursor', 'query', false],
+      ['label', 'query', false],
     ]);
 
     // The component schemas are the ones requests are validated with.

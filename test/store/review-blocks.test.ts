@@ -11,6 +11,19 @@ import { freshStore, register, storeOn, val } from '../support/store.js';
 /** Blocks of `size` values: `2^k` as the store takes it. */
 const blockOf = (size: number) => (_space: ValueSpace) => ({ ok: true as const, value: BigInt(size) });
 
+describe('exhaustion names the largest free block truly', () => {
+  test('a /24 whose every 8-value chunk holds one allocated value: no /28 free, and the largest free block is a /30, not a /29', async () => {
+    const store = await freshStore();
+    // 254 values in 32 chunks of 8 bits; value .8i+4 taken in each chunk leaves .8i to .8i+3 free: /30s at most.
+    await register(store, '[pools.t]\ntype = "ipv4"\nprefix = "10.9.0.0/24"');
+    for (let i = 0; i < 32; i++) await store.allocate({ pool: 't', owner: `o${i}`, value: val(`10.9.0.${8 * i + 4}`) });
+    const e = await store.allocate({ pool: 't', owner: 'block', size: blockOf(16) }).catch((x: unknown) => x);
+    expect(isPoolError(e, 'RESOURCE_EXHAUSTED'), String(e)).toBe(true);
+    expect((e as Error).message).toBe('no free /28 in t; the largest free block is a /30');
+  });
+
+});
+
 describe('max_block_size says what the pool accepts', () => {
   test('an explicit block within max_block_size but larger than its own range serves is refused naming both limits', async () => {
     const store = await freshStore();

@@ -127,7 +127,7 @@ export function storeOperations(): string[] {
     ExecuteStatement: 'ExecuteStatement', BatchExecuteStatement: 'BatchExecuteStatement', ExecuteTransaction: 'ExecuteTransaction',
   };
   // Control-plane calls (the local stack's ensureTable) are not throttled as requests to the table.
-  const controlPlane = new Set(['CreateTable', 'DescribeTable']);
+  const controlPlane = new Set(['CreateTable', 'DescribeTable', 'UpdateTable']);
   const commands = new Set([...storeSource().matchAll(/new (\w+)Command\(/g)].map((m) => m[1]));
   const ops = [...commands].filter((c) => !controlPlane.has(c)).map((c) => {
     expect(operationOf[c], `lib/store/ issues ${c}Command: which DynamoDB operation is it?`).toBeDefined();
