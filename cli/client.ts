@@ -127,10 +127,11 @@ function toBuffer(data: ArrayBuffer | ArrayBufferView): Buffer {
 type Credentials = ConstructorParameters<typeof SignatureV4>[0]['credentials'];
 
 export interface ApiRequest {
-  method: 'GET' | 'POST' | 'DELETE';
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   /** Already encoded, e.g. `/v1/pools/vtep-v6/allocations/2001%3Adb8%3A%3A5`. */
   path: string;
-  query?: Record<string, string | undefined>;
+  /** A list repeats the parameter (`?label=a:1&label=b:2`). */
+  query?: Record<string, string | string[] | undefined>;
   body?: string;
   contentType?: string;
 }
@@ -186,12 +187,12 @@ export class ApiClient {
   async prepare(req: ApiRequest): Promise<{ url: string; method: string; headers: Record<string, string>; body?: string }> {
     const basePath = this.base.pathname.replace(/\/+$/, '');
     const path = `${basePath}${req.path}`;
-    const query: Record<string, string> = {};
+    const query: Record<string, string | string[]> = {};
     for (const [k, v] of Object.entries(req.query ?? {})) if (v !== undefined) query[k] = v;
     const headers: Record<string, string> = { accept: 'application/json' };
     if (req.body !== undefined) headers['content-type'] = req.contentType ?? 'application/json';
 
-    const search = new URLSearchParams(query).toString();
+    const search = new URLSearchParams(Object.entries(query).flatMap(([k, v]): [string, string][] => (Array.isArray(v) ? v.map((x): [string, string] => [k, x]) : [[k, v]]))).toString();
     const url = `${this.base.origin}${path}${search ? `?${search}` : ''}`;
     if (!this.target) return { url, method: req.method, headers, body: req.body };
 

@@ -1,5 +1,5 @@
 /**
- * The commands that talk to the API: list, show, allocate, allocations, who, release, grow, syncs,
+ * The commands that talk to the API: list, show, allocate, allocations, label, owner, who, release, grow, syncs,
  * check. Each one is request → answer → table (or, with --json, the API's own JSON, so scripts see the
  * contract's shapes). Error messages point at CLI commands, not at HTTP routes.
  */
@@ -210,7 +210,7 @@ async function show(pool: string, opts: ApiOptions): Promise<void> {
   out(renderTable(['Start', 'End (exclusive)', 'Size', 'Auto assign'], p.ranges.map((r) => [String(r.start), String(r.end), count(r.size), r.auto_assign ? 'yes' : 'no'])));
 }
 
-async function allocate(pool: string, opts: ApiOptions & { owner: string; value?: number | string; prefixLength?: number; size?: number }): Promise<void> {
+async function allocate(pool: string, opts: ApiOptions & { owner: string; value?: number | string; prefixLength?: number; size?: number; label?: Record<string, string> }): Promise<void> {
   const { status, body } = await client(opts).request({
     method: 'POST',
     path: `/v1/pools/${segment(pool)}/allocations`,
@@ -219,6 +219,7 @@ async function allocate(pool: string, opts: ApiOptions & { owner: string; value?
       ...(opts.value === undefined ? {} : { value: opts.value }),
       ...(opts.prefixLength === undefined ? {} : { prefix_length: opts.prefixLength }),
       ...(opts.size === undefined ? {} : { size: opts.size }),
+      ...(opts.label === undefined ? {} : { labels: opts.label }),
     }),
   });
   if (opts.json) return printJson(body);
@@ -228,19 +229,57 @@ async function allocate(pool: string, opts: ApiOptions & { owner: string; value?
 }
 
 /** Every allocation of a pool, in value order, following next_cursor (pages of 1,000 unless --page-size). */
-async function allocations(pool: string, opts: ApiOptions & { pageSize: number }): Promise<void> {
+async function allocations(pool: string, opts: ApiOptions & { pageSize: number; label?: Record<string, string> }): Promise<void> {
+  const label = Object.entries(opts.label ?? {}).map(([k, v]) => `${k}:${v}`);
   const api = client(opts);
   const all: AllocationJson[] = [];
   let cursor: string | null = null;
   do {
-    const { body } = await api.request({ method: 'GET', path: `/v1/pools/${segment(pool)}/allocations`, query: { limit: String(opts.pageSize), cursor: cursor ?? undefined } });
+    const { body } = await api.request({ method: 'GET', path: `/v1/pools/${segment(pool)}/allocations`, query: { limit: String(opts.pageSize), cursor: cursor ?? undefined, label } });
     const page = body as { allocations: AllocationJson[]; next_cursor: string | null };
     all.push(...page.allocations);
     cursor = page.next_cursor;
   } while (cursor);
   if (opts.json) return printJson({ allocations: all, next_cursor: null });
   if (all.length === 0) return out(`No allocations in ${pool}.`);
-  out(renderTable(['Value', 'Size', 'Owner', 'Allocated'], all.map((a) => [valueText(a), sizeText(a), a.owner, a.allocated_at])));
+  out(renderTable(['Value', 'Size', 'Owner', 'Labels', 'Allocated'], all.map((a) => [valueText(a), sizeText(a), a.owner, labelsText(a.labels), a.allocated_at])));
+}
+
+function labelsText(labels: Record<string, string>): string {
+  return Object.entries(labels)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
+}
+
+/** `label <pool> --owner O key=value… key-`: sets or (with a trailing `-`, as kubectl label does) removes labels. */
+async function label(pool: string, changes: string[], opts: ApiOptions & { owner: string }): Promise<void> {
+  const patch: Record<string, string | null> = {};
+  for (const c of changes) {
+    const eq = c.indexOf('=');
+    if (eq > 0) patch[c.slice(0, eq)] = c.slice(eq + 1);
+    else if (c.endsWith('-') && c.length > 1) patch[c.slice(0, -1)] = null;
+    else throw new CliError('USAGE', `label changes are key=value (set) or key- (remove); got ${JSON.stringify(c)}`, EXIT_USAGE);
+  }
+  const { body } = await client(opts).request({ method: 'PATCH', path: `/v1/pools/${segment(pool)}/owners/${segment(opts.owner)}`, body: JSON.stringify({ labels: patch }) });
+  if (opts.json) return printJson(body);
+  const a = body as AllocationJson;
+  out(`${a.owner} in ${a.pool} (${blockText(a)}) now carries: ${labelsText(a.labels) || 'no labels'}`);
+}
+
+/** Everything an owner holds, in every pool. */
+async function owner(name: string, opts: ApiOptions): Promise<void> {
+  const { body } = await client(opts).request({ method: 'GET', path: `/v1/owners/${segment(name)}` });
+  if (opts.json) return printJson(body);
+  const held = (body as { allocations: AllocationJson[] }).allocations;
+  if (held.length === 0) return out(`${name} holds nothing.`);
+  out(renderTable(['Pool', 'Value', 'Size', 'Labels', 'Allocated'], held.map((a) => [a.pool, valueText(a), sizeText(a), labelsText(a.labels), a.allocated_at])));
+}
+
+/** `--label key=value`, repeatable, collected into one map. */
+function labelOption(text: string, previous: Record<string, string> = {}): Record<string, string> {
+  const eq = text.indexOf('=');
+  if (eq <= 0) throw new InvalidArgumentError(`expected key=value; got ${JSON.stringify(text)}`);
+  return { ...previous, [text.slice(0, eq)]: text.slice(eq + 1) };
 }
 
 /** Who holds a value; any value inside a block answers the block. */
@@ -412,6 +451,7 @@ Example:
     .option('--value <value>', 'this exact value (e.g. 2024731 or 10.180.62.5), also one with auto_assign = false; with a block, its first value', valueArgument)
     .addOption(new Option('--prefix-length <n>', 'a block: one CIDR of this length (IP and prefix pools), e.g. 24 for a /24').argParser(prefixLengthArgument).conflicts('size'))
     .addOption(new Option('--size <n>', 'a block: this many values, a power of two starting at a multiple of it (integer pools)').argParser(blockSizeArgument))
+    .option('--label <key=value>', 'a label the allocation carries (repeatable)', labelOption)
     .addHelpText(
       'after',
       '\nExamples:\n  $ resource-pool allocate vpc-vni --owner vpc-42\n  $ resource-pool allocate lo-ip --owner dpu-7 --value 10.180.62.5\n  $ resource-pool allocate tenant-v4 --owner tenant-3 --prefix-length 24   # 10.0.16.0/24 (256 values)\n  $ resource-pool allocate tenant-vlan --owner rack-4 --size 16\n  $ VNI=$(resource-pool allocate vpc-vni --owner vpc-42 --json | jq .value)',
@@ -422,8 +462,23 @@ Example:
     .description('list the allocations of a pool in value order, every page (follows next_cursor)')
     .argument('<pool>', 'pool name')
     .addOption(new Option('--page-size <n>', 'allocations per request, 1-1000').argParser(pageSize).default(1000))
+    .option('--label <key=value>', 'only allocations carrying this label (repeatable: all must match)', labelOption)
     .addHelpText('after', '\nExamples:\n  $ resource-pool allocations vpc-vni\n  $ resource-pool allocations vpc-vni --json | jq -r \'.allocations[] | "\\(.value) \\(.owner)"\'')
     .action(action('allocations', allocations));
+
+  apiCommand(program, 'label')
+    .description("change the labels of what an owner holds: key=value sets, key- removes; the value and the owner never change")
+    .argument('<pool>', 'pool name')
+    .argument('<changes...>', 'key=value to set, key- to remove')
+    .requiredOption('--owner <owner>', 'the owner whose allocation is labelled')
+    .addHelpText('after', '\nExamples:\n  $ resource-pool label vpc-vni --owner vpc-42 site=dc1 tier=gold\n  $ resource-pool label vpc-vni --owner vpc-42 tier-')
+    .action(action('label', label));
+
+  apiCommand(program, 'owner')
+    .description('everything an owner holds, in every pool (a VPC\'s VNI, VLAN and loopbacks)')
+    .argument('<owner>', 'the owner')
+    .addHelpText('after', '\nExample:\n  $ resource-pool owner vpc-42')
+    .action(action('owner', owner));
 
   apiCommand(program, 'who')
     .description('who holds a value; a value inside a block answers the whole block')
@@ -464,7 +519,7 @@ Example:
     .addHelpText('after', '\nExample:\n  $ resource-pool check || echo "pools need attention"')
     .action(action('check', check));
 
-  for (const name of ['list', 'show', 'allocate', 'allocations', 'who', 'release', 'grow', 'syncs', 'check']) {
+  for (const name of ['list', 'show', 'allocate', 'allocations', 'label', 'owner', 'who', 'release', 'grow', 'syncs', 'check']) {
     program.commands.find((c) => c.name() === name)?.addHelpText('after', EXIT_CODES_HELP);
   }
 }
