@@ -1,7 +1,7 @@
 /**
  * Looking for a free block larger than a chunk: windows of aligned blocks, each read with one query
- * over its consecutive chunks (a never-written chunk is wholly free), starting at a random window of
- * the pool and going round once. The room index cannot answer this: it lists chunks with room, not
+ * over its consecutive chunks (two where it crosses into a segment a later file added; a
+ * never-written chunk is wholly free), starting at a random window of the pool and going round once. The room index cannot answer this: it lists chunks with room, not
  * the never-written ones, and a multi-chunk block needs every one of its chunks wholly free. A round
  * that finds nothing has read every chunk of the segments concerned: "none" is then certain.
  */
@@ -9,16 +9,15 @@ import { allClear, emptyBitmap, getBit } from './bitmap.js';
 import type { StoreContext } from './context.js';
 import { type ChunkItem, decodeChunk } from './items.js';
 import { chunkFromSk, chunkSk, poolPk } from './keys.js';
-import { largestAlignedOrder, type Layout, MAX_BLOCK_CHUNKS, type Piece, type Segment } from './layout.js';
+import { largestAlignedOrder, type Layout, MAX_BLOCK_CHUNKS, type Piece } from './layout.js';
 import type { Budget } from './pacing.js';
 import type { PoolView } from './pool-view.js';
 
 /** Consecutive chunks one window reads: about 16 KB of 1,024-bit chunk items, four read units. */
 const WINDOW_CHUNKS = 64;
 
-/** Aligned blocks of one segment, `count` of them from `first`. */
-interface SegmentBlocks {
-  segment: Segment;
+/** Aligned blocks of one run of adjacent segments, `count` of them from `first`. */
+interface RunBlocks {
   first: bigint;
   count: number;
   /** Blocks per window. */
@@ -32,25 +31,38 @@ export interface BlockWindow {
 }
 
 /**
- * The segments whose blocks of `size` span several chunks: auto_assign ones (for an automatic
- * allocation) with chunks smaller than `size` that hold at least one aligned block of it. Blocks
- * that fit in a chunk are the room index's to find.
+ * The runs of adjacent auto_assign segments (a range and what later files grew it by) whose aligned
+ * blocks of `size` span several chunks. Blocks that fit in a chunk are the room index's to find.
  */
-export function multiChunkSegments(layout: Layout, size: bigint): SegmentBlocks[] {
+export function multiChunkRuns(layout: Layout, size: bigint): RunBlocks[] {
   const order = size.toString(2).length - 1;
-  return layout.segments.flatMap((segment) => {
-    if (!segment.autoAssign || BigInt(segment.chunkBits) >= size || largestAlignedOrder(segment.start, segment.end) < order) return [];
-    const first = ((segment.start + size - 1n) / size) * size;
-    const count = Number((segment.end - first) / size);
-    const chunksPerBlock = Number(size / BigInt(segment.chunkBits));
-    if (chunksPerBlock > MAX_BLOCK_CHUNKS) return [];
-    return [{ segment, first, count, perWindow: Math.max(1, Math.floor(WINDOW_CHUNKS / chunksPerBlock)) }];
+  return layout.adjacentRuns(true).flatMap((run) => {
+    const smallest = Math.min(...run.segments.map((s) => s.chunkBits));
+    const largest = Math.max(...run.segments.map((s) => s.chunkBits));
+    if (BigInt(largest) >= size && run.segments.length === 1) return [];
+    if (largestAlignedOrder(run.start, run.end) < order || size / BigInt(largest) > BigInt(MAX_BLOCK_CHUNKS)) return [];
+    const first = ((run.start + size - 1n) / size) * size;
+    const count = Number((run.end - first) / size);
+    const chunksPerBlock = Number((size + BigInt(smallest) - 1n) / BigInt(smallest));
+    return [{ first, count, perWindow: Math.max(1, Math.floor(WINDOW_CHUNKS / chunksPerBlock)) }];
   });
 }
 
-/** The windows of the segments, in order: (segment, first block index) pairs. */
-function windowsOf(segments: readonly SegmentBlocks[]): { blocks: SegmentBlocks; from: number }[] {
-  return segments.flatMap((blocks) => Array.from({ length: Math.ceil(blocks.count / blocks.perWindow) }, (_, w) => ({ blocks, from: w * blocks.perWindow })));
+/** The windows of the runs, in order: (run, first block index) pairs. */
+function windowsOf(runs: readonly RunBlocks[]): { blocks: RunBlocks; from: number }[] {
+  return runs.flatMap((blocks) => Array.from({ length: Math.ceil(blocks.count / blocks.perWindow) }, (_, w) => ({ blocks, from: w * blocks.perWindow })));
+}
+
+/** Chunk numbers as runs of consecutive ones: each is read with one query. */
+function consecutive(chunks: readonly number[]): [number, number][] {
+  const sorted = [...new Set(chunks)].sort((a, b) => a - b);
+  const out: [number, number][] = [];
+  for (const c of sorted) {
+    const last = out[out.length - 1];
+    if (last && last[1] === c - 1) last[1] = c;
+    else out.push([c, c]);
+  }
+  return out;
 }
 
 /**
@@ -58,7 +70,7 @@ function windowsOf(segments: readonly SegmentBlocks[]): { blocks: SegmentBlocks;
  * round is over). A window may be read again by `reread` after a conflict.
  */
 export class BlockSearch {
-  private readonly windows: { blocks: SegmentBlocks; from: number }[];
+  private readonly windows: { blocks: RunBlocks; from: number }[];
   private readonly first: number;
   private read = 0;
 
@@ -68,7 +80,7 @@ export class BlockSearch {
     private readonly size: bigint,
     random: () => number,
   ) {
-    this.windows = windowsOf(multiChunkSegments(view.layout, size));
+    this.windows = windowsOf(multiChunkRuns(view.layout, size));
     this.first = Math.floor(random() * this.windows.length);
   }
 
@@ -82,20 +94,24 @@ export class BlockSearch {
     this.read++;
     const { blocks, from } = w;
     const count = Math.min(blocks.perWindow, blocks.count - from);
-    const starts = Array.from({ length: count }, (_, i) => blocks.first + BigInt(from + i) * this.size);
-    const firstChunk = this.view.layout.locate(starts[0])!.chunk;
-    const lastChunk = this.view.layout.locate(starts[count - 1] + this.size - 1n)!.chunk;
-    const items = new Map<number, ChunkItem | undefined>();
-    for (let c = firstChunk; c <= lastChunk; c++) items.set(c, undefined);
-    for await (const item of this.ctx.table.queryAll(
-      {
-        KeyConditionExpression: 'pk = :pk AND sk BETWEEN :first AND :last',
-        ExpressionAttributeValues: { ':pk': poolPk(this.view.meta.name), ':first': chunkSk(firstChunk), ':last': chunkSk(lastChunk) },
-        ConsistentRead: true,
-      },
-      budget,
-    )) {
-      items.set(chunkFromSk(String(item.sk)), decodeChunk(item));
+    // Blocks of more chunks than one transaction takes (where the run's chunks are small) are skipped.
+    const starts = Array.from({ length: count }, (_, i) => blocks.first + BigInt(from + i) * this.size).filter((start) => {
+      const pieces = this.view.layout.pieces(start, this.size);
+      return pieces !== undefined && pieces.length <= MAX_BLOCK_CHUNKS;
+    });
+    const chunks = starts.flatMap((start) => (this.view.layout.pieces(start, this.size) ?? []).map((p) => p.chunk));
+    const items = new Map<number, ChunkItem | undefined>(chunks.map((c) => [c, undefined]));
+    for (const [firstChunk, lastChunk] of consecutive(chunks)) {
+      for await (const item of this.ctx.table.queryAll(
+        {
+          KeyConditionExpression: 'pk = :pk AND sk BETWEEN :first AND :last',
+          ExpressionAttributeValues: { ':pk': poolPk(this.view.meta.name), ':first': chunkSk(firstChunk), ':last': chunkSk(lastChunk) },
+          ConsistentRead: true,
+        },
+        budget,
+      )) {
+        items.set(chunkFromSk(String(item.sk)), decodeChunk(item));
+      }
     }
     return { items, starts };
   }

@@ -105,6 +105,28 @@ export function segmentMaxBlock(s: Segment): bigint {
   return inside < spanned ? inside : spanned;
 }
 
+/** Segments that follow each other in value space, [start, end) in all. */
+export interface SegmentRun {
+  start: bigint;
+  end: bigint;
+  segments: Segment[];
+}
+
+/**
+ * The largest block a run serves: aligned inside the run, spanning at most MAX_BLOCK_CHUNKS chunks
+ * of its smallest chunk size (or what one of its segments serves alone, if more).
+ */
+export function runMaxBlock(r: SegmentRun): bigint {
+  const inside = 1n << BigInt(largestAlignedOrder(r.start, r.end));
+  const smallest = Math.min(...r.segments.map((s) => s.chunkBits));
+  const spanned = BigInt(MAX_BLOCK_CHUNKS * smallest);
+  const across = inside < spanned ? inside : spanned;
+  return r.segments.reduce((m, s) => {
+    const alone = segmentMaxBlock(s);
+    return alone > m ? alone : m;
+  }, across);
+}
+
 export interface ChunkInfo {
   chunk: number;
   segment: Segment;
@@ -186,10 +208,30 @@ export class Layout {
     return out;
   }
 
-  /** The largest block any of the pool's segments serves (1 for an empty pool). */
+  /**
+   * Runs of segments that follow each other in value space (a range, and what later files grew it
+   * by): a block may span them. With `autoOnly`, only auto_assign segments, which random blocks use.
+   */
+  adjacentRuns(autoOnly = false): SegmentRun[] {
+    const out: SegmentRun[] = [];
+    for (const i of this.byValue) {
+      const s = this.segments[i];
+      if (autoOnly && !s.autoAssign) continue;
+      const last = out[out.length - 1];
+      if (last && last.end === s.start) {
+        last.end = s.end;
+        last.segments.push(s);
+      } else {
+        out.push({ start: s.start, end: s.end, segments: [s] });
+      }
+    }
+    return out;
+  }
+
+  /** The largest block the pool serves anywhere (1 for an empty pool): see runMaxBlock. */
   maxBlockSize(): bigint {
-    return this.segments.reduce((m, s) => {
-      const b = segmentMaxBlock(s);
+    return this.adjacentRuns().reduce((m, r) => {
+      const b = runMaxBlock(r);
       return b > m ? b : m;
     }, 1n);
   }

@@ -63,7 +63,7 @@ describe('resource-pool validate', () => {
   test('human output lists pools or errors', async () => {
     const ok = await cli('validate', 'config/pools.toml');
     expect(ok.code).toBe(0);
-    expect(ok.stdout).toMatch(/config\/pools.toml: valid, 6 pools/);
+    expect(ok.stdout).toMatch(/config\/pools.toml: valid, 7 pools/);
     expect(ok.stdout).toMatch(/vpc-vni\s+integer\s+1,000\s+\[2024500, 2025500\)/);
     const bad = await cli('validate', file('bad2.toml', '[pools.x]\ntype = "ipv5"\n'));
     expect(bad.code).toBe(1);

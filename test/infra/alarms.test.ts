@@ -44,7 +44,7 @@ describe('alarms', () => {
   it('watch each pool of the poolsFile, at the threshold from context', () => {
     const perPool = alarmsOn(site().resources, 'PoolUtilization');
     expect(perPool.map((a) => (a.Dimensions as Json[])[0].Value).sort()).toEqual([...SITE_POOLS].sort());
-    expect(SITE_POOLS).toHaveLength(6);
+    expect(SITE_POOLS).toHaveLength(7);
     for (const a of perPool) {
       expect(a).toMatchObject({
         Namespace: METRICS_NAMESPACE,

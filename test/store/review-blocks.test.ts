@@ -11,6 +11,36 @@ import { freshStore, register, storeOn, val } from '../support/store.js';
 /** Blocks of `size` values: `2^k` as the store takes it. */
 const blockOf = (size: number) => (_space: ValueSpace) => ({ ok: true as const, value: BigInt(size) });
 
+describe('a range grown by a later file is one range for blocks', () => {
+  test('[0, 200) grown to [0, 300): the aligned run [0, 256) lies inside one range, so a block of 256 is served (SPEC: 256 wherever such a run lies inside one range)', async () => {
+    const store = await freshStore();
+    await register(store, '[pools.g]\ntype = "integer"\nranges = [{ start = 0, end = 200 }]');
+    await register(store, '[pools.g]\ntype = "integer"\nranges = [{ start = 0, end = 300 }]');
+    const pool = await store.pool('g');
+    // The pool shows one range, [0, 300).
+    expect(pool.runs).toEqual([{ start: 0n, end: 300n, autoAssign: true }]);
+    expect(pool.maxBlockSize).toBeGreaterThanOrEqual(256);
+    const { allocation } = await store.allocate({ pool: 'g', owner: 'a', size: blockOf(256) });
+    expect({ value: allocation.value, size: allocation.size }).toEqual({ value: 0n, size: 256 });
+  });
+
+  test('[0, 65536) grown to [0, 131072): blocks in either part, up to 64 of their chunks (1/16 of the first part); larger ones are INVALID_ARGUMENT naming the limit', async () => {
+    const store = await freshStore();
+    await register(store, '[pools.h]\ntype = "integer"\nranges = [{ start = 0, end = 65536 }]');
+    await register(store, '[pools.h]\ntype = "integer"\nranges = [{ start = 0, end = 131072 }]');
+    const pool = await store.pool('h');
+    expect(pool.runs).toEqual([{ start: 0n, end: 131_072n, autoAssign: true }]);
+    // Chunks are cut when a part is registered (64 values each here) and a block spans at most 64.
+    expect(pool.maxBlockSize).toBe(4096);
+    // One named in the grown part, and one chosen at random.
+    expect((await store.allocate({ pool: 'h', owner: 'grown', value: val(65536), size: blockOf(4096) })).allocation.value).toBe(65_536n);
+    expect((await store.allocate({ pool: 'h', owner: 'random', size: blockOf(4096) })).allocation.size).toBe(4096);
+    const e = await store.allocate({ pool: 'h', owner: 'big', size: blockOf(8192) }).catch((x: unknown) => x);
+    expect(isPoolError(e, 'INVALID_ARGUMENT')).toBe(true);
+    expect((e as { details?: unknown }).details).toEqual({ max_block_size: 4096 });
+  });
+});
+
 describe('exhaustion names the largest free block truly', () => {
   test('a /24 whose every 8-value chunk holds one allocated value: no /28 free, and the largest free block is a /30, not a /29', async () => {
     const store = await freshStore();

@@ -46,6 +46,7 @@ describe("NICo's documented cases", () => {
       ['external-vpc-vni', 1016],
       ['tenant-vlan', 4083],
       ['vtep-v6', 254],
+      ['dpu-v6', 65_536],
     ]);
   });
 });

@@ -76,6 +76,17 @@ describe('blocks in the layout', () => {
     expect(layout.maxBlockSize()).toBe(largest);
     expect(layout.maxBlockSize() * 16n).toBeGreaterThanOrEqual(end - start);
   });
+
+  test('a range grown by a later file is one run for blocks: [0, 200) and [200, 300) serve a block of 256 across them', () => {
+    const layout = new Layout(appendSegments(appendSegments([], [run(0n, 200n)]), [run(200n, 300n)]));
+    expect(layout.adjacentRuns().map((r) => [r.start, r.end, r.segments.length])).toEqual([[0n, 300n, 2]]);
+    expect(layout.maxBlockSize()).toBe(256n);
+    expect(layout.pieces(0n, 256n)?.length).toBe(32);
+    // Apart, they are two runs, each with its own largest block.
+    const apart = new Layout(appendSegments(appendSegments([], [run(0n, 200n)]), [run(1000n, 1100n)]));
+    expect(apart.adjacentRuns()).toHaveLength(2);
+    expect(apart.maxBlockSize()).toBe(128n);
+  });
 });
 
 // Random pools: up to five disjoint runs anywhere in the IPv6 space, appended in random order.
