@@ -38,7 +38,11 @@ async function validate(file: string, opts: { json?: boolean; maxPoolSize?: stri
     process.exitCode = EXIT_INVALID;
     if (opts.json) return printJson({ valid: false, errors: result.errors });
     process.stdout.write(`${file}: invalid, ${result.errors.length} error${result.errors.length === 1 ? '' : 's'}\n`);
-    for (const e of result.errors) process.stdout.write(`  ${e.path}: ${e.message}\n`);
+    const { lineOf } = await import('../lib/config-lines.js');
+    for (const e of result.errors) {
+      const line = lineOf(text, e.path);
+      process.stdout.write(`  ${e.path}: ${e.message}${line === undefined ? '' : ` (line ${line})`}\n`);
+    }
     return;
   }
   const pools = result.plan.changes.map((c) => ({ name: c.name, type: c.type, size: Number(c.size), ranges: rangesJson({ type: c.type, delegate: c.delegate }, c.added) }));

@@ -67,7 +67,7 @@ describe('resource-pool validate', () => {
     expect(ok.stdout).toMatch(/vpc-vni\s+integer\s+1,000\s+\[2024500, 2025500\)/);
     const bad = await cli('validate', file('bad2.toml', '[pools.x]\ntype = "ipv5"\n'));
     expect(bad.code).toBe(1);
-    expect(bad.stdout).toContain('pools.x.type: must be one of "ipv4", "ipv6", "integer", "ipv4-prefix", "ipv6-prefix"; got the string "ipv5"');
+    expect(bad.stdout).toContain('pools.x.type: must be one of "ipv4", "ipv6", "integer", "ipv4-prefix", "ipv6-prefix"; got the string "ipv5" (line 2)');
   });
 
   test('MAX_POOL_SIZE is honoured', async () => {

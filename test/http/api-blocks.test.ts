@@ -3,10 +3,8 @@
 // explicit blocks, their errors, lookups and releases by any value inside, and check. The tests of
 // this file share one table, in order.
 import { beforeAll, describe, expect, test } from 'vitest';
-import { createApp } from '../../functions/http/app.js';
 import * as schemas from '../../functions/http/schemas.js';
-import { allocate, type App, call, capturingLogger, expectError, parsed } from '../support/http-api.js';
-import { freshStore, register } from '../support/store.js';
+import { allocate, type App, call, expectError, parsed, poolsApp } from '../support/http-api.js';
 
 const POOLS = `
 [pools.dpu-v6]
@@ -49,9 +47,7 @@ const made = async (app: App, name: string, json: unknown, status = 201) => pars
 describe('prefix pools and blocks on DynamoDB Local', () => {
   let app: App;
   beforeAll(async () => {
-    const store = await freshStore();
-    await register(store, POOLS);
-    app = createApp({ store, maxPoolSize: 250_000, logger: capturingLogger() });
+    app = await poolsApp(POOLS);
   });
 
   test('a /48 delegated as /64s holds 65,536 values, shown as CIDRs', async () => {

@@ -2,10 +2,9 @@
 // Local: `labels` in the allocation body, PATCH …/owners/{owner} (merge patch), `?label=` on the
 // listing, `allocated_by`, and GET /v1/owners/{owner}. The tests of this file share one table, in order.
 import { beforeAll, describe, expect, test } from 'vitest';
-import { callerOf, createApp } from '../../functions/http/app.js';
+import { callerOf } from '../../functions/http/app.js';
 import * as schemas from '../../functions/http/schemas.js';
-import { allocate, type App, call, capturingLogger, expectError, parsed } from '../support/http-api.js';
-import { freshStore, register } from '../support/store.js';
+import { allocate, type App, call, expectError, parsed, poolsApp } from '../support/http-api.js';
 
 const POOLS = `
 [pools.vni]
@@ -22,9 +21,7 @@ const patch = (app: App, pool: string, owner: string, json: unknown) => call(app
 describe('labels and owners on DynamoDB Local', () => {
   let app: App;
   beforeAll(async () => {
-    const store = await freshStore();
-    await register(store, POOLS);
-    app = createApp({ store, maxPoolSize: 250_000, logger: capturingLogger() });
+    app = await poolsApp(POOLS);
   });
 
   test('labels set by the allocation body are answered everywhere, with allocated_by', async () => {

@@ -80,9 +80,9 @@ export function capturingLogger() {
 
 export const allocate = (app: App, pool: string, json: unknown) => call(app, 'POST', `/v1/pools/${pool}/allocations`, { json });
 
-/** The application on a fresh table with POOLS registered: each test file makes one and its tests share it. */
-export async function poolsApp(): Promise<App> {
+/** The application on a fresh table with these pools (POOLS unless told) registered: each test file makes one and its tests share it. */
+export async function poolsApp(pools = POOLS): Promise<App> {
   const store = await freshStore();
-  await register(store, POOLS);
+  await register(store, pools);
   return createApp({ store, maxPoolSize: 250_000, logger: capturingLogger() });
 }
