@@ -80,7 +80,7 @@ export async function allocateBench(bench: Bench, warmupS: number): Promise<void
   const singleResult = await closedLoop(CLIENTS, T.phaseS, (c) => single.allocate(raws[c]));
 
   progress('allocate: metering write units per allocation and per release');
-  const meter = new WriteMeter(bench.ddb.endpoint, bench.tableName, TABLE_KEYS.valueIndexPartitionKey);
+  const meter = new WriteMeter(bench.ddb.endpoint, bench.tableName, [TABLE_KEYS.valueIndexPartitionKey, TABLE_KEYS.ownerIndexPartitionKey]);
   const metered = bench.store({ client: meter.client });
   const owners = Array.from({ length: T.meterOps }, () => `m-${randomUUID()}`);
   for (const o of owners) await metered.allocate({ pool: ALLOC_POOL, owner: o });

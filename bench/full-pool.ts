@@ -10,7 +10,7 @@ import { marshall } from '@aws-sdk/util-dynamodb';
 import { registerFile } from '../lib/registration.js';
 import { emptyBitmap, popcount, withBit } from '../lib/store/bitmap.js';
 import { encodePage } from '../lib/store/items.js';
-import { chunkKey } from '../lib/store/keys.js';
+import { chunkKey, TABLE_KEYS } from '../lib/store/keys.js';
 import { PoolStore } from '../lib/store/index.js';
 import { layoutOf, readPages } from '../lib/store/pool-view.js';
 import { chunkRoom } from '../lib/store/room.js';
@@ -81,7 +81,7 @@ interface Metered {
 /** Read and write units per allocation, on a metered store warmed by one allocation (its cache filled). */
 async function meter(bench: Bench, pool: string): Promise<Metered> {
   progress(`full_pool: metering read and write units on the ${pool} pool`);
-  const writes = new WriteMeter(bench.ddb.endpoint, bench.tableName, 'gpk');
+  const writes = new WriteMeter(bench.ddb.endpoint, bench.tableName, [TABLE_KEYS.valueIndexPartitionKey, TABLE_KEYS.ownerIndexPartitionKey]);
   const reads = new ReadMeter(writes.client);
   const metered = new PoolStore({ client: writes.client, tableName: bench.tableName });
   await metered.allocate({ pool, owner: `${pool}-meter-warm` });

@@ -1,7 +1,7 @@
 /**
  * Write units per operation, measured on the items themselves: a client whose successful transactions
  * are weighed item by item (the larger of the item before and after, as DynamoDB bills an update), and
- * whose owner-record writes are also counted for the by-value index that DynamoDB maintains from them.
+ * whose allocation-record writes are also counted for the global indexes DynamoDB maintains from them.
  * It reads every item before and after each write, so it is for a metering pass, never for timing.
  */
 import {
@@ -18,7 +18,7 @@ export interface WriteTally {
   operations: number;
   /** Table write units, transactional items counted twice. */
   tableUnits: number;
-  /** Write units of the by-value index, which copies every owner record. */
+  /** Write units of the global indexes, which copy every allocation record (by-value, by-owner), and of the room index. */
   indexUnits: number;
   /** The largest item written, in bytes. */
   largestItem: number;
@@ -34,8 +34,8 @@ export class WriteMeter {
   constructor(
     endpoint: string,
     private readonly tableName: string,
-    /** The index key attribute: items carrying it are copied into the index. */
-    private readonly indexKey: string,
+    /** The partition key attribute of each global index that copies whole items (by-value, by-owner). */
+    private readonly indexKeys: readonly string[],
   ) {
     this.client = localDynamoClient(endpoint);
     this.reader = localDynamoClient(endpoint);
@@ -53,8 +53,10 @@ export class WriteMeter {
           const size = Math.max(before[n] ? itemSize(before[n]) : 0, written ? itemSize(written) : 0);
           this.tally.tableUnits += writeUnits(size, true);
           this.tally.largestItem = Math.max(this.tally.largestItem, size);
-          const indexed = (before[n] && this.indexKey in before[n]) || (written && this.indexKey in written);
-          if (indexed) this.tally.indexUnits += writeUnits(size, false);
+          for (const key of this.indexKeys) {
+            const indexed = (before[n] && key in before[n]) || (written && key in written);
+            if (indexed) this.tally.indexUnits += writeUnits(size, false);
+          }
           // The room index (keys only): an entry put or deleted when the key appears or goes, both when it changes.
           const roomBefore = before[n]?.room?.S;
           const roomAfter = written?.room?.S;
