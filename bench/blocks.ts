@@ -1,14 +1,15 @@
 /**
  * The `block` line: 32 clients allocate /24 blocks from a /16 until it is full, against the same
- * clients allocating as many single values from another /16 in the same run. Every block must be
- * handed out once and none may overlap; a block should cost about what a single value does.
+ * clients draining a pool of as many single values (256 addresses) in the same run: the same number
+ * of allocations, down to the last one, so that both sides meet the same end-of-pool contention
+ * (`p50_ratio_vs_single`). Also against 256 single values taken from a pool that stays almost empty
+ * (`p50_ratio_vs_single_in_large_pool`): what a block costs over a value when nobody competes.
+ * Every block must be handed out once and none may overlap.
  */
 import { isPoolError } from '../lib/errors.js';
 import type { Allocation } from '../lib/model.js';
 import { registerFile } from '../lib/registration.js';
 import { type Bench, CLIENTS, emit, percentile, progress, round } from './harness.js';
-
-const BLOCKS = 256;
 
 interface Phase {
   allocations: Allocation[];
@@ -61,13 +62,16 @@ function overlaps(allocations: readonly Allocation[]): number {
 }
 
 export async function blockBench(bench: Bench): Promise<void> {
-  progress(`block: ${CLIENTS} clients take /24s from 10.0.0.0/16 until it is full, and as many single values from 10.1.0.0/16`);
-  const file = ['blocks', 'singles']
-    .map((name, i) => `[pools.${name}]\ntype = "ipv4"\nranges = [{ start = "10.${i}.0.0", end = "10.${i + 1}.0.0" }]`)
-    .join('\n');
+  progress(`block: ${CLIENTS} clients take /24s from 10.0.0.0/16 until it is full, drain 256 single addresses, and take 256 from another /16`);
+  const file = [
+    '[pools.blocks]\ntype = "ipv4"\nranges = [{ start = "10.0.0.0", end = "10.1.0.0" }]',
+    '[pools.singles]\ntype = "ipv4"\nranges = [{ start = "10.1.0.0", end = "10.1.1.0" }]',
+    '[pools.large]\ntype = "ipv4"\nranges = [{ start = "10.2.0.0", end = "10.3.0.0" }]',
+  ].join('\n');
   await registerFile(bench.store(), file, { source: 'startup', maxPoolSize: 250_000 });
   // Singles first: DynamoDB Local only gets faster as it warms up, so the ratio errs against blocks.
-  const singles = await phase(bench, 'singles', undefined, BLOCKS);
+  const singles = await phase(bench, 'singles', undefined, Number.POSITIVE_INFINITY);
+  const large = await phase(bench, 'large', undefined, 256);
   const blocks = await phase(bench, 'blocks', 24, Number.POSITIVE_INFINITY);
   const aligned = blocks.allocations.every((a) => a.size === 256 && a.value % 256n === 0n);
   emit({
@@ -80,12 +84,15 @@ export async function blockBench(bench: Bench): Promise<void> {
     p50_ms: round(percentile(blocks.latencies, 0.5), 1),
     single_p50_ms: round(percentile(singles.latencies, 0.5), 1),
     p50_ratio_vs_single: round(percentile(blocks.latencies, 0.5) / percentile(singles.latencies, 0.5)),
+    large_pool_single_p50_ms: round(percentile(large.latencies, 0.5), 1),
+    p50_ratio_vs_single_in_large_pool: round(percentile(blocks.latencies, 0.5) / percentile(large.latencies, 0.5)),
     allocated: blocks.allocations.length,
     distinct: new Set(blocks.allocations.map((a) => a.value)).size,
     overlapping: overlaps(blocks.allocations),
     aligned,
+    single_values: singles.allocations.length,
     exhausted_errors: blocks.exhausted,
-    other_errors: blocks.other + singles.other,
-    ...(blocks.other + singles.other > 0 ? { other_error_codes: [...blocks.otherCodes, ...singles.otherCodes].join(',') } : {}),
+    other_errors: blocks.other + singles.other + large.other,
+    ...(blocks.other + singles.other + large.other > 0 ? { other_error_codes: [...blocks.otherCodes, ...singles.otherCodes, ...large.otherCodes].join(',') } : {}),
   });
 }
