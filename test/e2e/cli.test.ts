@@ -309,10 +309,14 @@ describe('resource-pool against the API', () => {
   });
 
   test('API errors point at CLI commands, not routes; --json keeps the API\'s error as it is', async () => {
+    // A value nobody holds: the earlier tests allocated random ones, and any could be 2024501.
+    const held = new Set((await store.allocations('vpc-vni', { limit: 1000 })).allocations.map((a) => a.value));
+    let free = 2_024_501n;
+    while (held.has(free)) free++;
     const [text, json, exhausted] = await Promise.all([
       cli(url, 'allocate', 'no-such-pool', '--owner', 'o'),
       cli(url, 'show', 'no-such-pool', '--json'),
-      cli(url, 'who', 'vpc-vni', '2024501'),
+      cli(url, 'who', 'vpc-vni', String(free)),
     ]);
     expect(text.code).toBe(3);
     expect(text.stderr).toContain("POOL_NOT_FOUND: no pool named 'no-such-pool'; `resource-pool list` lists them");
