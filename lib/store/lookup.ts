@@ -97,7 +97,6 @@ export async function listAllocations(ctx: StoreContext, pool: string, opts: Lis
     if (!out.last) return { allocations: found.map(toAllocation) };
     start = out.last;
     after = undefined;
-    if (filters.length === 0) break;
   }
   const page = found.slice(0, opts.limit);
   const last = page[page.length - 1];

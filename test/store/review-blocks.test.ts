@@ -4,12 +4,9 @@
  */
 import { describe, expect, test } from 'vitest';
 import { isPoolError } from '../../lib/errors.js';
-import type { ValueSpace } from '../../lib/values.js';
 import { interceptedClient } from '../support/faults.js';
-import { freshStore, register, storeOn, val } from '../support/store.js';
+import { blockOf, freshStore, register, storeOn, val } from '../support/store.js';
 
-/** Blocks of `size` values: `2^k` as the store takes it. */
-const blockOf = (size: number) => (_space: ValueSpace) => ({ ok: true as const, value: BigInt(size) });
 
 describe('a range grown by a later file is one range for blocks', () => {
   test('[0, 200) grown to [0, 300): the aligned run [0, 256) lies inside one range, so a block of 256 is served (SPEC: 256 wherever such a run lies inside one range)', async () => {

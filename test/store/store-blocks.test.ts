@@ -11,14 +11,12 @@ import { isPoolError } from '../../lib/errors.js';
 import type { Allocation, CheckReport } from '../../lib/model.js';
 import { PoolStore } from '../../lib/store/index.js';
 import { chunkKey, holdingKey } from '../../lib/store/keys.js';
-import { parseConfigValue, type ValueSpace } from '../../lib/values.js';
+import { parseConfigValue } from '../../lib/values.js';
 import { interceptedClient, lostAnswer, throttling } from '../support/faults.js';
-import { freshStore, register, storeOn, TEST_BUDGET_MS, testClient, val } from '../support/store.js';
+import { blockOf, freshStore, register, storeOn, TEST_BUDGET_MS, testClient, val } from '../support/store.js';
 
 const LAG = { indexLagMs: 50 };
 
-/** Blocks of `size` values: `2^k` as the store takes it. */
-const blockOf = (size: number) => (_space: ValueSpace) => ({ ok: true as const, value: BigInt(size) });
 
 async function checkAll(store: PoolStore, pool: string): Promise<CheckReport['pools'][number]> {
   let cursor: string | undefined;

@@ -5,7 +5,7 @@
 import { CreateTableCommand, DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import { describe, expect, test } from 'vitest';
 import { TABLE_KEYS } from '../../lib/store/keys.js';
-import { freshStore, register, storeOn, testClient } from '../support/store.js';
+import { blockOf, freshStore, register, storeOn, testClient } from '../support/store.js';
 
 describe('an owner across pools', () => {
   test("a VPC's VNI, VLAN block and loopback, by pool name; released ones and other owners' are not listed", async () => {
@@ -15,7 +15,7 @@ describe('an owner across pools', () => {
       '[pools.vni]\ntype = "integer"\nranges = [{ start = 10000, end = 11000 }]\n[pools.vlan]\ntype = "integer"\nranges = [{ start = 0, end = 4096 }]\n[pools.lo]\ntype = "ipv4"\nprefix = "10.0.0.0/24"',
     );
     for (const pool of ['vni', 'lo']) await store.allocate({ pool, owner: 'vpc-42' });
-    await store.allocate({ pool: 'vlan', owner: 'vpc-42', size: () => ({ ok: true, value: 16n }) });
+    await store.allocate({ pool: 'vlan', owner: 'vpc-42', size: blockOf(16) });
     await store.allocate({ pool: 'vni', owner: 'vpc-43' });
     await store.allocate({ pool: 'lo', owner: 'vpc-42:dpu-1' });
     // The index trails the table: what it names is confirmed by key, so give it its moment here.

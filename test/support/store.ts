@@ -38,3 +38,8 @@ export async function register(store: PoolStore, toml: string, maxPoolSize = 250
 export function val(raw: string | number) {
   return (space: ValueSpace) => parseConfigValue(space, raw);
 }
+
+/** A block size for tests: `size` values, as the store takes it once it knows the pool. */
+export function blockOf(size: number) {
+  return (_space: ValueSpace) => ({ ok: true as const, value: BigInt(size) });
+}
