@@ -35,6 +35,8 @@ export interface RelabelRequest {
   pool: string;
   owner: string;
   patch: Readonly<Record<string, string | null>>;
+  /** Who asks, recorded in history. */
+  by?: string;
 }
 
 export interface ListRequest {
@@ -50,6 +52,8 @@ export interface ReleaseRequest {
   pool: string;
   owner: string;
   value?: ValueInput;
+  /** Who asks, recorded in history. */
+  by?: string;
 }
 
 /** One value, or one aligned block of values, held by an owner. */
@@ -67,6 +71,46 @@ export interface Allocation {
   labels: Labels;
   /** Who allocated it, when known. */
   allocatedBy?: string;
+}
+
+/** What happened to an allocation; `expired`, `imported` and `repaired` are recorded by pool lifecycle operations. */
+export type HistoryEvent = 'allocated' | 'released' | 'labels_changed' | 'expired' | 'imported' | 'repaired';
+
+/** One thing that happened to an allocation, kept for a site's retention period. */
+export interface HistoryEntry {
+  pool: string;
+  type: PoolType;
+  delegate?: number;
+  value: bigint;
+  size: number;
+  owner: string;
+  event: HistoryEvent;
+  at: string;
+  /** The caller: an IAM principal ARN, "local", "startup" or "config-sync"; "unknown" when nobody said. */
+  by: string;
+  /** The id of the request that did it (one id for every item of a batch). */
+  requestId: string;
+  /** The labels the allocation carried after the event. */
+  labels: Labels;
+}
+
+/** Which history to read, newest first. */
+export interface HistoryQuery {
+  pool: string;
+  /** Only entries about this value (any value of a block names the block). */
+  value?: ValueInput;
+  /** Only entries about this owner's allocations in the pool. */
+  owner?: string;
+  /** ISO times, inclusive. */
+  since?: string;
+  until?: string;
+  limit: number;
+  after?: string;
+}
+
+export interface HistoryPage {
+  entries: HistoryEntry[];
+  next?: string;
 }
 
 export interface Allocated {

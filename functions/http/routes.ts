@@ -189,7 +189,7 @@ export const routes: Route[] = [
     responses: { 204: noContent },
     errors: ['INVALID_ARGUMENT', 'VALUE_NOT_IN_POOL', 'POOL_NOT_FOUND', 'NOT_ALLOCATED', 'OWNER_MISMATCH', 'UNAVAILABLE'],
     async handle({ params, query }, c, deps) {
-      await deps.store.release({ pool: poolName(params.pool), owner: query.owner, value: fromPath(params.value) });
+      await deps.store.release({ pool: poolName(params.pool), owner: query.owner, value: fromPath(params.value), by: c.get('caller') });
       return c.body(null, 204);
     },
   }),
@@ -218,7 +218,7 @@ export const routes: Route[] = [
     responses: { 204: noContent },
     errors: ['INVALID_ARGUMENT', 'POOL_NOT_FOUND', 'NOT_ALLOCATED', 'UNAVAILABLE'],
     async handle({ params }, c, deps) {
-      await deps.store.release({ pool: poolName(params.pool), owner: params.owner });
+      await deps.store.release({ pool: poolName(params.pool), owner: params.owner, by: c.get('caller') });
       return c.body(null, 204);
     },
   }),
@@ -235,7 +235,7 @@ export const routes: Route[] = [
     responses: { 200: { description: 'The allocation with its new labels.', schema: Allocation } },
     errors: ['INVALID_ARGUMENT', 'POOL_NOT_FOUND', 'NOT_ALLOCATED', 'PAYLOAD_TOO_LARGE', 'UNAVAILABLE'],
     async handle({ params, body }, c, deps) {
-      return c.json(allocationJson(await deps.store.relabel({ pool: poolName(params.pool), owner: params.owner, patch: body.labels })), 200);
+      return c.json(allocationJson(await deps.store.relabel({ pool: poolName(params.pool), owner: params.owner, patch: body.labels, by: c.get('caller') })), 200);
     },
   }),
 

@@ -13,6 +13,7 @@ import { transact, type TxOutcome } from './transact.js';
 import { TARGET_CHUNKS_PER_SEGMENT } from './layout.js';
 import type { Write } from './writes.js';
 import type { SyncRecord } from '../model.js';
+import { DEFAULT_HISTORY_DAYS } from '../history.js';
 
 /** What the store reports as it works; the Lambda adapters turn these into metrics. */
 export interface StoreEvents {
@@ -38,6 +39,8 @@ export interface StoreOptions {
   readonly random?: () => number;
   /** How long one operation may take in all, in milliseconds. @default DEFAULT_BUDGET_MS */
   readonly budgetMs?: number;
+  /** How long history entries are kept, in days. @default DEFAULT_HISTORY_DAYS */
+  readonly historyDays?: number;
   /** How many chunks a new segment is cut into (within chunk size limits); for benchmarks. @default TARGET_CHUNKS_PER_SEGMENT */
   readonly targetChunksPerSegment?: number;
 }
@@ -53,6 +56,7 @@ export class StoreContext {
   /** Statuses of registration intents already seen committed or aborted: those never change again. */
   readonly settledIntents = new Map<string, IntentStatus>();
   readonly budgetMs: number;
+  readonly historyDays: number;
 
   constructor(options: StoreOptions) {
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
@@ -61,6 +65,7 @@ export class StoreContext {
     this.random = options.random ?? Math.random;
     this.targetChunks = options.targetChunksPerSegment ?? TARGET_CHUNKS_PER_SEGMENT;
     this.budgetMs = options.budgetMs ?? DEFAULT_BUDGET_MS;
+    this.historyDays = options.historyDays ?? DEFAULT_HISTORY_DAYS;
     this.table = new Table(options.client, options.tableName, this.retry, this.random, (reason) => this.events.retry?.(reason));
   }
 

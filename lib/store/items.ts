@@ -4,10 +4,12 @@
  * that does not have the shape its key promises is a CorruptItem, never silently half-read.
  */
 import type { Labels } from '../labels.js';
+import type { HistoryEntry, HistoryEvent } from '../model.js';
+import { expiresAt } from '../history.js';
 import { PoolError } from '../errors.js';
 import { type IntegerKind, isIntegerKind } from '../kinds.js';
 import { isPoolType, type PoolType, showValue, valueFromSortKey, valueSortKey } from '../values.js';
-import { chunkFromSk, holdingKey, intentKey, metaKey, type Native, pageFromSk, pageKey, poolPk, syncKey, TABLE_KEYS } from './keys.js';
+import { chunkFromSk, historyOwnerPk, historyPk, historySk, historyValuePk, holdingKey, intentKey, metaKey, type Native, pageFromSk, pageKey, poolPk, syncKey, TABLE_KEYS } from './keys.js';
 import type { Segment } from './layout.js';
 
 // ---------------------------------------------------------------- field readers
@@ -260,6 +262,10 @@ export interface HoldingItem {
   labelsVersion?: number;
   /** Who allocated it. */
   by?: string;
+  /** The last label change: when, by whom, and its request id (what its history entry says). */
+  labelsAt?: string;
+  labelsBy?: string;
+  labelsRid?: string;
 }
 
 export function encodeHolding(h: HoldingItem): Native {
@@ -295,6 +301,61 @@ export function decodeHolding(item: Native): HoldingItem {
     labels: labelMap(item, 'labels'),
     labelsVersion: optNum(item, 'lv'),
     by: optStr(item, 'by'),
+    labelsAt: optStr(item, 'lat'),
+    labelsBy: optStr(item, 'lby'),
+    labelsRid: optStr(item, 'lrid'),
+  };
+}
+
+// ---------------------------------------------------------------- history entries
+
+const HISTORY_EVENTS: readonly string[] = ['allocated', 'released', 'labels_changed', 'expired', 'imported', 'repaired'];
+
+/**
+ * A history entry. Its attributes `owner` and `pool` are the by-owner index's keys (the pool and
+ * owner prefixed, the entry's sort key), so the entry's own pool and owner are `hpool` and `howner`.
+ * Written whole and without condition: the same entry written twice is the same item.
+ */
+export function encodeHistory(e: HistoryEntry, keepDays: number): Native {
+  const sk = historySk(e);
+  return {
+    pk: historyPk(e.pool, e.at),
+    sk,
+    hpool: e.pool,
+    howner: e.owner,
+    type: e.type,
+    dlen: e.delegate,
+    ev: e.event,
+    value: showValue(e, e.value, e.size),
+    size: e.size,
+    at: e.at,
+    by: e.by,
+    rid: e.requestId,
+    labels: Object.keys(e.labels).length > 0 ? { ...e.labels } : undefined,
+    gpk: historyValuePk(e.pool, valueSortKey(e.type, e.value)),
+    gsk: sk,
+    [TABLE_KEYS.ownerIndexPartitionKey]: historyOwnerPk(e.pool, e.owner),
+    [TABLE_KEYS.ownerIndexSortKey]: sk,
+    [TABLE_KEYS.ttl]: expiresAt(e, keepDays),
+  };
+}
+
+export function decodeHistory(item: Native): HistoryEntry {
+  const event = str(item, 'ev');
+  if (!HISTORY_EVENTS.includes(event)) throw new CorruptItem(where(item), 'ev', 'a history event');
+  const gpk = str(item, 'gpk');
+  return {
+    pool: str(item, 'hpool'),
+    type: poolType(item, 'type'),
+    delegate: optNum(item, 'dlen'),
+    value: valueFromSortKey(gpk.slice(gpk.lastIndexOf('#') + 1)),
+    size: num(item, 'size'),
+    owner: str(item, 'howner'),
+    event: event as HistoryEvent,
+    at: str(item, 'at'),
+    by: str(item, 'by'),
+    requestId: str(item, 'rid'),
+    labels: labelMap(item, 'labels'),
   };
 }
 

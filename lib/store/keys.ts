@@ -18,7 +18,7 @@ export const TABLE_KEYS = {
   /** Local index: a pool's chunks and layout pages that have free values (lib/store/room.ts). */
   roomIndex: 'by-room',
   roomIndexSortKey: 'room',
-  /** Epoch seconds after which DynamoDB removes the item (registration intents only). */
+  /** Epoch seconds after which DynamoDB removes the item (registration intents and history entries). */
   ttl: 'ttl',
 } as const;
 
@@ -36,6 +36,8 @@ export const OWNER_PREFIX = 'OWNER#';
 /** The partition of registration intents. */
 export const INTENTS_PK = 'REGISTRATION';
 const SYNC_PREFIX = 'SYNC#';
+export const HISTORY_PREFIX = 'HIST#';
+export const HOLDING_PREFIX = 'HOLD#';
 
 /** Segments per layout page: a page of 32 IPv6 segments stays under 3 KB. */
 export const SEGMENTS_PER_PAGE = 32;
@@ -51,12 +53,24 @@ export const chunkSk = (chunk: number): string => `${CHUNK_PREFIX}${hex(chunk, 8
 export const chunkKey = (pool: string, chunk: number): ItemKey => ({ pk: poolPk(pool), sk: chunkSk(chunk) });
 export const chunkFromSk = (sk: string): number => Number.parseInt(sk.slice(CHUNK_PREFIX.length), 16);
 export const pageFromSk = (sk: string): number => Number.parseInt(sk.slice(LAYOUT_PREFIX.length), 16);
-export const holdingPk = (pool: string, shard: number): string => `HOLD#${pool}#${shard.toString(16)}`;
+export const holdingPk = (pool: string, shard: number): string => `${HOLDING_PREFIX}${pool}#${shard.toString(16)}`;
 export const holdingKey = (pool: string, owner: string): ItemKey => ({ pk: holdingPk(pool, ownerShard(owner)), sk: `${OWNER_PREFIX}${owner}` });
 export const intentKey = (id: string): ItemKey => ({ pk: INTENTS_PK, sk: id });
 /** Sync records of one calendar month share a partition: newest first is a query per month. */
 export const syncPk = (at: string): string => `${SYNC_PREFIX}${at.slice(0, 7)}`;
 export const syncKey = (sync: { id: string; at: string }): ItemKey => ({ pk: syncPk(sync.at), sk: `${sync.at}#${sync.id}` });
+
+/**
+ * History entries. A pool's entries of one calendar month share a partition (newest first is a query
+ * per month, and no partition outgrows DynamoDB's 10 GB item collection limit); the sort key starts
+ * with the entry's time. The same sort key orders an entry in the by-value index (partition: the
+ * pool and the value) and in the by-owner index (partition: the pool and the owner), whose keys no
+ * allocation record can have: owners and pool names hold no `#`.
+ */
+export const historyPk = (pool: string, at: string): string => `${HISTORY_PREFIX}${pool}#${at.slice(0, 7)}`;
+export const historySk = (e: { at: string; event: string; requestId: string; owner: string }): string => `${e.at}#${e.event}#${e.requestId}#${e.owner}`;
+export const historyValuePk = (pool: string, valueKey: string): string => `HV#${pool}#${valueKey}`;
+export const historyOwnerPk = (pool: string, owner: string): string => `HO#${pool}#${owner}`;
 
 /** The item with this key among items read together (a BatchGetItem answers in no particular order). */
 export function itemWithKey(items: readonly Native[], key: ItemKey): Native | undefined {

@@ -3,10 +3,13 @@
  * its owner may release it). One BatchGetItem (the pool's definition, the allocation record, and the
  * chunk when the value is named), the block's other chunks if any, then one transaction: every chunk
  * the holding covers with its values cleared, each on its version, and the record deleted on its
- * request id, so a release never deletes a newer allocation of the same owner, nor half a block.
+ * request id, so a release never deletes a newer allocation of the same owner, nor half a block. The
+ * history entry `released` is written in the same transaction: only the caller knows who released,
+ * and the entry can be neither lost nor written for a release that did not happen.
  */
+import { randomUUID } from 'node:crypto';
 import { PoolError } from '../errors.js';
-import type { Allocation, ReleaseRequest } from '../model.js';
+import type { Allocation, HistoryEntry, ReleaseRequest } from '../model.js';
 import { showValue } from '../values.js';
 import { emptyBitmap, getBit, withBits } from './bitmap.js';
 import type { StoreContext } from './context.js';
@@ -18,7 +21,7 @@ import { type Budget, finalCheck, Pacing } from './pacing.js';
 import { type PoolView, readPool } from './pool-view.js';
 import { chunkRoom } from './room.js';
 import { ownerHoldsNothing, ownerMismatch, outcomeUnknown, poolNotFound, unavailable, valueNotAllocated, valueNotInPool } from './store-errors.js';
-import { chunkWrite, holdingDelete, type Write } from './writes.js';
+import { chunkWrite, historyPut, holdingDelete, type Write } from './writes.js';
 
 /** Releases the owner's holding (the one named by `value`, if given) and answers what was released. */
 export async function release(ctx: StoreContext, req: ReleaseRequest): Promise<Allocation> {
@@ -53,6 +56,7 @@ export async function release(ctx: StoreContext, req: ReleaseRequest): Promise<A
   /** The allocation this call read was released by another call (and the owner may hold a newer one). */
   let superseded = false;
   const pacing = new Pacing(ctx.retry, ctx.random, budget);
+  const requestId = randomUUID();
   /** Once unsure, anything that stops this call is settled by the record: gone means the release landed. */
   const findOut = async (cause?: unknown): Promise<Allocation> => {
     const still = await getHolding(ctx, pool, owner, finalCheck()).catch((e: unknown) => {
@@ -75,7 +79,8 @@ export async function release(ctx: StoreContext, req: ReleaseRequest): Promise<A
       const pieces = view.layout.pieces(holding.value, BigInt(holding.size));
       if (!pieces) throw new PoolError('INTERNAL', `the allocation record of '${owner}' names ${showValue(type, holding.value, holding.size)}, outside pool '${pool}'; check reports it`);
       await readMissing(ctx, pool, chunks, pieces.map((p) => p.chunk), budget);
-      const outcome = await ctx.tx([...pieces.map((p) => clearWrite(ctx, view, p, chunks.get(p.chunk))), holdingDelete(pool, owner, holding.rid)], budget);
+      const entry = releasedEntry(holding, { at: ctx.isoNow(), by: req.by ?? 'unknown', requestId });
+      const outcome = await ctx.tx([...pieces.map((p) => clearWrite(ctx, view, p, chunks.get(p.chunk))), holdingDelete(pool, owner, holding.rid), historyPut(entry, ctx.historyDays)], budget);
       if (outcome.kind === 'ok') {
         ctx.events.released?.(pool);
         return released;
@@ -116,6 +121,11 @@ export async function release(ctx: StoreContext, req: ReleaseRequest): Promise<A
  */
 function sameAllocation(now: HoldingItem | undefined, rid: string): HoldingItem | undefined {
   return now && now.rid === rid ? now : undefined;
+}
+
+/** The history entry of a holding's release. */
+export function releasedEntry(h: HoldingItem, how: { at: string; by: string; requestId: string }): HistoryEntry {
+  return { pool: h.pool, type: h.type, delegate: h.delegate, value: h.value, size: h.size, owner: h.owner, event: 'released', labels: h.labels ?? {}, ...how };
 }
 
 /** Reads the chunks not read yet (a never-written one is wholly free: undefined). */

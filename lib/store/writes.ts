@@ -3,9 +3,10 @@
  * lib/store/table.ts, in transactions by lib/store/transact.ts). Each condition is assembled from
  * named parts, with the timeline that makes it necessary.
  */
-import { type ChunkItem, encodeHolding, encodeIntent, encodeMeta, encodePage, encodeStaged, encodeSync, type HoldingItem, type IntentItem, type IntentStatus, type MetaItem, type PageItem, type RegistryItem, type StagedGrow } from './items.js';
+import { type ChunkItem, encodeHistory, encodeHolding, encodeIntent, encodeMeta, encodePage, encodeStaged, encodeSync, type HoldingItem, type IntentItem, type IntentStatus, type MetaItem, type PageItem, type RegistryItem, type StagedGrow } from './items.js';
 import { holdingKey, intentKey, type ItemKey, metaKey, type Native, REGISTRY_KEY, chunkKey, pageKey, TABLE_KEYS } from './keys.js';
 import type { PoolType } from '../values.js';
+import type { HistoryEntry } from '../model.js';
 
 /** A transaction's write with plain JavaScript attribute values. */
 export type Write =
@@ -92,18 +93,38 @@ export function holdingDelete(pool: string, owner: string, rid: string): Write {
  * condition means a record released (and perhaps allocated again) since we read it is not touched:
  * a patch racing a release cannot bring the allocation back.
  */
-export function labelsWrite(h: HoldingItem, labels: Readonly<Record<string, string>>): Write {
+export function labelsWrite(h: HoldingItem, labels: Readonly<Record<string, string>>, change: { at: string; by: string; requestId: string }): Write {
   const version = h.labelsVersion ?? 0;
   const empty = Object.keys(labels).length === 0;
+  // Who changed them, when, under which request id: the history entry the change stream derives from it.
+  const stamp = '#lv = :next, lat = :lat, lby = :lby, lrid = :lrid';
   return {
     Update: {
       Key: holdingKey(h.pool, h.owner),
-      UpdateExpression: empty ? 'SET #lv = :next REMOVE labels' : 'SET labels = :labels, #lv = :next',
+      UpdateExpression: empty ? `SET ${stamp} REMOVE labels` : `SET labels = :labels, ${stamp}`,
       ConditionExpression: `rid = :rid AND ${version === 0 ? 'attribute_not_exists(#lv)' : '#lv = :seen'}`,
       ExpressionAttributeNames: { '#lv': 'lv' },
-      ExpressionAttributeValues: { ':rid': h.rid, ':next': version + 1, ...(empty ? {} : { ':labels': { ...labels } }), ...(version === 0 ? {} : { ':seen': version }) },
+      ExpressionAttributeValues: {
+        ':rid': h.rid,
+        ':next': version + 1,
+        ':lat': change.at,
+        ':lby': change.by,
+        ':lrid': change.requestId,
+        ...(empty ? {} : { ':labels': { ...labels } }),
+        ...(version === 0 ? {} : { ':seen': version }),
+      },
     },
   };
+}
+
+// ---------------------------------------------------------------- history entries
+
+/**
+ * A history entry, written whole and without condition: the entry derived twice from the same change
+ * (a stream record delivered again) is the same item, and writing it again changes nothing.
+ */
+export function historyPut(entry: HistoryEntry, keepDays: number): Write {
+  return { Put: { Item: encodeHistory(entry, keepDays) } };
 }
 
 // ---------------------------------------------------------------- registry

@@ -43,24 +43,25 @@ describe('label rules', () => {
 
 describe('the labels write', () => {
   const held: HoldingItem = { pool: 'vni', type: 'integer', owner: 'vpc-42', value: 5n, size: 1, at: '2026-12-02T00:00:00.000Z', rid: 'r-1' };
+  const change = { at: '2026-12-02T01:00:00.000Z', by: 'local', requestId: 'q-1' };
 
   test('first change: on the request id and a record never relabelled', () => {
-    expect(labelsWrite(held, { a: '1' })).toEqual({
+    expect(labelsWrite(held, { a: '1' }, change)).toEqual({
       Update: {
         Key: { pk: expect.any(String), sk: expect.any(String) },
-        UpdateExpression: 'SET labels = :labels, #lv = :next',
+        UpdateExpression: 'SET labels = :labels, #lv = :next, lat = :lat, lby = :lby, lrid = :lrid',
         ConditionExpression: 'rid = :rid AND attribute_not_exists(#lv)',
         ExpressionAttributeNames: { '#lv': 'lv' },
-        ExpressionAttributeValues: { ':rid': 'r-1', ':next': 1, ':labels': { a: '1' } },
+        ExpressionAttributeValues: { ':rid': 'r-1', ':next': 1, ':labels': { a: '1' }, ':lat': change.at, ':lby': 'local', ':lrid': 'q-1' },
       },
     });
   });
 
   test('later changes: on the version read; no labels left removes the map', () => {
-    const w = labelsWrite({ ...held, labels: { a: '1' }, labelsVersion: 3 }, {});
+    const w = labelsWrite({ ...held, labels: { a: '1' }, labelsVersion: 3 }, {}, change);
     expect(w).toMatchObject({
       Update: {
-        UpdateExpression: 'SET #lv = :next REMOVE labels',
+        UpdateExpression: 'SET #lv = :next, lat = :lat, lby = :lby, lrid = :lrid REMOVE labels',
         ConditionExpression: 'rid = :rid AND #lv = :seen',
         ExpressionAttributeValues: { ':rid': 'r-1', ':next': 4, ':seen': 3 },
       },
