@@ -3,7 +3,7 @@
  * the CLI and the config-sync handler so that they cannot drift apart.
  */
 import type { IntegerKind } from './kinds.js';
-import type { Allocation, PoolCounts } from './model.js';
+import type { Allocation, HistoryEntry, HistoryEvent, PoolCounts } from './model.js';
 import type { Ignored, Plan } from './plan.js';
 import { type FlaggedRun, normalizeFlagged, runSize } from './runs.js';
 import { familyOfType, formatValue, isPrefixType, type JsonValue, type PoolType, spaceEnd, spaceOf, type SpaceLike } from './values.js';
@@ -123,6 +123,33 @@ export function allocationJson(a: Allocation): AllocationJson {
     size: a.size,
     labels: { ...a.labels },
     allocated_by: a.allocatedBy ?? null,
+  };
+}
+
+export interface HistoryEntryJson {
+  pool: string;
+  value: JsonValue;
+  size: number;
+  owner: string;
+  event: HistoryEvent;
+  at: string;
+  /** Who did it: an IAM principal ARN behind API Gateway, "local", "startup" or "config-sync". */
+  by: string;
+  request_id: string;
+  labels: Record<string, string>;
+}
+
+export function historyJson(e: HistoryEntry): HistoryEntryJson {
+  return {
+    pool: e.pool,
+    value: formatValue({ type: e.type, delegate: e.delegate }, e.value, e.size),
+    size: e.size,
+    owner: e.owner,
+    event: e.event,
+    at: e.at,
+    by: e.by,
+    request_id: e.requestId,
+    labels: { ...e.labels },
   };
 }
 

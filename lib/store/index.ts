@@ -7,7 +7,7 @@
  *
  * PoolStore is the small interface the rest of the product uses; each operation lives in its own file.
  */
-import type { Allocated, Allocation, AllocationPage, AllocationRequest, CheckReport, ListRequest, PoolCounts, RelabelRequest, ReleaseRequest, SyncRecord, ValueInput } from '../model.js';
+import type { Allocated, Allocation, AllocationPage, AllocationRequest, CheckReport, HistoryEntry, HistoryPage, HistoryQuery, ListRequest, PoolCounts, RelabelRequest, ReleaseRequest, SyncRecord, ValueInput } from '../model.js';
 import type { Plan } from '../plan.js';
 import { allocate } from './allocate.js';
 import { check, type CheckOptions } from './check.js';
@@ -18,13 +18,16 @@ import { findByOwner, findByValue, listAllocations } from './lookup.js';
 import { applyPlan, type RegistrationState, registrationState } from './register.js';
 import { ownerHoldings } from './owner-holdings.js';
 import { relabel } from './relabel.js';
+import { readHistory, recordHistory } from './history.js';
+import { historyFeed, type TableChange } from './history-feed.js';
 import { release } from './release.js';
 import { listSyncs, recordSync } from './syncs.js';
 
 export { dynamoClient } from './client.js';
 export { DEFAULT_RETRY, type RetryPolicy } from './pacing.js';
 export { RegistryChanged, type RegistrationState } from './register.js';
-export type { CheckOptions, StoreEvents, StoreOptions };
+export type { CheckOptions, StoreEvents, StoreOptions, TableChange };
+export { concernsHistory } from './history-feed.js';
 
 export class PoolStore {
   readonly tableName: string;
@@ -74,6 +77,21 @@ export class PoolStore {
   /** Merges a patch into what the owner's allocation carries; the value and the owner never change. */
   relabel(req: RelabelRequest): Promise<Allocation> {
     return relabel(this.ctx, req);
+  }
+
+  /** Newest first: a pool's timeline, or what happened to one value or one owner's allocations in it. */
+  history(q: HistoryQuery): Promise<HistoryPage> {
+    return readHistory(this.ctx, q);
+  }
+
+  /**
+   * Turns changes of the table (its stream) into history: writes the entries they call for and
+   * answers the entries written meanwhile, to be published as events.
+   */
+  async recordChanges(changes: readonly TableChange[]): Promise<HistoryEntry[]> {
+    const feed = historyFeed(changes);
+    await recordHistory(this.ctx, feed.record);
+    return feed.publish;
   }
 
   pool(name: string): Promise<PoolCounts> {

@@ -8,6 +8,7 @@
 import {
   type AttributeValue,
   BatchGetItemCommand,
+  BatchWriteItemCommand,
   CreateTableCommand,
   DescribeTableCommand,
   type DynamoDBClient,
@@ -75,6 +76,27 @@ export class Table {
       }
     }
     return out;
+  }
+
+  /**
+   * Up to 25 items written whole, without conditions (BatchWriteItem); items DynamoDB leaves
+   * unprocessed are sent again. Only for items whose second write changes nothing.
+   */
+  async batchPut(items: readonly Native[], budget: Budget): Promise<void> {
+    let pending = items.map((item) => ({ PutRequest: { Item: toAttributes(item) } }));
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      if (attempt >= this.retry.maxAttempts || budget.remaining() <= 0) throw unavailable('a write of several items');
+      if (attempt > 0) await this.pause(attempt, budget);
+      try {
+        const out = await this.client.send(new BatchWriteItemCommand({ RequestItems: { [this.name]: pending } }), { abortSignal: budget.writeSignal() });
+        pending = (out.UnprocessedItems?.[this.name] ?? []).flatMap((r) => (r.PutRequest?.Item ? [{ PutRequest: { Item: r.PutRequest.Item } }] : []));
+      } catch (e) {
+        // Writing these items again changes nothing: a lost answer is retried like throttling.
+        const kind = classifyError(e);
+        if (kind === 'fatal') throw e;
+        this.onRetry(kind);
+      }
+    }
   }
 
   async query(input: QueryInput, budget: Budget, start?: Record<string, AttributeValue>): Promise<Page> {
@@ -175,13 +197,17 @@ export class Table {
 
   /**
    * Creates the table when missing (local stack and tests; in AWS the CDK app owns it), and adds the
-   * global indexes a table made by an earlier version lacks (a local stack's data directory).
+   * global indexes and the change stream a table made by an earlier version lacks (a local stack's
+   * data directory).
    */
   async ensure(): Promise<void> {
     try {
       const { Table: described } = await this.client.send(new DescribeTableCommand({ TableName: this.name }));
       const indexes = new Set((described?.GlobalSecondaryIndexes ?? []).map((i) => i.IndexName));
       if (!indexes.has(TABLE_KEYS.ownerIndex)) await this.addOwnerIndex();
+      if (!described?.StreamSpecification?.StreamEnabled) {
+        await this.client.send(new UpdateTableCommand({ TableName: this.name, StreamSpecification: CHANGE_STREAM }));
+      }
       return;
     } catch (e) {
       if (!(e instanceof ResourceNotFoundException)) throw e;
@@ -192,6 +218,7 @@ export class Table {
         new CreateTableCommand({
           TableName: this.name,
           BillingMode: 'PAY_PER_REQUEST',
+          StreamSpecification: CHANGE_STREAM,
           AttributeDefinitions: [
             { AttributeName: k.partitionKey, AttributeType: 'S' },
             { AttributeName: k.sortKey, AttributeType: 'S' },
@@ -253,6 +280,9 @@ export class Table {
     }
   }
 }
+
+/** The change stream history is derived from (lib/store/history-feed.ts): both images, to see what changed. */
+export const CHANGE_STREAM = { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' as const };
 
 const OWNER_INDEX = {
   IndexName: TABLE_KEYS.ownerIndex,
