@@ -83,7 +83,7 @@ export function changesOf(records: readonly DynamoDBRecord[]): TableChange[] {
 export interface HistoryHandlerOptions {
   store: PoolStore;
   publisher: EventPublisher;
-  logger?: Pick<Logger, 'error'>;
+  logger?: { error(message: string, extra?: Record<string, unknown>): void };
   /** Told how far behind the table each entry was when it was kept (ms). */
   onLag?: (ms: number) => void;
 }
@@ -102,7 +102,7 @@ export function createHistoryHandler(options: HistoryHandlerOptions): HistoryHan
       return { batchItemFailures: [] };
     } catch (e) {
       const first = records[0]?.dynamodb?.SequenceNumber;
-      logger.error('history: a batch of stream records failed; it is delivered again from its first record', { error: e as Error, records: records.length, first });
+      logger.error('history: a batch of stream records failed; it is delivered again from its first record', { error: (e as Error).message, records: records.length, first });
       return { batchItemFailures: first ? [{ itemIdentifier: first }] : [] };
     }
   };

@@ -4,6 +4,7 @@
  */
 import { isAbsolute, relative, resolve } from 'node:path';
 import { parseMaxPoolSize } from '../lib/plan.js';
+import { DEFAULT_HISTORY_DAYS, parseHistoryDays } from '../lib/history.js';
 
 export interface LocalStackSettings {
   /** API port. */
@@ -22,6 +23,10 @@ export interface LocalStackSettings {
   tableName: string;
   /** Interface the API and the local S3 listen on. */
   host: string;
+  /** How long history entries are kept, in days. */
+  historyDays: number;
+  /** Print every event (history entry) as one JSON line. */
+  eventsLog: boolean;
 }
 
 export const CONFIG_BUCKET = 'pool-config';
@@ -74,6 +79,13 @@ export function settingsFromEnv(env: Env = process.env, cwd = process.cwd()): Lo
     problems.push((e as Error).message);
   }
 
+  let historyDays = DEFAULT_HISTORY_DAYS;
+  try {
+    historyDays = parseHistoryDays(env.HISTORY_DAYS);
+  } catch (e) {
+    problems.push((e as Error).message);
+  }
+
   const dynamodbEndpoint = text('DYNAMODB_ENDPOINT');
   if (dynamodbEndpoint !== undefined && !/^https?:\/\/[^/]+/.test(dynamodbEndpoint)) {
     problems.push(`DYNAMODB_ENDPOINT=${JSON.stringify(dynamodbEndpoint)}: expected a URL such as http://localhost:8000`);
@@ -95,6 +107,8 @@ export function settingsFromEnv(env: Env = process.env, cwd = process.cwd()): Lo
     maxPoolSize,
     tableName,
     host: text('HOST') ?? '0.0.0.0',
+    historyDays,
+    eventsLog: flag('EVENTS_LOG'),
   };
   const named: [string, number][] = [
     ['PORT', settings.port],

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Event } from 'aws-lambda';
 import { type ConfigSyncDeps, type RecordOutcome, type SyncLogger, syncS3Event } from '../functions/config-sync.js';
+import { createHistoryHandler, logPublisher, NO_EVENTS } from '../functions/history.js';
 import { createApp } from '../functions/http/app.js';
 import { createApiServer } from '../functions/http/node-server.js';
 import type { ConfigIssue } from '../lib/config.js';
@@ -19,6 +20,7 @@ import { registerFile } from '../lib/registration.js';
 import type { ConfigResultJson } from '../lib/shapes.js';
 import { PoolStore } from '../lib/store/index.js';
 import { type DynamoDbLocal, localDynamoClient, startDynamoDbLocal } from './dynamodb-local.js';
+import { startHistoryStream } from './history-stream.js';
 import { listenError, localS3Client, startLocalS3 } from './s3.js';
 import { CONFIG_BUCKET, displayPath, type LocalStackSettings } from './settings.js';
 
@@ -115,13 +117,28 @@ export async function startLocalStack(settings: LocalStackSettings, out: StackOu
 
     const client: DynamoDBClient = localDynamoClient(ddb?.endpoint ?? dynamodbEndpoint);
     stops.push(async () => client.destroy());
-    const store = new PoolStore({ client, tableName: settings.tableName });
+    const store = new PoolStore({ client, tableName: settings.tableName, historyDays: settings.historyDays });
     try {
       await store.ensureTable();
     } catch (e) {
       const where = ddb ? 'the embedded DynamoDB Local' : `DYNAMODB_ENDPOINT ${dynamodbEndpoint}`;
       throw new Error(`cannot create or read the table ${settings.tableName} at ${where}: ${(e as Error).message}`, { cause: e });
     }
+
+    // History and events through the history function's own code, fed by DynamoDB Local's stream.
+    const history = await startHistoryStream({
+      endpoint: ddb?.endpoint ?? dynamodbEndpoint,
+      dynamodb: client,
+      tableName: settings.tableName,
+      checkpointFile: settings.inMemory ? undefined : join(settings.dataDir, 'history-stream.json'),
+      handler: createHistoryHandler({
+        store,
+        publisher: settings.eventsLog ? logPublisher((line) => out.info(line)) : NO_EVENTS,
+        logger: { error: (msg: string, extra?: object) => out.error(`${msg}${extra ? ` ${JSON.stringify(extra)}` : ''}`) },
+      }),
+      onError: (message) => out.error(message),
+    });
+    stops.push(() => history.stop());
 
     let registration: ConfigResultJson | undefined;
     if (!settings.listenOnly) registration = await registerPoolsFile(store, settings);

@@ -111,6 +111,7 @@ function printBanner(s: LocalStackSettings, st: RunningStack): void {
       st.embeddedDynamoDb ? (s.inMemory ? 'embedded, in memory (IN_MEMORY=true: nothing is kept)' : `embedded, data in ${s.dataDir}/dynamodb`) : 'from DYNAMODB_ENDPOINT'
     }`,
     `  S3        ${st.s3Endpoint}  bucket ${CONFIG_BUCKET}, path-style, access key ${S3_ACCESS_KEY} / secret ${S3_SECRET_KEY}; .toml uploads are applied`,
+    `  history   read from the table's change stream, kept ${s.historyDays} days; ${s.eventsLog ? 'events are printed here (EVENTS_LOG=true)' : 'EVENTS_LOG=true prints each event'}`,
     `  pools     ${describeRegistration(s, st.registration)}`,
     '',
     'Try:',
@@ -121,6 +122,7 @@ function printBanner(s: LocalStackSettings, st: RunningStack): void {
           `  curl -s -X POST ${st.apiUrl}/v1/pools/${pool}/allocations -H 'content-type: application/json' -d '{"owner":"demo-1"}'`,
           `  npx resource-pool list${cliEndpoint}`,
           `  npx resource-pool allocate ${pool} --owner demo-2${cliEndpoint}`,
+          `  npx resource-pool history ${pool} --owner demo-2${cliEndpoint}`,
         ]),
     `  AWS_ACCESS_KEY_ID=${S3_ACCESS_KEY} AWS_SECRET_ACCESS_KEY=${S3_SECRET_KEY} AWS_REQUEST_CHECKSUM_CALCULATION=when_required \\`,
     `    aws s3 cp site.toml s3://${CONFIG_BUCKET}/site.toml --endpoint-url ${st.s3Endpoint}`,

@@ -248,6 +248,8 @@ describe('local stack settings', () => {
       maxPoolSize: 250_000,
       tableName: 'resource-pools',
       host: '0.0.0.0',
+      historyDays: 400,
+      eventsLog: false,
     });
     expect(settingsFromEnv({ IN_MEMORY: 'true', LISTEN_ONLY: 'TRUE', DATA_DIR: '/d', MAX_POOL_SIZE: '16_777_216' }, '/work')).toMatchObject({
       inMemory: true,
@@ -260,15 +262,16 @@ describe('local stack settings', () => {
   test('every problem is reported at once', () => {
     let error: unknown;
     try {
-      settingsFromEnv({ PORT: '70000', IN_MEMORY: 'yes please', S3_PORT: '8000', MAX_POOL_SIZE: 'lots' });
+      settingsFromEnv({ PORT: '70000', IN_MEMORY: 'yes please', S3_PORT: '8000', MAX_POOL_SIZE: 'lots', HISTORY_DAYS: '0' });
     } catch (e) {
       error = e;
     }
     expect(error).toBeInstanceOf(SettingsError);
     const problems = (error as SettingsError).problems;
-    expect(problems).toHaveLength(4);
+    expect(problems).toHaveLength(5);
     expect(problems).toEqual(
       expect.arrayContaining([
+        expect.stringMatching(/^HISTORY_DAYS must be a whole number of days from 1 to 3650; got "0"/),
         expect.stringMatching(/^PORT="70000"/),
         expect.stringMatching(/^IN_MEMORY="yes please"/),
         expect.stringContaining('MAX_POOL_SIZE'),

@@ -423,6 +423,8 @@ describe('the local stack', () => {
         maxPoolSize: 1000,
         tableName: `paths-${process.pid}-${Date.now()}`,
         host: '127.0.0.1',
+        historyDays: 400,
+        eventsLog: false,
       },
       { info: (l) => lines.push(l), error: (l) => lines.push(l) },
     );
