@@ -260,7 +260,7 @@ if (process.argv[1] && resolve(process.argv[1]) === resolve(import.meta.filename
     log: (line) => process.stderr.write(`${line}\n`),
   });
   const { checkOutput, wrongAnswers, historyMissing, ...counts } = report;
-  process.stdout.write(`${JSON.stringify({ ...counts, wrong_answers: wrongAnswers.length })}\n`);
+  process.stdout.write(`${JSON.stringify({ ...counts, wrong_answers: wrongAnswers.length, history_missing: historyMissing.length })}\n`);
   process.stdout.write(`operations ${report.operations}, kills ${report.kills}, acknowledged ${report.acknowledged}, lost ${report.lost}, duplicated ${report.duplicated}\n`);
   process.stdout.write(checkOutput);
   for (const w of wrongAnswers.slice(0, 10)) process.stdout.write(`wrong answer: ${w}\n`);
