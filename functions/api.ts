@@ -10,6 +10,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import type { Hono } from 'hono';
 import { type APIGatewayProxyResult, handle, type LambdaEvent } from 'hono/aws-lambda';
 import { PoolError } from '../lib/errors.js';
+import { parseHistoryDays } from '../lib/history.js';
 import { parseMaxPoolSize } from '../lib/plan.js';
 import { dynamoClient, PoolStore, type StoreEvents } from '../lib/store/index.js';
 import { Metric, type MetricName, SERVICE_NAME } from '../lib/telemetry.js';
@@ -73,6 +74,8 @@ export interface ApiHandlerOptions {
   client: DynamoDBClient;
   tableName: string;
   maxPoolSize: number;
+  /** How long history entries are kept (a release writes its own). @default DEFAULT_HISTORY_DAYS */
+  historyDays?: number;
   logger?: Logger;
   metrics?: Metrics;
 }
@@ -83,7 +86,7 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
   const logger = options.logger ?? new Logger({ serviceName: SERVICE_NAME });
   const metrics = options.metrics ?? serviceMetrics();
   const tally = new InvocationMetrics();
-  const store = new PoolStore({ client: options.client, tableName: options.tableName, events: meteredEvents(tally) });
+  const store = new PoolStore({ client: options.client, tableName: options.tableName, historyDays: options.historyDays, events: meteredEvents(tally) });
   const serve = lambdaAdapter(createApp({ store, maxPoolSize: options.maxPoolSize, logger }), logger);
 
   return async (event, context) => {
@@ -174,7 +177,7 @@ function jsonErrors(result: APIGatewayProxyStructuredResultV2, logger: Pick<AppL
 function fromEnvironment(): ApiHandler {
   const tableName = process.env.TABLE_NAME;
   if (!tableName) throw new Error('TABLE_NAME is not set: the API handler needs the allocation table name');
-  return createApiHandler({ client: dynamoClient(), tableName, maxPoolSize: parseMaxPoolSize(process.env.MAX_POOL_SIZE) });
+  return createApiHandler({ client: dynamoClient(), tableName, maxPoolSize: parseMaxPoolSize(process.env.MAX_POOL_SIZE), historyDays: parseHistoryDays(process.env.HISTORY_DAYS) });
 }
 
 let built: ApiHandler | undefined;

@@ -30,7 +30,12 @@ export interface ServiceAlarmsProps {
   readonly api: IHttpApi;
   readonly table: AllocationTable;
   readonly deadLetterQueue: IQueue;
+  /** The history function's dead-letter queue, and how far behind the table's stream it runs. */
+  readonly history: { readonly deadLetterQueue: IQueue; readonly iteratorAge: IMetric };
 }
+
+/** History is lagging when the function is this far behind the stream for five minutes running. */
+export const HISTORY_LAG_ALARM_MS = 60_000;
 
 /**
  * The alarms of section 4 of the spec, all to one topic.
@@ -90,6 +95,17 @@ export class ServiceAlarms extends Construct {
       props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: MINUTE }),
       'A config bucket upload failed in config-sync after retries and is parked in the dead-letter queue: it was not applied.',
     );
+    this.any(
+      'HistoryDeadLetters',
+      props.history.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: MINUTE }),
+      'Stream records the history function could not record after its retries are parked in its dead-letter queue: some history entries or events are missing (OPERATIONS.md).',
+    );
+    this.add('HistoryLag', props.history.iteratorAge, {
+      description: `The history function has been more than ${HISTORY_LAG_ALARM_MS / 1000} s behind the table's stream for five minutes: history and events are late (OPERATIONS.md).`,
+      threshold: HISTORY_LAG_ALARM_MS,
+      evaluationPeriods: 5,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
     for (const [name, fn] of Object.entries(props.functions)) {
       this.any(
         `${name}Errors`,

@@ -6,6 +6,7 @@ import {
   type CfnTable,
   Operation,
   ProjectionType,
+  StreamViewType,
   Table,
   TableEncryption,
 } from 'aws-cdk-lib/aws-dynamodb';
@@ -31,13 +32,15 @@ const STORE_OPERATIONS = [
   Operation.PUT_ITEM,
   Operation.UPDATE_ITEM,
   Operation.TRANSACT_WRITE_ITEMS,
+  Operation.BATCH_WRITE_ITEM,
 ] as const;
 
 /**
  * What lib/store/ asks of the table, as IAM actions: reads are GetItem, BatchGetItem and Query (on the
  * table and its indexes); writes are conditional PutItem and UpdateItem and the Put, Update and Delete
- * items of its TransactWriteItems, which IAM authorizes action by action. Nothing else: no Scan, no batch writes, no
- * stream reads (the table has no stream), no table management. test/infra/functions.test.ts derives the same sets
+ * items of its TransactWriteItems, which IAM authorizes action by action. Nothing else: no Scan, no
+ * table management. (The history function's BatchWriteItem of history entries is granted apart, by
+ * infra/history-recorder.ts, and only on keys beginning HIST#; its stream reads by the event source.) test/infra/functions.test.ts derives the same sets
  * from the store's source and fails when they drift apart.
  */
 const STORE_READ_ACTIONS = ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query'];
@@ -63,6 +66,8 @@ export class AllocationTable extends Construct {
       removalPolicy: RemovalPolicy.RETAIN,
       encryption: TableEncryption.AWS_MANAGED,
       timeToLiveAttribute: TABLE_KEYS.ttl,
+      // What history is derived from (infra/history-recorder.ts): both images, to see what changed.
+      stream: StreamViewType.NEW_AND_OLD_IMAGES,
     });
     this.table.addGlobalSecondaryIndex({
       indexName: BY_VALUE_INDEX,

@@ -1,6 +1,7 @@
 import { Annotations, type App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { POOL_NAME_PATTERN, POOL_NAME_RULE } from '../lib/config.js';
+import { MAX_HISTORY_DAYS } from '../lib/history.js';
 import { DEFAULT_MAX_POOL_SIZE, MAX_POOL_SIZE_CEILING } from '../lib/plan.js';
 import { MANAGED_POLICY_MAX_CHARS, poolAccessOutputId, poolAccessPolicyChars } from './caller-policies.js';
 import { loadSitePools } from './site-pools.js';
@@ -18,6 +19,8 @@ export interface ResourcePoolsContext {
   utilizationAlarmPercent?: number | string;
   /** Subscribed to the alarm topic. */
   alarmEmail?: string;
+  /** How long history entries are kept, in days: 1 to MAX_HISTORY_DAYS; default DEFAULT_HISTORY_DAYS (400). */
+  historyDays?: number | string;
   /**
    * Per-pool allocators: `{"tenant-automation": ["vpc-vni", "tenant-vlan"]}` adds one managed policy per
    * name that reads everything and allocates, releases and labels in those pools only. An object in
@@ -118,6 +121,7 @@ export function defineResourcePoolsApp(app: App): ResourcePoolsStack {
     utilizationAlarmPercent: numberContext(app, 'utilizationAlarmPercent', (n) => n > 0 && n <= 100, 'a percent, above 0 and at most 100'),
     alarmEmail,
     poolAccess,
+    historyDays: numberContext(app, 'historyDays', (n) => Number.isInteger(n) && n >= 1 && n <= MAX_HISTORY_DAYS, `a whole number of days from 1 to ${MAX_HISTORY_DAYS}`),
   });
   // What config-sync would report as warnings (e.g. ignored top-level tables), shown by `cdk synth`.
   for (const warning of sitePools?.warnings ?? []) Annotations.of(stack).addInfo(`poolsFile ${poolsFile}: ${warning}`);

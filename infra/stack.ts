@@ -11,6 +11,7 @@ import { ConfigBucket } from './config-bucket.js';
 import { ConfigSync } from './config-sync.js';
 import { ServiceDashboard } from './dashboard.js';
 import { PoolsHttpApi } from './http-api.js';
+import { HistoryRecorder } from './history-recorder.js';
 import { MetricsReporter } from './metrics-reporter.js';
 import { ServiceFunction } from './service-function.js';
 import type { SitePools } from './site-pools.js';
@@ -27,11 +28,13 @@ export interface ResourcePoolsStackProps extends StackProps {
   readonly alarmEmail?: string;
   /** Per-pool allocator policies: a name → the pools it may allocate, release and label in. */
   readonly poolAccess?: Readonly<Record<string, readonly string[]>>;
+  /** How long history entries are kept, in days. @default DEFAULT_HISTORY_DAYS (400) */
+  readonly historyDays?: number;
   /** Of the functions' logs. @default one month */
   readonly logRetention?: RetentionDays;
 }
 
-/** The whole service: table, config bucket, the three functions, the HTTP API, alarms and dashboard. */
+/** The whole service: table, config bucket, the four functions, the HTTP API, alarms and dashboard. */
 export class ResourcePoolsStack extends Stack {
   readonly table: AllocationTable;
   readonly configBucket: ConfigBucket;
@@ -39,6 +42,7 @@ export class ResourcePoolsStack extends Stack {
   readonly apiFunction: ServiceFunction;
   readonly configSync: ConfigSync;
   readonly metricsReporter: MetricsReporter;
+  readonly historyRecorder: HistoryRecorder;
   readonly callerPolicies: CallerPolicies;
   readonly alarmTopic: AlarmTopic;
   readonly alarms: ServiceAlarms;
@@ -83,6 +87,15 @@ export class ResourcePoolsStack extends Stack {
       logRetention: props.logRetention,
     });
 
+    this.historyRecorder = new HistoryRecorder(this, 'HistoryRecorder', {
+      table: this.table,
+      environment,
+      historyDays: props.historyDays,
+      logRetention: props.logRetention,
+    });
+    // The API reads history with the table's other reads, and writes released entries in its releases' transactions.
+    this.apiFunction.function.addEnvironment('HISTORY_DAYS', String(this.historyRecorder.historyDays));
+
     if (props.sitePools) {
       this.sitePoolsUpload = new SitePoolsUpload(this, 'SitePoolsUpload', {
         bucket: this.configBucket.bucket,
@@ -96,6 +109,7 @@ export class ResourcePoolsStack extends Stack {
       Api: this.apiFunction.function,
       ConfigSync: this.configSync.function.function,
       Metrics: this.metricsReporter.function.function,
+      History: this.historyRecorder.function.function,
     };
     this.alarmTopic = new AlarmTopic(this, 'AlarmTopic', { email: props.alarmEmail });
     this.alarms = new ServiceAlarms(this, 'Alarms', {
@@ -106,6 +120,7 @@ export class ResourcePoolsStack extends Stack {
       api: this.api.api,
       table: this.table,
       deadLetterQueue: this.configSync.deadLetterQueue,
+      history: { deadLetterQueue: this.historyRecorder.deadLetterQueue, iteratorAge: this.historyRecorder.metricIteratorAge(Duration.minutes(1)) },
     });
     this.dashboard = new ServiceDashboard(this, 'Dashboard', {
       utilizationPercent,
@@ -131,6 +146,7 @@ export class ResourcePoolsStack extends Stack {
     output('TableName', this.table.table.tableName, 'The allocation table');
     output('ConfigBucketName', this.configBucket.bucket.bucketName, 'Upload pool files (.toml) here to register or grow pools');
     output('DeadLetterQueueUrl', this.configSync.deadLetterQueue.queueUrl, 'Uploads config-sync could not process');
+    output('HistoryDeadLetterQueueUrl', this.historyRecorder.deadLetterQueue.queueUrl, 'Stream records the history function could not record');
     output('AlarmTopicArn', this.alarmTopic.topic.topicArn, 'Every alarm notifies this topic');
     output('DashboardName', this.dashboard.dashboard.dashboardName, 'CloudWatch dashboard');
   }

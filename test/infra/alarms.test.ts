@@ -14,8 +14,8 @@ describe('alarms', () => {
   it('all notify the one alarm topic, on alarm and on recovery', () => {
     for (const s of [base(), site()]) {
       const alarms = Object.values(s.resources).filter((r) => r.Type === 'AWS::CloudWatch::Alarm');
-      // max utilization, exhausted, sync failures, dead letters, 3 function errors, API 5xx, throttles
-      expect(alarms).toHaveLength(9 + (s === site() ? SITE_POOLS.length : 0));
+      // max utilization, exhausted, sync failures, 2 dead-letter queues, history lag, 4 function errors, API 5xx, throttles
+      expect(alarms).toHaveLength(12 + (s === site() ? SITE_POOLS.length : 0));
       for (const a of alarms) {
         expect(a.Properties!.AlarmActions).toEqual([topic(s)]);
         expect(a.Properties!.OKActions).toEqual([topic(s)]);
@@ -90,25 +90,43 @@ describe('alarms', () => {
     }
   });
 
-  it('fire on any message in the dead-letter queue', () => {
-    const [alarm] = alarmsOn(base().resources, 'ApproximateNumberOfMessagesVisible');
-    expect(alarm).toMatchObject({
-      Namespace: 'AWS/SQS',
-      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [base().id(base().stack.configSync.deadLetterQueue), 'QueueName'] } }],
+  it('fire on any message in either dead-letter queue (config-sync, history)', () => {
+    const alarms = alarmsOn(base().resources, 'ApproximateNumberOfMessagesVisible');
+    expect(alarms).toHaveLength(2);
+    const queues = [base().stack.configSync.deadLetterQueue, base().stack.historyRecorder.deadLetterQueue];
+    for (const [i, queue] of queues.entries()) {
+      expect(alarms[i]).toMatchObject({
+        Namespace: 'AWS/SQS',
+        Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [base().id(queue), 'QueueName'] } }],
+        Statistic: 'Maximum',
+        Period: 60,
+        Threshold: 1,
+        TreatMissingData: 'notBreaching',
+      });
+    }
+  });
+
+  it('fire when the history function stays a minute behind the table stream for five minutes', () => {
+    const [lag, ...rest] = alarmsOn(base().resources, 'IteratorAge');
+    expect(rest).toEqual([]);
+    expect(lag).toMatchObject({
+      Namespace: 'AWS/Lambda',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: base().id(base().stack.historyRecorder.function.function) } }],
       Statistic: 'Maximum',
       Period: 60,
-      Threshold: 1,
+      Threshold: 60_000,
+      EvaluationPeriods: 5,
       TreatMissingData: 'notBreaching',
     });
   });
 
   it('fire on errors of each function', () => {
     const alarms = alarmsOn(base().resources, 'Errors');
-    const fns = [base().stack.apiFunction, base().stack.configSync.function, base().stack.metricsReporter.function];
+    const fns = [base().stack.apiFunction, base().stack.configSync.function, base().stack.metricsReporter.function, base().stack.historyRecorder.function];
     expect(alarms.map((a) => (a.Dimensions as Json[])[0].Value)).toEqual(
       expect.arrayContaining(fns.map((f) => ({ Ref: base().id(f.function) }))),
     );
-    expect(alarms).toHaveLength(3);
+    expect(alarms).toHaveLength(4);
     for (const a of alarms) {
       expect(a).toMatchObject({ Namespace: 'AWS/Lambda', Statistic: 'Sum', Period: 60, Threshold: 1, TreatMissingData: 'notBreaching' });
     }

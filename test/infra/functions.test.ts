@@ -3,7 +3,7 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { afterAll, describe, expect, it } from 'vitest';
 import { METRICS_NAMESPACE } from '../../lib/telemetry.js';
-import { asList, base, type Json, removeOutdirs, site, type Synthesized } from '../support/infra-app.js';
+import { asList, base, type Json, removeOutdirs, site, synth, type Synthesized } from '../support/infra-app.js';
 import { allStatements, type RolePermissions, rolePermissions, storeActions } from '../support/infra-iam.js';
 
 afterAll(removeOutdirs);
@@ -56,7 +56,10 @@ describe('functions', () => {
     const bucket = base().id(base().stack.configBucket.bucket);
     const dlq = base().id(base().stack.configSync.deadLetterQueue);
 
-    const { reads, writes } = storeActions();
+    const { reads, writes: storeWrites } = storeActions();
+    // BatchWriteItem writes history entries only (lib/store/history.ts): the history function's, granted apart (below).
+    expect(storeWrites).toContain('dynamodb:BatchWriteItem');
+    const writes = storeWrites.filter((w) => w !== 'dynamodb:BatchWriteItem');
     const dynamodb = (p: RolePermissions) => [...p.actions].filter((a) => a.startsWith('dynamodb:')).sort();
     const tableAndIndex = [`\${${table}.Arn}`, `\${${table}.Arn}/index/*`];
 
@@ -95,6 +98,60 @@ describe('functions', () => {
         ['logs:CreateLogStream', 'logs:PutLogEvents'].map((a) => `${a} on \${${base().id(fn.logGroup)}.Arn}`),
       );
     }
+  });
+
+  it('let the history function write history entries only, read its table stream, and put events of its own source on the default bus', () => {
+    const s = base();
+    const recorder = s.stack.historyRecorder;
+    const fnId = s.id(recorder.function.function);
+    const props = s.resources[fnId].Properties!;
+    expect(((props.Environment as Json).Variables as Json)).toMatchObject({ TABLE_NAME: { Ref: s.id(s.stack.table.table) }, HISTORY_DAYS: '400', EVENT_BUS_NAME: 'default' });
+    const roleId = ((props.Role as Json)['Fn::GetAtt'] as string[])[0];
+    const statements = allStatements(s.resources)
+      .filter(({ resource }) => asList(s.resources[resource].Properties!.Roles).some((x) => (x as Json).Ref === roleId))
+      .map(({ statement }) => statement);
+    const table = s.id(s.stack.table.table);
+    const actionsOf = (st: Json) => asList(st.Action as string | string[]).sort();
+    const writes = statements.find((st) => actionsOf(st).includes('dynamodb:BatchWriteItem'))!;
+    expect(actionsOf(writes)).toEqual(['dynamodb:BatchWriteItem', 'dynamodb:PutItem']);
+    expect(writes.Resource).toEqual({ 'Fn::GetAtt': [table, 'Arn'] });
+    expect(writes.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['HIST#*'] } });
+    const events = statements.find((st) => actionsOf(st).includes('events:PutEvents'))!;
+    expect(actionsOf(events)).toEqual(['events:PutEvents']);
+    expect(JSON.stringify(events.Resource)).toContain(':event-bus/default');
+    expect(events.Condition).toEqual({ StringEquals: { 'events:source': 'resource-pools' } });
+    // Nothing else of DynamoDB but the stream reads the event source grants.
+    const dynamodb = statements.flatMap(actionsOf).filter((a) => a.startsWith('dynamodb:')).sort();
+    expect(dynamodb).toEqual(['dynamodb:BatchWriteItem', 'dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator', 'dynamodb:ListStreams', 'dynamodb:PutItem']);
+    const streamReads = statements.find((st) => actionsOf(st).includes('dynamodb:GetRecords'))!;
+    expect(streamReads.Resource).toEqual({ 'Fn::GetAtt': [table, 'StreamArn'] });
+
+    // The stream, the filters (allocation records and history entries only), the retries and the dead-letter queue.
+    expect(s.resources[table].Properties!.StreamSpecification).toEqual({ StreamViewType: 'NEW_AND_OLD_IMAGES' });
+    const [mapping, ...others] = Object.values(s.resources).filter((r) => r.Type === 'AWS::Lambda::EventSourceMapping');
+    expect(others).toEqual([]);
+    expect(mapping.Properties).toMatchObject({
+      FunctionName: { Ref: fnId },
+      EventSourceArn: { 'Fn::GetAtt': [table, 'StreamArn'] },
+      StartingPosition: 'TRIM_HORIZON',
+      BisectBatchOnFunctionError: true,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      MaximumRetryAttempts: 10,
+      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [s.id(recorder.deadLetterQueue), 'Arn'] } } },
+    });
+    const patterns = ((mapping.Properties!.FilterCriteria as Json).Filters as Json[]).map((f) => JSON.parse(f.Pattern as string));
+    expect(patterns).toEqual([
+      { dynamodb: { Keys: { pk: { S: [{ prefix: 'HOLD#' }] } } } },
+      { dynamodb: { Keys: { pk: { S: [{ prefix: 'HIST#' }] } } } },
+    ]);
+  });
+
+  it('pass context historyDays on as HISTORY_DAYS, to the history and API functions; refuse days out of range', () => {
+    const s = synth({ historyDays: 30 });
+    for (const fn of [s.stack.historyRecorder.function.function, s.stack.apiFunction.function]) {
+      expect(((s.resources[s.id(fn)].Properties!.Environment as Json).Variables as Json).HISTORY_DAYS).toBe('30');
+    }
+    for (const bad of [0, 3651, 'forever', 1.5]) expect(() => synth({ historyDays: bad })).toThrow(/context historyDays must be a whole number of days from 1 to 3650/);
   });
 
   it('grant no `*` action and no service-wide `service:*` action anywhere', () => {

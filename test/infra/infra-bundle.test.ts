@@ -34,6 +34,7 @@ beforeAll(() => {
     api: stack.apiFunction,
     'config-sync': stack.configSync.function,
     metrics: stack.metricsReporter.function,
+    history: stack.historyRecorder.function,
   };
   for (const [name, fn] of Object.entries(functions)) {
     const logicalId = stack.resolve((fn.function.node.defaultChild as CfnElement).logicalId) as string;
