@@ -255,7 +255,18 @@ export async function allocateBatch(ctx: StoreContext, reqs: readonly Allocation
   try {
     while (pacing.more()) {
       const placed = await plan();
-      if (failures.length > 0) throw batchFailed(failures, NOTHING);
+      if (failures.length > 0) {
+        // A value taken, no room left: by these very owners, perhaps (an identical batch, a single
+        // allocation of the same owner)? Their records say, as a single allocation asks before VALUE_IN_USE.
+        const now = await readHoldings(ctx, reqs, budget);
+        const moved = items.filter((i) => !i.held && now[i.index]);
+        if (moved.length === 0) throw batchFailed(failures, NOTHING);
+        failures.length = 0;
+        for (const item of moved) learn(item, now[item.index]);
+        if (failures.length > 0) throw batchFailed(failures, NOTHING);
+        pacing.reread();
+        continue;
+      }
       if (placed.size === 0) return answer([]);
 
       const at = ctx.isoNow();

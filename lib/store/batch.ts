@@ -48,7 +48,7 @@ export async function readBatch(ctx: StoreContext, items: readonly BatchItem[], 
   });
   const named = failures.map((f) => f.index);
   const pools = [...new Set(items.filter((_, i) => !named.includes(i)).map((i) => i.pool))];
-  const read = await Promise.all(pools.map((pool) => readPool(ctx, pool, budget, items.filter((i) => i.pool === pool).map((i) => holdingKey(i.pool, i.owner)))));
+  const read = await Promise.all(pools.map((pool) => readPool(ctx, pool, budget, items.filter((i, index) => i.pool === pool && !named.includes(index)).map((i) => holdingKey(i.pool, i.owner)))));
   const views = new Map<string, PoolView>();
   const holdings: (HoldingItem | undefined)[] = new Array(items.length).fill(undefined);
   pools.forEach((pool, p) => {
@@ -68,10 +68,8 @@ export async function readBatch(ctx: StoreContext, items: readonly BatchItem[], 
 
 /** The owners' records as they now stand, by index (strongly consistent, one BatchGetItem). */
 export async function readHoldings(ctx: StoreContext, items: readonly BatchItem[], budget: Budget): Promise<(HoldingItem | undefined)[]> {
-  const got = await ctx.table.batchGet(
-    items.map((i) => holdingKey(i.pool, i.owner)),
-    budget,
-  );
+  const keys = new Map(items.map((i) => [JSON.stringify([i.pool, i.owner]), holdingKey(i.pool, i.owner)]));
+  const got = await ctx.table.batchGet([...keys.values()], budget);
   return items.map((i) => {
     const found = itemWithKey(got, holdingKey(i.pool, i.owner));
     return found ? decodeHolding(found) : undefined;

@@ -130,7 +130,7 @@ export function releasedEntry(h: HoldingItem, how: { at: string; by: string; req
 
 /** Reads the chunks not read yet (a never-written one is wholly free: undefined). */
 export async function readMissing(ctx: StoreContext, pool: string, chunks: Map<number, ChunkItem | undefined>, wanted: readonly number[], budget: Budget): Promise<void> {
-  const missing = wanted.filter((c) => !chunks.has(c));
+  const missing = [...new Set(wanted)].filter((c) => !chunks.has(c));
   if (missing.length === 0) return;
   for (const c of missing) chunks.set(c, undefined);
   for (const item of await ctx.table.batchGet(missing.map((c) => chunkKey(pool, c)), budget)) {
