@@ -2,7 +2,9 @@
  * Crash proof: clients allocate and release over HTTP against the local stack while the whole stack
  * (API and DynamoDB Local) is SIGKILLed again and again and restarted on the same data. Afterwards
  * every allocation a client saw acknowledged must be there with its owner, nothing may be held twice,
- * and `resource-pool check` must find no disagreement.
+ * `resource-pool check` must find no disagreement, and every acknowledged allocation and release must
+ * have its history entry (derived from the table's change stream, which the restarted stack reads on
+ * from where it was).
  *
  *   npm run crash [-- --kills 10 --clients 16 --seconds-between-kills 4]
  *
@@ -46,6 +48,11 @@ export interface CrashReport {
   checkOk: boolean;
   checkOutput: string;
   heldAtEnd: number;
+  /** Acknowledged allocations (distinct owner and value) and releases, each of which must have its entry. */
+  historyExpected: number;
+  historyFound: number;
+  /** The first few acknowledged operations whose entry is missing. */
+  historyMissing: string[];
 }
 
 type OwnerState =
@@ -79,7 +86,13 @@ export async function runCrash(options: CrashOptions): Promise<CrashReport> {
     checkOk: false,
     checkOutput: '',
     heldAtEnd: 0,
+    historyExpected: 0,
+    historyFound: 0,
+    historyMissing: [],
   };
+  /** `owner@value` of every acknowledged allocation, and per owner how many releases were acknowledged. */
+  const allocatedSeen = new Set<string>();
+  const releasesSeen = new Map<string, number>();
   const owners = new Map<string, OwnerState>();
   for (let c = 0; c < options.clients; c++) for (let o = 0; o < options.ownersPerClient; o++) owners.set(`c${c}-o${o}`, { kind: 'free' });
 
@@ -125,9 +138,11 @@ export async function runCrash(options: CrashOptions): Promise<CrashReport> {
       if (allocating && (res.status === 201 || res.status === 200)) {
         owners.set(owner, { kind: 'held', value: Number(body?.value) });
         report.acknowledged++;
+        allocatedSeen.add(`${owner}@${Number(body?.value)}`);
       } else if (!allocating && res.status === 204) {
         owners.set(owner, { kind: 'free' });
         report.releasesAcknowledged++;
+        releasesSeen.set(owner, (releasesSeen.get(owner) ?? 0) + 1);
       } else if (!allocating && res.status === 404 && (body?.error as { code?: string })?.code === 'NOT_ALLOCATED') {
         // Holding nothing: right after an unanswered release; lost if we had it acknowledged.
         if (state.kind === 'held') report.lost++;
@@ -177,6 +192,8 @@ export async function runCrash(options: CrashOptions): Promise<CrashReport> {
     for (const v of held.values()) byValue.set(v, (byValue.get(v) ?? 0) + 1);
     report.duplicated = [...byValue.values()].filter((n) => n > 1).length;
 
+    await reconcileHistory(api, allocatedSeen, releasesSeen, report);
+
     const cli = resolve(import.meta.dirname, '../bin/resource-pool.js');
     try {
       const { stdout } = await promisify(execFile)(process.execPath, [cli, 'check', '--endpoint', api], { encoding: 'utf8' });
@@ -194,6 +211,40 @@ export async function runCrash(options: CrashOptions): Promise<CrashReport> {
   }
 }
 
+/**
+ * Every acknowledged allocation has an `allocated` entry with its owner and value, and every owner has
+ * at least as many `released` entries as releases it saw acknowledged. Entries of allocations come
+ * through the change stream a moment later: waited for, up to 30 s.
+ */
+async function reconcileHistory(api: string, allocated: Set<string>, releases: Map<string, number>, report: CrashReport): Promise<void> {
+  report.historyExpected = allocated.size + [...releases.values()].reduce((a, b) => a + b, 0);
+  const until = Date.now() + 30_000;
+  for (;;) {
+    const found = new Set<string>();
+    const released = new Map<string, number>();
+    let cursor: string | null = null;
+    do {
+      const page = (await (await fetch(`${api}/v1/pools/${POOL}/history?limit=1000${cursor ? `&cursor=${cursor}` : ''}`)).json()) as {
+        history: { owner: string; value: number; event: string }[];
+        next_cursor: string | null;
+      };
+      for (const e of page.history) {
+        if (e.event === 'allocated') found.add(`${e.owner}@${e.value}`);
+        if (e.event === 'released') released.set(e.owner, (released.get(e.owner) ?? 0) + 1);
+      }
+      cursor = page.next_cursor;
+    } while (cursor);
+    const missing = [
+      ...[...allocated].filter((a) => !found.has(a)).map((a) => `allocated ${a}`),
+      ...[...releases].filter(([o, n]) => (released.get(o) ?? 0) < n).map(([o, n]) => `released ${o} (${released.get(o) ?? 0} of ${n})`),
+    ];
+    report.historyFound = report.historyExpected - missing.length;
+    report.historyMissing = missing.slice(0, 10);
+    if (missing.length === 0 || Date.now() > until) return;
+    await sleep(500);
+  }
+}
+
 function option(args: string[], name: string, fallback: number): number {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? Number(args[i + 1]) : fallback;
@@ -208,11 +259,12 @@ if (process.argv[1] && resolve(process.argv[1]) === resolve(import.meta.filename
     msBetweenKills: option(args, 'seconds-between-kills', 4) * 1000,
     log: (line) => process.stderr.write(`${line}\n`),
   });
-  const { checkOutput, wrongAnswers, ...counts } = report;
-  process.stdout.write(`${JSON.stringify({ ...counts, wrong_answers: wrongAnswers.length })}\n`);
+  const { checkOutput, wrongAnswers, historyMissing, ...counts } = report;
+  process.stdout.write(`${JSON.stringify({ ...counts, wrong_answers: wrongAnswers.length, history_missing: historyMissing.length })}\n`);
   process.stdout.write(`operations ${report.operations}, kills ${report.kills}, acknowledged ${report.acknowledged}, lost ${report.lost}, duplicated ${report.duplicated}\n`);
   process.stdout.write(checkOutput);
   for (const w of wrongAnswers.slice(0, 10)) process.stdout.write(`wrong answer: ${w}\n`);
-  const ok = report.lost === 0 && report.duplicated === 0 && report.resurrected === 0 && wrongAnswers.length === 0 && report.checkOk;
+  for (const m of report.historyMissing) process.stdout.write(`history missing: ${m}\n`);
+  const ok = report.lost === 0 && report.duplicated === 0 && report.resurrected === 0 && wrongAnswers.length === 0 && report.checkOk && report.historyFound === report.historyExpected;
   process.exitCode = ok ? 0 : 1;
 }

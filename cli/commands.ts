@@ -1,11 +1,11 @@
 /**
- * The commands that talk to the API: list, show, allocate, allocations, label, owner, who, release, grow, syncs,
+ * The commands that talk to the API: list, show, allocate, allocations, label, owner, history, who, release, grow, syncs,
  * check. Each one is request → answer → table (or, with --json, the API's own JSON, so scripts see the
  * contract's shapes). Error messages point at CLI commands, not at HTTP routes.
  */
 import { readFile } from 'node:fs/promises';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import type { AllocationJson, ConfigResultJson, PoolJson } from '../lib/shapes.js';
+import type { AllocationJson, ConfigResultJson, HistoryEntryJson, PoolJson } from '../lib/shapes.js';
 import type { CheckReport, SyncRecord } from '../lib/model.js';
 import { ApiClient, ApiError, DEFAULT_ENDPOINT, EndpointError, segment, SigningError, UnreachableError } from './client.js';
 import { EXIT_API_ERROR, EXIT_CODES_HELP, EXIT_INVALID, EXIT_UNREACHABLE, EXIT_USAGE } from './exit-codes.js';
@@ -275,6 +275,33 @@ async function owner(name: string, opts: ApiOptions): Promise<void> {
   out(renderTable(['Pool', 'Value', 'Size', 'Labels', 'Allocated'], held.map((a) => [a.pool, valueText(a), sizeText(a), labelsText(a.labels), a.allocated_at])));
 }
 
+/**
+ * `history <pool> [--value V | --owner O] [--since T] [--until T] [--limit N]`: newest first, every
+ * page (following next_cursor), or the newest N entries.
+ */
+async function history(pool: string, opts: ApiOptions & { value?: string | number; owner?: string; since?: string; until?: string; limit?: number }): Promise<void> {
+  if (opts.value !== undefined && opts.owner !== undefined) throw new CliError('USAGE', 'give --value or --owner, not both', EXIT_USAGE);
+  const path =
+    opts.value !== undefined
+      ? `/v1/pools/${segment(pool)}/allocations/${segment(pathValue(opts.value))}/history`
+      : opts.owner !== undefined
+        ? `/v1/pools/${segment(pool)}/owners/${segment(opts.owner)}/history`
+        : `/v1/pools/${segment(pool)}/history`;
+  const api = client(opts);
+  const all: HistoryEntryJson[] = [];
+  let cursor: string | null = null;
+  do {
+    const want = opts.limit === undefined ? 1000 : Math.min(1000, opts.limit - all.length);
+    const { body } = await api.request({ method: 'GET', path, query: { limit: String(want), cursor: cursor ?? undefined, since: opts.since, until: opts.until } });
+    const page = body as { history: HistoryEntryJson[]; next_cursor: string | null };
+    all.push(...page.history);
+    cursor = page.next_cursor;
+  } while (cursor && (opts.limit === undefined || all.length < opts.limit));
+  if (opts.json) return printJson({ history: all, next_cursor: null });
+  if (all.length === 0) return out(`No history${opts.value !== undefined ? ` of ${opts.value}` : opts.owner !== undefined ? ` of ${opts.owner}` : ''} in ${pool}${opts.since ? ` since ${opts.since}` : ''}.`);
+  out(renderTable(['At', 'Event', 'Value', 'Owner', 'By', 'Labels'], all.map((e) => [e.at, e.event.replace('_', ' '), valueText(e), e.owner, e.by, labelsText(e.labels)])));
+}
+
 /** `--label key=value`, repeatable, collected into one map. */
 function labelOption(text: string, previous: Record<string, string> = {}): Record<string, string> {
   const eq = text.indexOf('=');
@@ -480,6 +507,20 @@ Example:
     .addHelpText('after', '\nExample:\n  $ resource-pool owner vpc-42')
     .action(action('owner', owner));
 
+  apiCommand(program, 'history')
+    .description('who held what and when in a pool, newest first: every allocation, release and label change with its caller (follows next_cursor)')
+    .argument('<pool>', 'pool name')
+    .option('--value <value>', 'only this value (any value of a block finds the block)', valueArgument)
+    .option('--owner <owner>', 'only what this owner held in the pool')
+    .option('--since <time>', 'only entries at or after this ISO 8601 time, e.g. 2026-11-24 or 2026-11-24T08:00:00Z')
+    .option('--until <time>', 'only entries at or before this ISO 8601 time')
+    .option('--limit <n>', 'only the newest n entries', positiveInt)
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ resource-pool history lo-ip --value 10.180.62.5 --since 2026-11-24   # who held it last week\n  $ resource-pool history vpc-vni --owner vpc-42\n  $ resource-pool history vpc-vni --limit 20 --json | jq -r \'.history[] | "\\(.at) \\(.event) \\(.owner)"\'',
+    )
+    .action(action('history', history));
+
   apiCommand(program, 'who')
     .description('who holds a value; a value inside a block answers the whole block')
     .argument('<pool>', 'pool name')
@@ -519,7 +560,7 @@ Example:
     .addHelpText('after', '\nExample:\n  $ resource-pool check || echo "pools need attention"')
     .action(action('check', check));
 
-  for (const name of ['list', 'show', 'allocate', 'allocations', 'label', 'owner', 'who', 'release', 'grow', 'syncs', 'check']) {
+  for (const name of ['list', 'show', 'allocate', 'allocations', 'label', 'owner', 'history', 'who', 'release', 'grow', 'syncs', 'check']) {
     program.commands.find((c) => c.name() === name)?.addHelpText('after', EXIT_CODES_HELP);
   }
 }

@@ -5,7 +5,7 @@
 import { POOL_NAME_PATTERN, POOL_NAME_RULE } from '../../lib/config.js';
 import { PoolError } from '../../lib/errors.js';
 import { registerFile } from '../../lib/registration.js';
-import { allocationJson, poolJson } from '../../lib/shapes.js';
+import { allocationJson, historyJson, poolJson } from '../../lib/shapes.js';
 import { parseBlockValue, requestedSize } from '../../lib/blocks.js';
 import type { SizeInput, SyncRecord, ValueInput } from '../../lib/model.js';
 import { parsePathValue } from '../../lib/values.js';
@@ -22,7 +22,10 @@ import {
   ConfigResult,
   DEFAULT_LIMIT,
   encodeCursor,
+  encodeHistoryCursor,
   Health,
+  HistoryPage,
+  HistoryQuery,
   LabelsPatch,
   ListQuery,
   OwnerHoldings,
@@ -53,6 +56,14 @@ const fromPath =
   (text: string): ValueInput =>
   (type) =>
     parsePathValue(type, text);
+
+function historyPage(page: { entries: Parameters<typeof historyJson>[0][]; next?: string }) {
+  return { history: page.entries.map(historyJson), next_cursor: page.next === undefined ? null : encodeHistoryCursor(page.next) };
+}
+
+const historyBounds = (q: { limit?: number; cursor?: string; since?: string; until?: string }) => ({ limit: q.limit ?? DEFAULT_LIMIT, after: q.cursor, since: q.since, until: q.until });
+
+const HISTORY_NOTE = 'Entries are kept HISTORY_DAYS days (400 by default) and appear within seconds of what they record (they are derived from the table\'s change stream).';
 
 function syncJson(s: SyncRecord) {
   return {
@@ -251,6 +262,54 @@ export const routes: Route[] = [
     errors: ['INVALID_ARGUMENT', 'UNAVAILABLE'],
     async handle({ params }, c, deps) {
       return c.json({ allocations: (await deps.store.ownerHoldings(params.owner)).map(allocationJson) }, 200);
+    },
+  }),
+
+  defineRoute({
+    method: 'get',
+    path: '/v1/pools/{pool}/allocations/{value}/history',
+    operationId: 'getValueHistory',
+    summary: 'Who held a value, and when, newest first',
+    description: `Every allocation, release and label change of the value, or of a block that covered it. ${HISTORY_NOTE}`,
+    tags: ['history'],
+    params: ValueParams,
+    query: HistoryQuery,
+    responses: { 200: { description: 'One page of entries.', schema: HistoryPage } },
+    errors: ['INVALID_ARGUMENT', 'VALUE_NOT_IN_POOL', 'POOL_NOT_FOUND', 'UNAVAILABLE'],
+    async handle({ params, query }, c, deps) {
+      return c.json(historyPage(await deps.store.history({ pool: poolName(params.pool), value: fromPath(params.value), ...historyBounds(query) })), 200);
+    },
+  }),
+
+  defineRoute({
+    method: 'get',
+    path: '/v1/pools/{pool}/owners/{owner}/history',
+    operationId: 'getOwnerHistory',
+    summary: 'What an owner held in the pool, and when, newest first',
+    description: HISTORY_NOTE,
+    tags: ['history'],
+    params: OwnerParams,
+    query: HistoryQuery,
+    responses: { 200: { description: 'One page of entries.', schema: HistoryPage } },
+    errors: ['INVALID_ARGUMENT', 'POOL_NOT_FOUND', 'UNAVAILABLE'],
+    async handle({ params, query }, c, deps) {
+      return c.json(historyPage(await deps.store.history({ pool: poolName(params.pool), owner: params.owner, ...historyBounds(query) })), 200);
+    },
+  }),
+
+  defineRoute({
+    method: 'get',
+    path: '/v1/pools/{pool}/history',
+    operationId: 'getPoolHistory',
+    summary: "The pool's timeline, newest first",
+    description: HISTORY_NOTE,
+    tags: ['history'],
+    params: PoolParams,
+    query: HistoryQuery,
+    responses: { 200: { description: 'One page of entries.', schema: HistoryPage } },
+    errors: ['INVALID_ARGUMENT', 'POOL_NOT_FOUND', 'UNAVAILABLE'],
+    async handle({ params, query }, c, deps) {
+      return c.json(historyPage(await deps.store.history({ pool: poolName(params.pool), ...historyBounds(query) })), 200);
     },
   }),
 

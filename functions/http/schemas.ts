@@ -12,6 +12,7 @@ import { LABEL_KEY_RULE, LABEL_VALUE_RULE, labelIssue, MAX_LABELS, parseLabelFil
 import { INTEGER_KINDS, KINDS_TEXT } from '../../lib/kinds.js';
 import { POOL_NAME_PATTERN, POOL_NAME_RULE } from '../../lib/config.js';
 import { OWNER_PATTERN, OWNER_RULE } from '../../lib/shapes.js';
+import { parseIsoTime } from '../../lib/history.js';
 import { INTEGER_LIMIT, parseAddress, POOL_TYPES } from '../../lib/values.js';
 
 /** Component schemas of the OpenAPI document, by name. */
@@ -164,6 +165,47 @@ export const ListQuery = z.object({
   label: z.array(LabelFilterText).optional().meta({ description: 'Only allocations carrying this label (key:value); repeatable, all must match.' }),
 });
 
+/**
+ * A history cursor: the sort key of the last entry handed out (its time, event, request id and
+ * owner), in base64url. Anything that is not such a key is refused.
+ */
+const HISTORY_KEY = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z#[a-z_]{1,20}#[A-Za-z0-9.-]{1,80}#[!-~]{1,256}$/;
+
+export function encodeHistoryCursor(lastKey: string): string {
+  return Buffer.from(lastKey, 'latin1').toString('base64url');
+}
+
+const HistoryCursor = z
+  .string()
+  .transform((text, ctx) => {
+    if (text === '') return undefined;
+    const key = /^[A-Za-z0-9_-]{1,600}$/.test(text) ? Buffer.from(text, 'base64url').toString('latin1') : '';
+    if (HISTORY_KEY.test(key) && encodeHistoryCursor(key) === text) return key;
+    ctx.addIssue({ code: 'custom', input: text, message: `is not a cursor this API handed out; use next_cursor of the previous page as it is; got ${shown(text)}` });
+    return z.NEVER;
+  })
+  .meta({ description: 'next_cursor of the previous page; absent or empty for the first page.' });
+
+const IsoTime = z
+  .string()
+  .transform((text, ctx) => {
+    if (text === '') return undefined;
+    try {
+      return parseIsoTime('', text);
+    } catch {
+      ctx.addIssue({ code: 'custom', input: text, message: `must be an ISO 8601 time such as 2026-11-22 or 2026-11-22T10:00:00Z; got ${shown(text)}` });
+      return z.NEVER;
+    }
+  })
+  .register(documentedAs, { schema: { type: 'string', format: 'date-time', examples: ['2026-11-22T10:00:00Z'] } });
+
+export const HistoryQuery = z.object({
+  limit: Limit.optional(),
+  cursor: HistoryCursor.optional(),
+  since: IsoTime.optional().meta({ description: 'Only entries at or after this time (ISO 8601).' }),
+  until: IsoTime.optional().meta({ description: 'Only entries at or before this time (ISO 8601).' }),
+});
+
 export const ReleaseQuery = z.object({
   owner: Owner.meta({ description: 'The owner releasing the value: only the owner of a value may release it.' }),
 });
@@ -290,6 +332,24 @@ export const Allocation = z
 export const OwnerHoldings = z
   .strictObject({ allocations: z.array(Allocation) })
   .register(components, { id: 'OwnerHoldings', description: 'What an owner holds in every pool, by pool name.' });
+
+export const HistoryEntry = z
+  .strictObject({
+    pool: z.string(),
+    value: JsonValue,
+    size: Count,
+    owner: z.string(),
+    event: z.enum(['allocated', 'released', 'labels_changed', 'expired', 'imported', 'repaired']),
+    at: Timestamp,
+    by: z.string().meta({ description: 'Who did it: the IAM principal ARN behind API Gateway, "local" on the local stack, "startup" or "config-sync"; "unknown" when not recorded.' }),
+    request_id: z.string().meta({ description: 'The request that did it; every item of one batch shares it.' }),
+    labels: z.record(z.string(), z.string()).meta({ description: 'The labels the allocation carried after the event.' }),
+  })
+  .register(components, { id: 'HistoryEntry' });
+
+export const HistoryPage = z
+  .strictObject({ history: z.array(HistoryEntry), next_cursor: z.string().nullable() })
+  .register(components, { id: 'HistoryPage', description: 'Newest first; next_cursor is null on the last page. A page may be short and still have a next one.' });
 
 export const AllocationPage = z
   .strictObject({ allocations: z.array(Allocation), next_cursor: z.string().nullable() })

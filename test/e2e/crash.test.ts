@@ -5,7 +5,7 @@
 import { expect, test } from 'vitest';
 import { runCrash } from '../../bench/crash.js';
 
-test('SIGKILL of the whole stack under load: nothing acknowledged is lost, nothing is held twice', { timeout: 240_000 }, async () => {
+test('SIGKILL of the whole stack under load: nothing acknowledged is lost, nothing is held twice, nothing lacks its history entry', { timeout: 240_000 }, async () => {
   const report = await runCrash({ kills: 3, clients: 8, ownersPerClient: 6, msBetweenKills: 3000 });
   const { checkOutput, ...counts } = report;
   console.log(`crash: ${JSON.stringify(counts)}`);
@@ -16,4 +16,8 @@ test('SIGKILL of the whole stack under load: nothing acknowledged is lost, nothi
   expect(report.resurrected).toBe(0);
   expect(report.duplicated).toBe(0);
   expect(report.checkOk, checkOutput).toBe(true);
+  // Every acknowledged allocation and release has its history entry after the restarts.
+  expect(report.historyExpected).toBeGreaterThan(50);
+  expect(report.historyMissing).toEqual([]);
+  expect(report.historyFound).toBe(report.historyExpected);
 });

@@ -149,12 +149,12 @@ describe('npm start', { timeout: STACK_TEST_TIMEOUT_MS }, () => {
     expect(stack.output()).toContain('stopped');
   });
 
-  test('allocations survive a SIGKILL of the server and a restart on the same DATA_DIR', async () => {
+  test('allocations and their history survive a SIGKILL of the server and a restart on the same DATA_DIR; EVENTS_LOG prints events', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'rp-stack-data-'));
     tempDirs.push(dataDir);
     const p = await ports();
     const api = `http://127.0.0.1:${p.api}`;
-    const first = launch(p, { DATA_DIR: dataDir });
+    const first = launch(p, { DATA_DIR: dataDir, EVENTS_LOG: 'true' });
     await waitForHealth(first, api);
 
     const requests: [string, Record<string, unknown>][] = [
@@ -174,6 +174,9 @@ describe('npm start', { timeout: STACK_TEST_TIMEOUT_MS }, () => {
 
     // A crash: the server process dies at once, without running any shutdown code.
     await eventually('the banner', async () => (first.output().includes('Stop with Ctrl-C') ? true : undefined));
+    expect(first.output()).toMatch(/^ {2}history {3}read from the table's change stream, kept 400 days; events are printed here/m);
+    // One JSON line per event; the SIGKILL may come before every one is printed (they are not lost: see below).
+    await eventually('an event line', async () => (/^\{"source":"resource-pools","detail-type":"Allocation Allocated"/m.test(first.output()) ? true : undefined));
     process.kill(first.serverPid(), 'SIGKILL');
     await first.exited;
     // Java runs under a guard that stops it when the server's pipe closes: no orphan keeps the port.
@@ -188,6 +191,14 @@ describe('npm start', { timeout: STACK_TEST_TIMEOUT_MS }, () => {
       expect(body).toEqual(a);
     }
     expect((await getJson<PoolBody>(`${api}/v1/pools/vpc-vni`)).body.used).toBe(3);
+    // Every allocation has exactly one history entry, whether the killed stack recorded it or the restarted one did.
+    for (const a of allocations) {
+      const entries = await eventually(`the history of ${a.owner}`, async () => {
+        const { body } = await getJson<{ history: { event: string; value: unknown; by: string }[] }>(`${api}/v1/pools/${a.pool}/owners/${encodeURIComponent(a.owner)}/history`);
+        return body.history.length > 0 ? body.history : undefined;
+      });
+      expect(entries).toEqual([expect.objectContaining({ event: 'allocated', value: a.value, by: 'local' })]);
+    }
     // The restart registered config/pools.toml again: additive, so nothing changed.
     expect((await getJson<SyncsBody>(`${api}/v1/config/syncs`)).body.syncs[0]).toMatchObject({
       source: 'startup',
