@@ -15,7 +15,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { blockName } from '../blocks.js';
-import { PoolError } from '../errors.js';
+import { batchFailed, type ItemFailure, PoolError } from '../errors.js';
 import type { AllocationRequest, BatchAllocated } from '../model.js';
 import { type Asked, askedOf, exhaustion } from './allocate.js';
 import { emptyBitmap, largestFreeOrder, withBits } from './bitmap.js';
@@ -31,7 +31,7 @@ import type { Piece } from './layout.js';
 import { finalCheck, Pacing } from './pacing.js';
 import type { PoolView } from './pool-view.js';
 import { readMissing } from './release.js';
-import { batchFailed, type ItemFailure, outcomeUnknown, transactionTooLarge, unavailable, valueInUse } from './store-errors.js';
+import { outcomeUnknown, transactionTooLarge, unavailable, valueInUse } from './store-errors.js';
 import { holdingPut, holdingStill, type Write } from './writes.js';
 
 const NOTHING = 'nothing was allocated';

@@ -8,7 +8,7 @@
  * release never does).
  */
 import { randomUUID } from 'node:crypto';
-import { PoolError } from '../errors.js';
+import { batchFailed, PoolError } from '../errors.js';
 import type { Allocation, BatchReleased, BatchReleaseItem } from '../model.js';
 import { MAX_TRANSACTION_ITEMS, readBatch, readHoldings } from './batch.js';
 import { chunkBitsWrite } from './chunk-bits.js';
@@ -19,7 +19,7 @@ import type { Piece } from './layout.js';
 import { finalCheck, Pacing } from './pacing.js';
 import type { PoolView } from './pool-view.js';
 import { readMissing, releasedEntry } from './release.js';
-import { batchFailed, outcomeUnknown, transactionTooLarge, unavailable } from './store-errors.js';
+import { outcomeUnknown, transactionTooLarge, unavailable } from './store-errors.js';
 import { historyPut, holdingDelete, type Write } from './writes.js';
 
 const WHAT = 'batch of releases';

@@ -3,7 +3,7 @@
  * (pool, owner) once, pool names that can exist), reading every pool it names with its owners'
  * records in one BatchGetItem per pool, in parallel, and reading those records again.
  */
-import { PoolError } from '../errors.js';
+import { type ItemFailure, PoolError } from '../errors.js';
 import { MAX_BATCH_ITEMS } from '../model.js';
 import { POOL_NAME_PATTERN, POOL_NAME_RULE } from '../names.js';
 import type { StoreContext } from './context.js';
@@ -11,7 +11,7 @@ import { decodeHolding, type HoldingItem } from './items.js';
 import { holdingKey, itemWithKey } from './keys.js';
 import type { Budget } from './pacing.js';
 import { type PoolView, readPool } from './pool-view.js';
-import { batchSize, type ItemFailure, poolNotFound, sameItemTwice } from './store-errors.js';
+import { batchSize, poolNotFound, sameItemTwice } from './store-errors.js';
 
 /** DynamoDB's limit on the items of one transaction (the 4 MB one cannot be reached: see docs/CAPACITY.md). */
 export const MAX_TRANSACTION_ITEMS = 100;

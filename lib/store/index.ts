@@ -26,6 +26,7 @@ import { release } from './release.js';
 import { listSyncs, recordSync } from './syncs.js';
 
 export { dynamoClient } from './client.js';
+export { MAX_TRANSACTION_ITEMS } from './batch.js';
 export { DEFAULT_RETRY, type RetryPolicy } from './pacing.js';
 export { RegistryChanged, type RegistrationState } from './register.js';
 export type { CheckOptions, StoreEvents, StoreOptions, TableChange };

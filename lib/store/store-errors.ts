@@ -112,26 +112,6 @@ export function outcomeUnknown(what: string, retryAnswers: string, cause?: unkno
   });
 }
 
-/** One item of a batch that failed, by its place in the batch (0 first). */
-export interface ItemFailure {
-  index: number;
-  error: PoolError;
-}
-
-/**
- * A batch that changed nothing because some of its items failed: the code (so the HTTP status) of
- * the failure of the lowest index, and every failure found in `details` as {index, code, message}.
- */
-export function batchFailed(failures: readonly ItemFailure[], nothing: 'nothing was allocated' | 'nothing was released'): PoolError {
-  const sorted = [...failures].sort((a, b) => a.index - b.index);
-  const [first, ...rest] = sorted;
-  const more = rest.length === 0 ? '' : ` (${rest.length} more item${rest.length === 1 ? '' : 's'} failed: ${rest.map((f) => f.index).join(', ')})`;
-  return new PoolError(first.error.code, `item ${first.index} of the batch: ${first.error.message}${more}; ${nothing}`, {
-    details: sorted.map((f) => ({ index: f.index, code: f.error.code, message: f.error.message })),
-    retryAfterSeconds: first.error.retryAfterSeconds,
-  });
-}
-
 /** A batch of no item, or of more than `max`. */
 export function batchSize(items: number, max: number): PoolError {
   return new PoolError('INVALID_ARGUMENT', `a batch holds 1 to ${max} items; got ${items}${items > max ? ': split it into smaller batches' : ''}`);
