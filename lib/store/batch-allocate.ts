@@ -81,10 +81,6 @@ export async function allocateBatch(ctx: StoreContext, reqs: readonly Allocation
     });
     if (found) items.push(found);
   });
-  if (failures.length > 0) throw batchFailed(failures, NOTHING);
-  const least = leastWrites(items);
-  if (least > MAX_TRANSACTION_ITEMS) throw transactionTooLarge(least, MAX_TRANSACTION_ITEMS);
-
   /** Chunks as last read or handed back by a failed condition, by pool. */
   const known = new Map<string, Map<number, ChunkItem | undefined>>();
   const knownIn = (pool: string) => getOr(known, pool, () => new Map<number, ChunkItem | undefined>());
@@ -252,6 +248,15 @@ export async function allocateBatch(ctx: StoreContext, reqs: readonly Allocation
     return answer([]);
   };
 
+  if (failures.length > 0) {
+    // The status is the lowest index that fails: an earlier item may fail only once placed (VALUE_IN_USE…).
+    const lowest = Math.min(...failures.map((f) => f.index));
+    if (items.some((i) => i.index < lowest)) await plan().catch((e: unknown) => void failureOf(e));
+    throw batchFailed(failures, NOTHING);
+  }
+  const least = leastWrites(items);
+  if (least > MAX_TRANSACTION_ITEMS) throw transactionTooLarge(least, MAX_TRANSACTION_ITEMS);
+
   try {
     while (pacing.more()) {
       const placed = await plan();
@@ -337,6 +342,11 @@ export async function allocateBatch(ctx: StoreContext, reqs: readonly Allocation
   }
   if (unsure) return findOut();
   throw unavailable(WHAT);
+}
+
+/** A placement that could not be finished (out of time): the failures found before it stand. */
+function failureOf(e: unknown): void {
+  if (!(e instanceof PoolError)) throw e;
 }
 
 /** The owner's record, if it is what the item asks (OWNER_CONFLICT otherwise). */

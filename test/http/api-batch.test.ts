@@ -75,12 +75,14 @@ describe('batches over HTTP', () => {
       { pool: 'nope', owner: 'new-1' },
     ]);
     const error = expectError(answer, 'VALUE_NOT_IN_POOL');
+    // Item 0 could be placed, so the others are placed too as far as they get: item 2 is found in use.
     expect((error.details as Detail[]).map((d) => [d.index, d.code])).toEqual([
       [1, 'VALUE_NOT_IN_POOL'],
+      [2, 'VALUE_IN_USE'],
       [3, 'OWNER_CONFLICT'],
       [4, 'POOL_NOT_FOUND'],
     ]);
-    expect(error.message).toMatch(/^item 1 of the batch: 300 is not a value of pool 'vlan' \(2 more items failed: 3, 4\); nothing was allocated$/);
+    expect(error.message).toMatch(/^item 1 of the batch: 300 is not a value of pool 'vlan' \(3 more items failed: 2, 3, 4\); nothing was allocated$/);
     expect(parsed(schemas.PoolList, await call(app, 'GET', '/v1/pools'), 200)).toEqual(before);
 
     // Once the owners' conflicts are out of the way, the value held by another owner is what fails (409).
