@@ -22,7 +22,7 @@ import { MAX_BLOCK_CHUNKS, type Piece } from './layout.js';
 import { type Budget, finalCheck, Pacing } from './pacing.js';
 import { type PoolView, readPool } from './pool-view.js';
 import { largestRoom } from './room-search.js';
-import { blockExhausted, blockTooLarge, blockTooLargeHere, exhausted, outcomeUnknown, poolNotFound, unavailable, valueInUse, valueNotInPool } from './store-errors.js';
+import { blockExhausted, blockTooLarge, blockTooLargeHere, exhausted, outcomeUnknown, poolNotFound, undecided, unavailable, valueInUse, valueNotInPool } from './store-errors.js';
 import { holdingPut } from './writes.js';
 import { chunkBitsWrite } from './chunk-bits.js';
 
@@ -100,7 +100,7 @@ export async function allocate(ctx: StoreContext, req: AllocationRequest): Promi
     }
   } catch (e) {
     // An answer decided on a fresh read (VALUE_IN_USE, RESOURCE_EXHAUSTED…) stands; a failure to get one is settled by the record.
-    if (unsure && (!(e instanceof PoolError) || e.code === 'UNAVAILABLE' || e.code === 'INTERNAL')) return findOut(e);
+    if (unsure && undecided(e)) return findOut(e);
     throw e;
   }
   // Every attempt failed; one may still have landed where the answer was lost: the allocation record says.

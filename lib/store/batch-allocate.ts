@@ -31,7 +31,7 @@ import type { Piece } from './layout.js';
 import { finalCheck, Pacing } from './pacing.js';
 import type { PoolView } from './pool-view.js';
 import { readMissing } from './release.js';
-import { outcomeUnknown, transactionTooLarge, unavailable, valueInUse } from './store-errors.js';
+import { outcomeUnknown, transactionTooLarge, undecided, unavailable, valueInUse } from './store-errors.js';
 import { holdingPut, holdingStill, type Write } from './writes.js';
 
 const NOTHING = 'nothing was allocated';
@@ -337,7 +337,7 @@ export async function allocateBatch(ctx: StoreContext, reqs: readonly Allocation
     }
   } catch (e) {
     // A verdict on what was read (VALUE_IN_USE, OWNER_CONFLICT…) stands; a failure to reach one is settled by the records.
-    if (unsure && (!(e instanceof PoolError) || e.code === 'UNAVAILABLE' || e.code === 'INTERNAL')) return findOut(e);
+    if (unsure && undecided(e)) return findOut(e);
     throw e;
   }
   if (unsure) return findOut();

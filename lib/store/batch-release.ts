@@ -19,7 +19,7 @@ import type { Piece } from './layout.js';
 import { finalCheck, Pacing } from './pacing.js';
 import type { PoolView } from './pool-view.js';
 import { readMissing, releasedEntry } from './release.js';
-import { outcomeUnknown, transactionTooLarge, unavailable } from './store-errors.js';
+import { outcomeUnknown, transactionTooLarge, undecided, unavailable } from './store-errors.js';
 import { historyPut, holdingDelete, type Write } from './writes.js';
 
 const WHAT = 'batch of releases';
@@ -138,7 +138,7 @@ export async function releaseBatch(ctx: StoreContext, reqs: readonly BatchReleas
       }
     }
   } catch (e) {
-    if (unsure && (!(e instanceof PoolError) || e.code === 'UNAVAILABLE' || e.code === 'INTERNAL')) return findOut(e);
+    if (unsure && undecided(e)) return findOut(e);
     throw e;
   }
   if (unsure) return findOut();

@@ -20,7 +20,7 @@ import { type ChunkItem, decodeChunk, decodeHolding, type HoldingItem } from './
 import { chunkKey, holdingKey, itemWithKey } from './keys.js';
 import { type Budget, finalCheck, Pacing } from './pacing.js';
 import { type PoolView, readPool } from './pool-view.js';
-import { ownerHoldsNothing, ownerMismatch, outcomeUnknown, poolNotFound, unavailable, valueNotAllocated, valueNotInPool } from './store-errors.js';
+import { ownerHoldsNothing, ownerMismatch, outcomeUnknown, poolNotFound, undecided, unavailable, valueNotAllocated, valueNotInPool } from './store-errors.js';
 import { historyPut, holdingDelete, type Write } from './writes.js';
 
 /** Releases the owner's holding (the one named by `value`, if given) and answers what was released. */
@@ -107,7 +107,7 @@ export async function release(ctx: StoreContext, req: ReleaseRequest): Promise<A
       }
     }
   } catch (e) {
-    if (unsure && released && (!(e instanceof PoolError) || e.code === 'UNAVAILABLE' || e.code === 'INTERNAL')) return findOut(e);
+    if (unsure && released && undecided(e)) return findOut(e);
     throw e;
   }
   if (unsure && released) return findOut();

@@ -102,6 +102,15 @@ export function unavailable(what: string, cause?: unknown): PoolError {
 }
 
 /**
+ * Whether an error stops an operation short of a verdict (a read that failed, the budget, a bug), as
+ * opposed to an answer decided on what was read (VALUE_IN_USE…): once a write may have landed unheard,
+ * such an error is settled by reading what landed.
+ */
+export function undecided(e: unknown): boolean {
+  return !(e instanceof PoolError) || e.code === 'UNAVAILABLE' || e.code === 'INTERNAL';
+}
+
+/**
  * A write was sent, its answer lost, and DynamoDB could not be asked whether it landed: the caller is
  * told so, with what the same request again answers either way (it is safe to repeat).
  */

@@ -78,14 +78,12 @@ export function holdingPut(h: HoldingItem): Write {
  * release racing a release and a new allocation by the same owner cannot delete the newer one.
  */
 export function holdingDelete(pool: string, owner: string, rid: string): Write {
-  return {
-    Delete: {
-      Key: holdingKey(pool, owner),
-      ConditionExpression: 'rid = :rid',
-      ExpressionAttributeValues: { ':rid': rid },
-      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-    },
-  };
+  return { Delete: sameRecord(pool, owner, rid) };
+}
+
+/** The record of (pool, owner) if it is still the allocation with this request id; handed back if not. */
+function sameRecord(pool: string, owner: string, rid: string) {
+  return { Key: holdingKey(pool, owner), ConditionExpression: 'rid = :rid', ExpressionAttributeValues: { ':rid': rid }, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const };
 }
 
 /**
@@ -95,14 +93,7 @@ export function holdingDelete(pool: string, owner: string, rid: string): Write {
  * with its other items and answers the released one as held.
  */
 export function holdingStill(pool: string, owner: string, rid: string): Write {
-  return {
-    ConditionCheck: {
-      Key: holdingKey(pool, owner),
-      ConditionExpression: 'rid = :rid',
-      ExpressionAttributeValues: { ':rid': rid },
-      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-    },
-  };
+  return { ConditionCheck: sameRecord(pool, owner, rid) };
 }
 
 /**

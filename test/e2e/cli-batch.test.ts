@@ -4,23 +4,18 @@
  * that lists the items that failed.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createAdaptorServer } from '@hono/node-server';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { createApp } from '../../functions/http/app.js';
-import { freePort } from '../../local/dynamodb-local.js';
 import { type Run, runCli } from '../support/cli-process.js';
-import { freshStore, register } from '../support/store.js';
+import { type ServedApp, serveApp } from '../support/served-app.js';
 
 const POOLS = '[pools.vni]\ntype = "integer"\nranges = [{ start = 7000, end = 7100 }]\n[pools.vlan]\ntype = "integer"\nranges = [{ start = 100, end = 104 }]\n[pools.lo]\ntype = "ipv4"\nprefix = "10.8.0.0/24"';
 
 describe('resource-pool batch and release-batch', () => {
-  let url: string;
-  let server: Server;
+  let app: ServedApp;
   const dir = mkdtempSync(join(tmpdir(), 'cli-batch-'));
-  const cli = (...args: string[]): Promise<Run> => runCli([...args, '--endpoint', url], { RESOURCE_POOLS_ENDPOINT: '', NO_COLOR: '' });
+  const cli = (...args: string[]): Promise<Run> => runCli([...args, '--endpoint', app.url], { RESOURCE_POOLS_ENDPOINT: '', NO_COLOR: '' });
   const file = (name: string, json: unknown): string => {
     const path = join(dir, name);
     writeFileSync(path, typeof json === 'string' ? json : JSON.stringify(json));
@@ -28,17 +23,11 @@ describe('resource-pool batch and release-batch', () => {
   };
 
   beforeAll(async () => {
-    const store = await freshStore();
-    await register(store, POOLS);
-    const port = await freePort();
-    server = createAdaptorServer({ fetch: createApp({ store, maxPoolSize: 250_000 }).fetch }) as Server;
-    await new Promise<void>((r) => server.listen(port, '127.0.0.1', () => r()));
-    url = `http://127.0.0.1:${port}`;
+    app = await serveApp(POOLS);
   });
 
   afterAll(async () => {
-    server?.closeAllConnections();
-    await new Promise((r) => server?.close(r));
+    await app?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 

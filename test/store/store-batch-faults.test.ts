@@ -46,6 +46,19 @@ function faulty(store: PoolStore, fault: (send: () => Promise<unknown>, n: numbe
   return new PoolStore({ client, tableName: store.tableName, budgetMs: TEST_BUDGET_MS, retry: { maxAttempts, baseDelayMs: 1, maxDelayMs: 5 } });
 }
 
+/** The first transaction lands, and its answer is lost. */
+const firstAnswerLost = async (send: () => Promise<unknown>, n: number) => {
+  const out = await send();
+  if (n === 1) throw lostAnswer();
+  return out;
+};
+
+/** Every transaction is sent (landing, or failing its conditions), and every answer is lost. */
+const everyAnswerLost = async (send: () => Promise<unknown>) => {
+  await send().catch(() => undefined);
+  throw lostAnswer();
+};
+
 async function usedOf(store: PoolStore): Promise<number[]> {
   return (await store.pools()).map((p) => p.used);
 }
@@ -53,11 +66,7 @@ async function usedOf(store: PoolStore): Promise<number[]> {
 describe('batches under injected faults', () => {
   test('the transaction lands and its answer is lost: the batch is held once and answered as created', async () => {
     const store = await setup();
-    const answer = await faulty(store, async (send, n) => {
-      const out = await send();
-      if (n === 1) throw lostAnswer();
-      return out;
-    }).allocateBatch(BATCH);
+    const answer = await faulty(store, firstAnswerLost).allocateBatch(BATCH);
     expect(answer.created).toBe(true);
     for (const a of answer.allocations) expect(await store.findByOwner(a.pool, a.owner)).toEqual(a);
     expect(await usedOf(store)).toEqual([4, 2, 2]);
@@ -66,10 +75,7 @@ describe('batches under injected faults', () => {
 
   test('every answer lost, every send landing or not: the records tell, the batch is held once', async () => {
     const store = await setup();
-    const answer = await faulty(store, async (send) => {
-      await send().catch(() => undefined);
-      throw lostAnswer();
-    }).allocateBatch(BATCH);
+    const answer = await faulty(store, everyAnswerLost).allocateBatch(BATCH);
     expect(answer.created).toBe(true);
     for (const a of answer.allocations) expect(await store.findByOwner(a.pool, a.owner)).toEqual(a);
     expect(await usedOf(store)).toEqual([4, 2, 2]);
@@ -95,11 +101,7 @@ describe('batches under injected faults', () => {
       return send();
     }).allocateBatch(BATCH);
     expect(made.created).toBe(true);
-    const released = await faulty(store, async (send, n) => {
-      const out = await send();
-      if (n === 1) throw lostAnswer();
-      return out;
-    }).releaseBatch(BATCH.map(({ pool, owner }) => ({ pool, owner })));
+    const released = await faulty(store, firstAnswerLost).releaseBatch(BATCH.map(({ pool, owner }) => ({ pool, owner })));
     expect(released.map((r) => r.released)).toEqual([true, true, true, true, true]);
     expect(released.map((r) => r.allocation)).toEqual(made.allocations);
     expect(await usedOf(store)).toEqual([0, 0, 0]);
@@ -110,10 +112,7 @@ describe('batches under injected faults', () => {
   test('a release batch whose every answer is lost still answers what it released, and releases it once', async () => {
     const store = await setup();
     await store.allocateBatch(BATCH);
-    const released = await faulty(store, async (send) => {
-      await send().catch(() => undefined);
-      throw lostAnswer();
-    }).releaseBatch([...BATCH.map(({ pool, owner }) => ({ pool, owner })), { pool: 'vni', owner: 'nobody' }]);
+    const released = await faulty(store, everyAnswerLost).releaseBatch([...BATCH.map(({ pool, owner }) => ({ pool, owner })), { pool: 'vni', owner: 'nobody' }]);
     expect(released.map((r) => r.released)).toEqual([true, true, true, true, true, false]);
     expect(await usedOf(store)).toEqual([0, 0, 0]);
     expect(await releasedEntries(store.tableName)).toHaveLength(5);
@@ -130,10 +129,7 @@ describe('batches under injected faults', () => {
         async (send) => {
           const r = rand();
           if (r < 0.15) throw throttling();
-          if (r < 0.3) {
-            await send().catch(() => undefined);
-            throw lostAnswer();
-          }
+          if (r < 0.3) return everyAnswerLost(send);
           if (r < 0.35) throw lostAnswer();
           return send();
         },
