@@ -6,6 +6,7 @@
 import { renderTable } from '../cli/table.js';
 import { startDynamoDbLocal } from '../local/dynamodb-local.js';
 import { allocateBench, warmUp } from './allocate.js';
+import { batchBench } from './batch.js';
 import { blockBench } from './blocks.js';
 import { cliBench } from './cli.js';
 import { fullPoolBench } from './full-pool.js';
@@ -26,13 +27,14 @@ Runs the allocator against an embedded DynamoDB Local (in memory) and prints, pe
 taken in this one run: allocation throughput as a ratio of the raw DynamoDB ceiling and of a
 single-document allocator, latency percentiles, write units per operation, CPU per operation on
 both sides, a 1,024-value drain, large vs small pool latency, registration cost, a chunk-size sweep,
-/24 blocks against single values, the HTTP API against the store, a CLI call against a bare node
-fetch, and allocation throughput with history on against off. It first loads DynamoDB Local until its throughput settles
-(45-150 s), because its JVM keeps getting faster under load. A full run takes 3-4 minutes.
+/24 blocks against single values, values through batches of 25 against single allocations, the
+HTTP API against the store, a CLI call against a bare node fetch, and allocation throughput with
+history on against off. It first loads DynamoDB Local until its throughput settles (45-150 s),
+because its JVM keeps getting faster under load. A full run takes 4-5 minutes.
 
   --json    one JSON object per line instead of tables
   --quick   shorter phases: the whole run stays under a minute
-  --only=a,b  run only these benchmarks (allocate, drain, size, full_pool, register, block, chunk_size, http, cli, history)
+  --only=a,b  run only these benchmarks (allocate, drain, size, full_pool, register, block, batch, chunk_size, http, cli, history)
 `);
   process.exit(0);
 }
@@ -60,6 +62,7 @@ function printTables(): void {
     ['full_pool p50_ratio_vs_empty', get('full_pool', 'p50_ratio_vs_empty'), '<= 1.3', get('full_pool', 'p50_ratio_vs_empty') <= 1.3],
     ['block allocated, none overlapping', get('block', 'allocated'), '= 256, 0 overlapping', get('block', 'allocated') === 256 && get('block', 'distinct') === 256 && get('block', 'overlapping') === 0],
     ['block p50_ratio_vs_single', get('block', 'p50_ratio_vs_single'), '<= 1.5', get('block', 'p50_ratio_vs_single') <= 1.5],
+    ['batch ratio (values/s of batches of 25 over single allocations)', get('batch', 'ratio'), '>= 3', get('batch', 'ratio') >= 3],
     ['cli ratio (of a bare node fetch)', get('cli', 'ratio'), '<= 3', get('cli', 'ratio') <= 3],
     ['history ratio (on / off)', get('history', 'ratio'), '>= 0.8', get('history', 'ratio') >= 0.8],
     ['history entries_found = expected', get('history', 'entries_found'), `= ${get('history', 'entries_expected')}`, get('history', 'entries_found') === get('history', 'entries_expected')],
@@ -82,6 +85,7 @@ try {
   if (runs('full_pool')) await fullPoolBench(await newBench(ddb));
   if (runs('register')) await registerBench(await newBench(ddb));
   if (runs('block')) await blockBench(await newBench(ddb));
+  if (runs('batch')) await batchBench(await newBench(ddb));
   if (runs('chunk_size')) await chunkSweep(bench);
   if (runs('http')) await httpBench(bench);
   if (runs('cli')) await cliBench(bench);

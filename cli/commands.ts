@@ -1,6 +1,6 @@
 /**
- * The commands that talk to the API: list, show, allocate, allocations, label, owner, history, who, release, grow, syncs,
- * check. Each one is request → answer → table (or, with --json, the API's own JSON, so scripts see the
+ * The commands that talk to the API: list, show, allocate, allocations, label, owner, history, who, release,
+ * batch, release-batch, grow, syncs, check. Each one is request → answer → table (or, with --json, the API's own JSON, so scripts see the
  * contract's shapes). Error messages point at CLI commands, not at HTTP routes.
  */
 import { readFile } from 'node:fs/promises';
@@ -101,6 +101,8 @@ function action<A extends unknown[]>(command: string, run: (...args: A) => Promi
  */
 export function hintFor(code: string, ctx: FailureContext): string | undefined {
   const pool = ctx.pool ?? '<pool>';
+  // A batch names many pools: the items listed below the message say which.
+  if (BATCH_COMMANDS.includes(ctx.command) && code !== 'POOL_NOT_FOUND' && code !== 'NOT_FOUND') return undefined;
   switch (code) {
     case 'POOL_NOT_FOUND':
       return '`resource-pool list` lists them';
@@ -145,6 +147,8 @@ function reportFailure(e: unknown, opts: ApiOptions, ctx: FailureContext): numbe
     else {
       const hint = hintFor(e.code, ctx);
       err(e.code, `${withoutRoutes(e.message)}${hint ? `; ${hint}` : ''}`);
+      // A batch's failures, item by item (index 0 is the first item of the file).
+      for (const d of itemFailures(e.details)) process.stderr.write(`  item ${d.index}: ${d.code}: ${d.message}\n`);
     }
     if (!opts.json && e.status === 403 && e.code === 'HTTP_403') {
       process.stderr.write('  The API refused the request: it needs SigV4-signed requests from an identity it allows (use --sign for a custom domain).\n');
@@ -173,6 +177,12 @@ function reportFailure(e: unknown, opts: ApiOptions, ctx: FailureContext): numbe
   }
   err('INTERNAL', (e as Error).message ?? String(e));
   return EXIT_USAGE;
+}
+
+/** The `{index, code, message}` entries of a batch's error details; none for any other error. */
+function itemFailures(details: unknown): { index: number; code: string; message: string }[] {
+  if (!Array.isArray(details)) return [];
+  return details.filter((d): d is { index: number; code: string; message: string } => typeof d === 'object' && d !== null && typeof d.index === 'number' && typeof d.code === 'string' && typeof d.message === 'string');
 }
 
 // ---------------------------------------------------------------- commands
@@ -339,6 +349,54 @@ async function release(pool: string, opts: ApiOptions & { owner: string; value?:
   }
   if (opts.json) return printJson({ released: true, ...held });
   out(`released ${blockText(held)} held by ${held.owner} in ${held.pool}`);
+}
+
+const BATCH_COMMANDS = ['batch', 'release-batch'];
+
+/** A JSON file (or `-`, standard input) as the text to send, once it is known to be JSON. */
+async function jsonFile(file: string): Promise<string> {
+  let text: string;
+  try {
+    text = file === '-' ? await readStdin() : await readFile(file, 'utf8');
+  } catch (e) {
+    throw new CliError('UNREADABLE_FILE', `cannot read ${file}: ${(e as Error).message}`, EXIT_USAGE);
+  }
+  try {
+    JSON.parse(text);
+  } catch (e) {
+    throw new CliError('INVALID_JSON', `${file} is not JSON: ${(e as Error).message}`, EXIT_USAGE);
+  }
+  return text;
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** `batch -f <file.json>`: the file is the body of POST /v1/allocations; all of it is allocated, or nothing. */
+async function batch(opts: ApiOptions & { file: string }): Promise<void> {
+  const { status, body } = await client(opts).request({ method: 'POST', path: '/v1/allocations', body: await jsonFile(opts.file) });
+  if (opts.json) return printJson(body);
+  const { allocations: held } = body as { allocations: AllocationJson[] };
+  const pools = new Set(held.map((a) => a.pool)).size;
+  out(
+    status === 201
+      ? `allocated ${held.length} item${held.length === 1 ? '' : 's'} in ${pools} pool${pools === 1 ? '' : 's'}, all at once:`
+      : `every item was already held as asked; nothing new was allocated:`,
+  );
+  out(renderTable(['Pool', 'Value', 'Size', 'Owner', 'Labels'], held.map((a) => [a.pool, valueText(a), sizeText(a), a.owner, labelsText(a.labels)])));
+}
+
+/** `release-batch -f <file.json>`: the file is the body of POST /v1/releases; released in one step. */
+async function releaseBatch(opts: ApiOptions & { file: string }): Promise<void> {
+  const { body } = await client(opts).request({ method: 'POST', path: '/v1/releases', body: await jsonFile(opts.file) });
+  if (opts.json) return printJson(body);
+  const { releases } = body as { releases: { pool: string; owner: string; released: boolean }[] };
+  const released = releases.filter((r) => r.released).length;
+  out(`released ${released} of ${releases.length}${released < releases.length ? ' (the others held nothing there)' : ''}:`);
+  out(renderTable(['Pool', 'Owner', 'Released'], releases.map((r) => [r.pool, r.owner, r.released ? 'yes' : 'no (held nothing)'])));
 }
 
 async function grow(opts: ApiOptions & { file: string; dryRun?: boolean }): Promise<void> {
@@ -540,6 +598,35 @@ Example:
     )
     .action(action('release', release));
 
+  apiCommand(program, 'batch')
+    .description('allocate a batch of 1-25 values or blocks in one or several pools, all or nothing; asking again answers what is held')
+    .requiredOption('-f, --file <file.json>', 'the body of POST /v1/allocations: {"allocations":[{"pool","owner","value"?,"prefix_length"?,"size"?,"labels"?}…]}; - reads standard input')
+    .addHelpText(
+      'after',
+      `
+Either every item is held as asked when it answers, or nothing was allocated; an error lists the
+items that failed (item 0 is the first of the file).
+
+Example:
+  $ cat vpc-42.json
+  {"allocations":[{"pool":"vpc-vni","owner":"vpc-42"},{"pool":"tenant-vlan","owner":"vpc-42"},
+                  {"pool":"vpc-dpu-lo","owner":"vpc-42:dpu-1"},{"pool":"lo-ip","owner":"vpc-42:gw","value":"10.180.62.9"}]}
+  $ resource-pool batch -f vpc-42.json
+  $ resource-pool batch -f vpc-42.json --json | jq -r '.allocations[] | "\\(.pool) \\(.value)"'`,
+    )
+    .action(action('batch', batch));
+
+  apiCommand(program, 'release-batch')
+    .description('release 1-25 (pool, owner) holdings in one step; an owner that holds nothing there is "released": false')
+    .requiredOption('-f, --file <file.json>', 'the body of POST /v1/releases: {"releases":[{"pool","owner"}…]}; - reads standard input')
+    .addHelpText(
+      'after',
+      `
+Example:
+  $ echo '{"releases":[{"pool":"vpc-vni","owner":"vpc-42"},{"pool":"tenant-vlan","owner":"vpc-42"}]}' | resource-pool release-batch -f -`,
+    )
+    .action(action('release-batch', releaseBatch));
+
   apiCommand(program, 'grow')
     .description('apply a pool file additively: create pools, add values; nothing is ever removed')
     .requiredOption('-f, --file <file>', 'pool TOML file')
@@ -560,7 +647,7 @@ Example:
     .addHelpText('after', '\nExample:\n  $ resource-pool check || echo "pools need attention"')
     .action(action('check', check));
 
-  for (const name of ['list', 'show', 'allocate', 'allocations', 'label', 'owner', 'history', 'who', 'release', 'grow', 'syncs', 'check']) {
+  for (const name of ['list', 'show', 'allocate', 'allocations', 'label', 'owner', 'history', 'who', 'release', 'batch', 'release-batch', 'grow', 'syncs', 'check']) {
     program.commands.find((c) => c.name() === name)?.addHelpText('after', EXIT_CODES_HELP);
   }
 }

@@ -17,13 +17,18 @@ type Route = readonly [HttpMethod | '*', string];
 export const CALLER_ROUTES = {
   /** Every GET under /v1: pools, allocations, config syncs, health, check, the OpenAPI document. */
   reader: [[HttpMethod.GET, '/v1/*']],
-  /** Reads, plus allocating and releasing values (by value or by owner) and changing their labels. */
+  /**
+   * Reads, plus allocating and releasing values (by value or by owner, one at a time or in batches
+   * across pools) and changing their labels.
+   */
   allocator: [
     [HttpMethod.GET, '/v1/*'],
     [HttpMethod.POST, '/v1/pools/*/allocations'],
     [HttpMethod.DELETE, '/v1/pools/*/allocations/*'],
     [HttpMethod.DELETE, '/v1/pools/*/owners/*'],
     [HttpMethod.PATCH, '/v1/pools/*/owners/*'],
+    [HttpMethod.POST, '/v1/allocations'],
+    [HttpMethod.POST, '/v1/releases'],
   ],
   /** The whole API, including POST /v1/config (registering and growing pools). */
   admin: [['*', '/*']],
@@ -106,6 +111,8 @@ export class CallerPolicies extends Construct {
     const make = (role: CallerRole, constructId: string): ManagedPolicy => {
       const made = policy(this, constructId, DESCRIPTIONS[role], CALLER_ROUTES[role]);
       for (const [method, path] of CALLER_ROUTES[role]) {
+        // Only a pattern is a wildcard finding (POST /v1/allocations names one route).
+        if (method !== '*' && !path.includes('*')) continue;
         acknowledge(
           made,
           finding(method, path),

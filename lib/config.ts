@@ -7,6 +7,7 @@ import { parse as parseToml, TomlError } from 'smol-toml';
 // The namespace form lets esbuild drop the parts of zod this module does not use (its locales).
 import * as z from 'zod';
 import { MAX_LISTED_ISSUES } from './errors.js';
+import { POOL_NAME_PATTERN, POOL_NAME_RULE } from './names.js';
 import { type IntegerKind, isIntegerKind, KIND_BOUNDS, kindRange, KINDS_TEXT } from './kinds.js';
 import { cmp, type FlaggedRun, normalize, overlapsSorted, type Run, runSize, subtract } from './runs.js';
 import {
@@ -74,8 +75,8 @@ export interface ParseResult extends PoolsFile {
   errors: ConfigIssue[];
 }
 
-export const POOL_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-export const POOL_NAME_RULE = '1-64 characters of A-Za-z0-9._-, starting with a letter or digit';
+// In a module of their own, so that the store can check a name without loading the TOML parser.
+export { POOL_NAME_PATTERN, POOL_NAME_RULE };
 
 const POOL_KEYS = ['type', 'kind', 'prefix', 'delegate_prefix_len', 'ranges', 'auto_assign', 'exclude'] as const;
 const TYPES_TEXT = POOL_TYPES.map((t) => `"${t}"`).join(', ');

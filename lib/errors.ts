@@ -54,3 +54,23 @@ export function invalidConfig(errors: ConfigIssue[]): PoolError {
 export function isPoolError(e: unknown, code?: ErrorCode): e is PoolError {
   return e instanceof PoolError && (code === undefined || e.code === code);
 }
+
+/** One item of a batch that failed, by its place in the batch (0 first). */
+export interface ItemFailure {
+  index: number;
+  error: PoolError;
+}
+
+/**
+ * A batch that changed nothing because some of its items failed: the code (so the HTTP status) of
+ * the failure of the lowest index, and every failure found in `details` as {index, code, message}.
+ */
+export function batchFailed(failures: readonly ItemFailure[], nothing: 'nothing was allocated' | 'nothing was released'): PoolError {
+  const sorted = [...failures].sort((a, b) => a.index - b.index);
+  const [first, ...rest] = sorted;
+  const more = rest.length === 0 ? '' : ` (${rest.length} more item${rest.length === 1 ? '' : 's'} failed: ${rest.map((f) => f.index).join(', ')})`;
+  return new PoolError(first.error.code, `item ${first.index} of the batch: ${first.error.message}${more}; ${nothing}`, {
+    details: sorted.map((f) => ({ index: f.index, code: f.error.code, message: f.error.message })),
+    retryAfterSeconds: first.error.retryAfterSeconds,
+  });
+}

@@ -119,6 +119,32 @@ export interface Allocated {
   created: boolean;
 }
 
+/** The most items one batch (of allocations or of releases) may hold. */
+export const MAX_BATCH_ITEMS = 25;
+
+/** What a batch of allocations answers: every item held as asked, in item order. */
+export interface BatchAllocated {
+  allocations: Allocation[];
+  /** False when every item was already held as asked (a retried batch: HTTP 200 instead of 201). */
+  created: boolean;
+}
+
+/** One item of a batch of releases: what the owner holds in the pool. */
+export interface BatchReleaseItem {
+  pool: string;
+  owner: string;
+}
+
+/** What a batch of releases answers per item, in item order. */
+export interface BatchReleased {
+  pool: string;
+  owner: string;
+  /** False when the owner held nothing there: that fails nothing. */
+  released: boolean;
+  /** What was released. */
+  allocation?: Allocation;
+}
+
 /** A pool's definition and exact counts; lib/shapes.ts turns it into the contract's Pool. */
 export interface PoolCounts {
   name: string;

@@ -21,7 +21,7 @@ export const END = '<!-- END GENERATED -->';
  * the generator, so that the reference never lists a code it does not explain.
  */
 const WHEN: Record<ErrorCode, string> = {
-  INVALID_ARGUMENT: 'malformed JSON, a missing or bad `owner`, a value of the wrong form, a bad path segment or query parameter; `details` lists `{path, message}` per field',
+  INVALID_ARGUMENT: 'malformed JSON, a missing or bad `owner`, a value of the wrong form, a bad path segment or query parameter, a batch of no item or of more than 25, or one whose transaction would hold more than 100 items; `details` lists `{path, message}` per field (a batch: `{index, code, message}` per item)',
   INVALID_CONFIG: 'the pool file is rejected as a whole and nothing is changed; `details` lists `{path, message}` for every problem',
   VALUE_NOT_IN_POOL: 'an explicit value (in a body or a path) that is not a value of the pool',
   POOL_NOT_FOUND: 'no pool of that name is registered',

@@ -5,7 +5,7 @@
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type * as z from 'zod';
-import { type ErrorCode, PoolError } from '../../lib/errors.js';
+import { batchFailed, type ErrorCode, PoolError } from '../../lib/errors.js';
 import { clip } from '../../lib/values.js';
 
 export const STATUS_OF: Readonly<Record<ErrorCode, ContentfulStatusCode>> = {
@@ -44,8 +44,34 @@ export function errorResponse(c: Context, e: PoolError, headers: Record<string, 
 /** Where in the request a problem is: `body.owner`, `query.limit`, `path.value`. */
 export type RequestPart = 'path' | 'query' | 'body';
 
+/** A field as messages name it: `body.labels.site`, a list's element by its index: `allocations[3].owner`. */
+export function fieldPath(path: readonly PropertyKey[]): string {
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i === 0 ? '' : '.'}${String(p)}`)).join('');
+}
+
 /** A rejected request part as INVALID_ARGUMENT, naming each field and what it accepts. */
 export function invalidArgument(part: RequestPart, error: z.core.$ZodError): PoolError {
-  const details = error.issues.map((issue) => ({ path: [part, ...issue.path.map(String)].join('.'), message: issue.message }));
+  const details = error.issues.map((issue) => ({ path: fieldPath([part, ...issue.path]), message: issue.message }));
   return new PoolError('INVALID_ARGUMENT', details.map((d) => `${d.path}: ${d.message}`).join('; '), { details });
+}
+
+/**
+ * A rejected batch body (its list named `list`): when every problem lies in items, as the store
+ * answers a batch, one `{index, code, message}` per item in `details`, each message naming the field
+ * with its index (`allocations[3].owner: …`); otherwise (no list, too many items) as any body.
+ */
+export function invalidBatch(list: string, nothing: 'nothing was allocated' | 'nothing was released') {
+  return (error: z.core.$ZodError): PoolError => {
+    const inItem = (path: readonly PropertyKey[]) => path[0] === list && typeof path[1] === 'number';
+    if (!error.issues.every((issue) => inItem(issue.path))) return invalidArgument('body', error);
+    const byItem = new Map<number, string[]>();
+    for (const issue of error.issues) {
+      const index = issue.path[1] as number;
+      byItem.set(index, [...(byItem.get(index) ?? []), `${fieldPath(issue.path)}: ${issue.message}`]);
+    }
+    return batchFailed(
+      [...byItem].map(([index, messages]) => ({ index, error: new PoolError('INVALID_ARGUMENT', messages.join('; ')) })),
+      nothing,
+    );
+  };
 }

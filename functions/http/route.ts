@@ -41,6 +41,8 @@ interface BodySpec<B extends z.ZodType> {
   mediaType: string;
   schema: B;
   description: string;
+  /** The error a body the schema rejects answers; INVALID_ARGUMENT naming each field by default. */
+  invalid?: (error: z.core.$ZodError) => PoolError;
 }
 
 export interface Input<P, Q, B> {
@@ -87,9 +89,9 @@ export function defineRoute<P extends Shape = Shape, Q extends Shape = Shape, B 
   };
 }
 
-function parsePart<S extends z.ZodType>(part: 'path' | 'query' | 'body', schema: S, input: unknown): z.output<S> {
+function parsePart<S extends z.ZodType>(part: 'path' | 'query' | 'body', schema: S, input: unknown, invalid = (error: z.core.$ZodError) => invalidArgument(part, error)): z.output<S> {
   const result = schema.safeParse(input);
-  if (!result.success) throw invalidArgument(part, result.error);
+  if (!result.success) throw invalid(result.error);
   return result.data;
 }
 
@@ -163,7 +165,7 @@ async function readBody<B extends z.ZodType>(c: Context, spec: BodySpec<B>): Pro
     const reason = e instanceof Error ? e.message.slice(0, 200) : 'unreadable';
     throw new PoolError('INVALID_ARGUMENT', `body: not valid JSON (${reason}); send a JSON object such as {"owner": "vpc-42"}`);
   }
-  return parsePart('body', spec.schema, json);
+  return parsePart('body', spec.schema, json, spec.invalid);
 }
 
 /** `/v1/pools/{pool}` → `/v1/pools/:pool`. */

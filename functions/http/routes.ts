@@ -7,13 +7,20 @@ import { PoolError } from '../../lib/errors.js';
 import { registerFile } from '../../lib/registration.js';
 import { allocationJson, historyJson, poolJson } from '../../lib/shapes.js';
 import { parseBlockValue, requestedSize } from '../../lib/blocks.js';
-import type { SizeInput, SyncRecord, ValueInput } from '../../lib/model.js';
+import type * as z from 'zod';
+import { type AllocationRequest, MAX_BATCH_ITEMS, type SizeInput, type SyncRecord, type ValueInput } from '../../lib/model.js';
+import { MAX_TRANSACTION_ITEMS } from '../../lib/store/index.js';
 import { parsePathValue } from '../../lib/values.js';
+import { invalidBatch } from './errors.js';
 import { openApiDocument } from './openapi.js';
 import { defineRoute, type Route } from './route.js';
 import {
   AllocateRequest,
   Allocation,
+  BatchAllocateRequest,
+  BatchAllocations,
+  BatchReleaseRequest,
+  BatchReleases,
   AllocationPage,
   CheckQuery,
   CheckReport,
@@ -81,6 +88,21 @@ function syncJson(s: SyncRecord) {
 
 const noContent = { description: 'Released.' };
 
+/** An allocation body (of POST …/{pool}/allocations, or an item of a batch) as the store takes it. */
+function allocationRequest(pool: string, body: z.output<typeof AllocateRequest>, by: string): AllocationRequest {
+  const raw = body.value;
+  const value: ValueInput | undefined = raw === undefined ? undefined : (space) => parseBlockValue(space, raw);
+  const fields = { prefix_length: body.prefix_length, size: body.size, value: raw };
+  const blockAsked = fields.prefix_length !== undefined || fields.size !== undefined || (typeof raw === 'string' && raw.includes('/'));
+  const size: SizeInput | undefined = blockAsked ? (space) => requestedSize(space, fields) : undefined;
+  return { pool, owner: body.owner, value, size, labels: body.labels as Record<string, string> | undefined, by };
+}
+
+const BATCH_LIMITS =
+  `1-${MAX_BATCH_ITEMS} items, each (pool, owner) once. One DynamoDB transaction holds it all, at most ${MAX_TRANSACTION_ITEMS} items: a single value costs a chunk and a record, ` +
+  `but a block spanning many chunks writes one item per chunk; a batch that would write more is INVALID_ARGUMENT saying how many (split it). ` +
+  'An error changes nothing: its details list {index, code, message} for each item that failed, and its status is that of the lowest index.';
+
 export const routes: Route[] = [
   defineRoute({
     method: 'get',
@@ -145,12 +167,7 @@ export const routes: Route[] = [
     errors: ['INVALID_ARGUMENT', 'VALUE_NOT_IN_POOL', 'POOL_NOT_FOUND', 'OWNER_CONFLICT', 'VALUE_IN_USE', 'RESOURCE_EXHAUSTED', 'PAYLOAD_TOO_LARGE', 'UNAVAILABLE'],
     async handle({ params, body }, c, deps) {
       const pool = poolName(params.pool);
-      const raw = body.value;
-      const value: ValueInput | undefined = raw === undefined ? undefined : (space) => parseBlockValue(space, raw);
-      const fields = { prefix_length: body.prefix_length, size: body.size, value: raw };
-      const blockAsked = fields.prefix_length !== undefined || fields.size !== undefined || (typeof raw === 'string' && raw.includes('/'));
-      const size: SizeInput | undefined = blockAsked ? (space) => requestedSize(space, fields) : undefined;
-      const { allocation, created } = await deps.store.allocate({ pool, owner: body.owner, value, size, labels: body.labels as Record<string, string> | undefined, by: c.get('caller') });
+      const { allocation, created } = await deps.store.allocate(allocationRequest(pool, body, c.get('caller')));
       const json = allocationJson(allocation);
       if (!created) return c.json(json, 200);
       // A path names a block (and a prefix pool's value) by its first address: a '/' cannot travel in a segment.
@@ -247,6 +264,58 @@ export const routes: Route[] = [
     errors: ['INVALID_ARGUMENT', 'POOL_NOT_FOUND', 'NOT_ALLOCATED', 'PAYLOAD_TOO_LARGE', 'UNAVAILABLE'],
     async handle({ params, body }, c, deps) {
       return c.json(allocationJson(await deps.store.relabel({ pool: poolName(params.pool), owner: params.owner, patch: body.labels, by: c.get('caller') })), 200);
+    },
+  }),
+
+  defineRoute({
+    method: 'post',
+    path: '/v1/allocations',
+    operationId: 'allocateBatch',
+    summary: 'Allocate a batch, in one or several pools, all or nothing',
+    description:
+      'Each item is a single allocation body plus its pool, checked in the same order (request shape, POOL_NOT_FOUND, VALUE_NOT_IN_POOL, the owner\'s holding, VALUE_IN_USE, RESOURCE_EXHAUSTED). ' +
+      `Either every item is held as asked when it answers, or nothing was allocated. ${BATCH_LIMITS}`,
+    tags: ['allocations'],
+    body: {
+      kind: 'json',
+      mediaType: 'application/json',
+      schema: BatchAllocateRequest,
+      description: 'The allocations, in the order the answer keeps.',
+      invalid: invalidBatch('allocations', 'nothing was allocated'),
+    },
+    responses: {
+      201: { description: 'Every item is held as asked; at least one was allocated now.', schema: BatchAllocations },
+      200: { description: 'Every item was already held as asked (a retried batch): the same allocations.', schema: BatchAllocations },
+    },
+    errors: ['INVALID_ARGUMENT', 'VALUE_NOT_IN_POOL', 'POOL_NOT_FOUND', 'OWNER_CONFLICT', 'VALUE_IN_USE', 'RESOURCE_EXHAUSTED', 'PAYLOAD_TOO_LARGE', 'UNAVAILABLE'],
+    async handle({ body }, c, deps) {
+      const by = c.get('caller');
+      const { allocations, created } = await deps.store.allocateBatch(body.allocations.map((item) => allocationRequest(item.pool, item, by)));
+      return c.json({ allocations: allocations.map(allocationJson) }, created ? 201 : 200);
+    },
+  }),
+
+  defineRoute({
+    method: 'post',
+    path: '/v1/releases',
+    operationId: 'releaseBatch',
+    summary: 'Release a batch of holdings, in one or several pools, in one step',
+    description:
+      'Each item releases what the owner holds in the pool (as DELETE /v1/pools/{pool}/owners/{owner}); an owner that holds nothing there is answered released: false and fails nothing. ' +
+      `Every release is one transaction with its history entry. ${BATCH_LIMITS}`,
+    tags: ['allocations'],
+    body: {
+      kind: 'json',
+      mediaType: 'application/json',
+      schema: BatchReleaseRequest,
+      description: 'The releases, in the order the answer keeps.',
+      invalid: invalidBatch('releases', 'nothing was released'),
+    },
+    responses: { 200: { description: 'Released; released is false for an owner that held nothing there.', schema: BatchReleases } },
+    errors: ['INVALID_ARGUMENT', 'POOL_NOT_FOUND', 'PAYLOAD_TOO_LARGE', 'UNAVAILABLE'],
+    async handle({ body }, c, deps) {
+      const released = await deps.store.releaseBatch(body.releases, c.get('caller'));
+      return c.json({ releases: released.map(({ pool, owner, released }) => ({ pool, owner, released })) }, 200);
     },
   }),
 

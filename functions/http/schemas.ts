@@ -8,6 +8,7 @@
  */
 import * as z from 'zod';
 import { ERROR_CODES } from '../../lib/errors.js';
+import { MAX_BATCH_ITEMS } from '../../lib/model.js';
 import { LABEL_KEY_RULE, LABEL_VALUE_RULE, labelIssue, MAX_LABELS, parseLabelFilter, tooMany } from '../../lib/labels.js';
 import { INTEGER_KINDS, KINDS_TEXT } from '../../lib/kinds.js';
 import { POOL_NAME_PATTERN, POOL_NAME_RULE } from '../../lib/config.js';
@@ -260,21 +261,60 @@ export const LabelsPatch = z
   )
   .register(components, { id: 'LabelsPatch', description: 'A JSON merge patch of the allocation\'s labels (RFC 7396): a key set to null is removed. The value and the owner never change.' });
 
+/** What an allocation body holds, in POST …/{pool}/allocations and in each item of a batch (with its pool). */
+const ALLOCATION_FIELDS = { owner: Owner, value: Value.optional(), prefix_length: BlockLength.optional(), size: BlockSize.optional(), labels: Labels.optional() };
+
+/** A strict object's errors: the unknown fields and those accepted, or what the object should look like. */
+function objectError(accepted: readonly string[], example: string) {
+  return (iss: { code?: string; keys?: string[]; input?: unknown }) =>
+    iss.code === 'unrecognized_keys' && iss.keys
+      ? `unknown field${iss.keys.length > 1 ? 's' : ''} ${iss.keys.map((k) => JSON.stringify(k.slice(0, 48))).join(', ')}; accepted fields: ${accepted.join(', ')}`
+      : `must be a JSON object such as ${example}; got ${shown(iss.input)}`;
+}
+
 export const AllocateRequest = z
-  .strictObject(
-    { owner: Owner, value: Value.optional(), prefix_length: BlockLength.optional(), size: BlockSize.optional(), labels: Labels.optional() },
-    {
-      error: (iss) =>
-        iss.code === 'unrecognized_keys'
-          ? `unknown field${iss.keys.length > 1 ? 's' : ''} ${iss.keys.map((k) => JSON.stringify(k.slice(0, 48))).join(', ')}; accepted fields: owner, value, prefix_length, size, labels`
-          : `must be a JSON object such as {"owner": "vpc-42"} or {"owner": "vpc-42", "value": 2024731}; got ${shown(iss.input)}`,
-    },
-  )
+  .strictObject(ALLOCATION_FIELDS, { error: objectError(Object.keys(ALLOCATION_FIELDS), '{"owner": "vpc-42"} or {"owner": "vpc-42", "value": 2024731}') })
   .register(components, {
     id: 'AllocateRequest',
     description:
       'Without value, a random free auto_assign value; with it, exactly that value. prefix_length (IP and prefix pools) or size (integer pools) asks for an aligned block instead of one value. One allocation per (pool, owner).',
   });
+
+/** A pool named in a body (a batch's item): the name is checked by the store, which answers POOL_NOT_FOUND. */
+const BodyPool = z
+  .string({ error: (iss) => (iss.input === undefined ? 'required: the pool name' : `must be a pool name string; got ${shown(iss.input)}`) })
+  .meta({ description: `The pool name: ${POOL_NAME_RULE}.`, examples: ['vpc-vni'] });
+
+/** 1-25 items: what a batch holds. */
+function batchOf<T extends z.ZodType>(item: T, name: string) {
+  const count = (iss: { input?: unknown }) => `must be a list of 1 to ${MAX_BATCH_ITEMS} ${name}; got ${Array.isArray(iss.input) ? `${iss.input.length} items${iss.input.length > MAX_BATCH_ITEMS ? ': split it into smaller batches' : ''}` : shown(iss.input)}`;
+  return z
+    .array(item, { error: count })
+    .min(1, { error: count })
+    .max(MAX_BATCH_ITEMS, { error: count })
+    .meta({ description: `1-${MAX_BATCH_ITEMS} ${name}, in one or several pools; the answer keeps their order.` });
+}
+
+const BATCH_ITEM_FIELDS = { pool: BodyPool, ...ALLOCATION_FIELDS };
+
+export const BatchAllocationItem = z
+  .strictObject(BATCH_ITEM_FIELDS, { error: objectError(Object.keys(BATCH_ITEM_FIELDS), '{"pool": "vpc-vni", "owner": "vpc-42"}') })
+  .register(components, { id: 'BatchAllocationItem', description: 'One allocation of a batch: the body of POST /v1/pools/{pool}/allocations with its pool.' });
+
+export const BatchAllocateRequest = z
+  .strictObject({ allocations: batchOf(BatchAllocationItem, 'allocations') }, { error: objectError(['allocations'], '{"allocations": [{"pool": "vpc-vni", "owner": "vpc-42"}]}') })
+  .register(components, {
+    id: 'BatchAllocateRequest',
+    description: `1-${MAX_BATCH_ITEMS} allocations in one or several pools, all or nothing; each (pool, owner) at most once.`,
+  });
+
+export const BatchReleaseItem = z
+  .strictObject({ pool: BodyPool, owner: Owner }, { error: objectError(['pool', 'owner'], '{"pool": "vpc-vni", "owner": "vpc-42"}') })
+  .register(components, { id: 'BatchReleaseItem', description: 'What the owner holds in the pool.' });
+
+export const BatchReleaseRequest = z
+  .strictObject({ releases: batchOf(BatchReleaseItem, 'releases') }, { error: objectError(['releases'], '{"releases": [{"pool": "vpc-vni", "owner": "vpc-42"}]}') })
+  .register(components, { id: 'BatchReleaseRequest', description: `1-${MAX_BATCH_ITEMS} releases in one or several pools, in one step; each (pool, owner) at most once.` });
 
 export const ConfigFile = z.string().meta({ description: 'A pool file (TOML), read as TOML whatever the Content-Type.' });
 
@@ -350,6 +390,18 @@ export const HistoryEntry = z
 export const HistoryPage = z
   .strictObject({ history: z.array(HistoryEntry), next_cursor: z.string().nullable() })
   .register(components, { id: 'HistoryPage', description: 'Newest first; next_cursor is null on the last page. A page may be short and still have a next one.' });
+
+export const BatchAllocations = z
+  .strictObject({ allocations: z.array(Allocation) })
+  .register(components, { id: 'BatchAllocations', description: 'Every item of the batch as held, in item order.' });
+
+export const BatchReleases = z
+  .strictObject({
+    releases: z.array(
+      z.strictObject({ pool: z.string(), owner: z.string(), released: z.boolean().meta({ description: 'false when the owner held nothing there (that fails nothing).' }) }),
+    ),
+  })
+  .register(components, { id: 'BatchReleases', description: 'Every item of the batch, in item order.' });
 
 export const AllocationPage = z
   .strictObject({ allocations: z.array(Allocation), next_cursor: z.string().nullable() })

@@ -11,7 +11,6 @@ import { randomUUID } from 'node:crypto';
 import { alignment } from '../blocks.js';
 import { PoolError } from '../errors.js';
 import type { Allocated, AllocationRequest } from '../model.js';
-import { emptyBitmap, withBits } from './bitmap.js';
 import { firstHeld } from './block-search.js';
 import { automaticChooser, type Claim, earlyChunk, explicitClaim, forgetChunk, noRoom } from './choose.js';
 import type { StoreContext } from './context.js';
@@ -22,10 +21,10 @@ import { chunkKey, itemWithKey, type Native } from './keys.js';
 import { MAX_BLOCK_CHUNKS, type Piece } from './layout.js';
 import { type Budget, finalCheck, Pacing } from './pacing.js';
 import { type PoolView, readPool } from './pool-view.js';
-import { chunkRoom } from './room.js';
 import { largestRoom } from './room-search.js';
-import { blockExhausted, blockTooLarge, blockTooLargeHere, exhausted, outcomeUnknown, poolNotFound, unavailable, valueInUse, valueNotInPool } from './store-errors.js';
-import { chunkWrite, holdingPut } from './writes.js';
+import { blockExhausted, blockTooLarge, blockTooLargeHere, exhausted, outcomeUnknown, poolNotFound, undecided, unavailable, valueInUse, valueNotInPool } from './store-errors.js';
+import { holdingPut } from './writes.js';
+import { chunkBitsWrite } from './chunk-bits.js';
 
 export async function allocate(ctx: StoreContext, req: AllocationRequest): Promise<Allocated> {
   const started = performance.now();
@@ -41,19 +40,7 @@ export async function allocate(ctx: StoreContext, req: AllocationRequest): Promi
   const space = view.cached.space;
   const { layout } = view;
 
-  const size = parsed(req.size ? req.size(space) : { ok: true, value: 1n });
-  const largest = layout.maxBlockSize();
-  if (size > largest) throw blockTooLarge(pool, space, size, largest);
-
-  let wantedValue: bigint | undefined;
-  let wanted: Piece[] | undefined;
-  if (req.value) {
-    wantedValue = parsed(req.value(space));
-    if (size > 1n) parsed(alignment(space, wantedValue, size));
-    wanted = layout.pieces(wantedValue, size);
-    if (!wanted) throw valueNotInPool(pool, space, wantedValue, Number(size));
-    if (wanted.length > MAX_BLOCK_CHUNKS) throw blockTooLargeHere(pool, space, wantedValue, size, BigInt(MAX_BLOCK_CHUNKS * layout.segments[layout.segmentIndexOf(wantedValue)].chunkBits), largest);
-  }
+  const { size, value: wantedValue, pieces: wanted } = askedOf(view, req);
 
   const known = new Map<number, ChunkItem | undefined>();
   if (guess && layout.chunk(guess.chunk)) {
@@ -113,7 +100,7 @@ export async function allocate(ctx: StoreContext, req: AllocationRequest): Promi
     }
   } catch (e) {
     // An answer decided on a fresh read (VALUE_IN_USE, RESOURCE_EXHAUSTED…) stands; a failure to get one is settled by the record.
-    if (unsure && (!(e instanceof PoolError) || e.code === 'UNAVAILABLE' || e.code === 'INTERNAL')) return findOut(e);
+    if (unsure && undecided(e)) return findOut(e);
     throw e;
   }
   // Every attempt failed; one may still have landed where the answer was lost: the allocation record says.
@@ -124,6 +111,34 @@ export async function allocate(ctx: StoreContext, req: AllocationRequest): Promi
 function parsed<T>(p: { ok: true; value: T } | { ok: false; message: string }): T {
   if (!p.ok) throw new PoolError('INVALID_ARGUMENT', p.message);
   return p.value;
+}
+
+/** What a request asks of a pool: a block's size (1: one value) and, if named, the value and its pieces. */
+export interface Asked {
+  size: bigint;
+  value?: bigint;
+  pieces?: Piece[];
+}
+
+/**
+ * The request read against the pool, in the contract's order once the pool is known: the value's and
+ * the size's form for the pool's type (INVALID_ARGUMENT), a block the pool does not serve
+ * (INVALID_ARGUMENT), then VALUE_NOT_IN_POOL. Pure.
+ */
+export function askedOf(view: PoolView, req: AllocationRequest): Asked {
+  const pool = view.meta.name;
+  const space = view.cached.space;
+  const { layout } = view;
+  const size = parsed(req.size ? req.size(space) : { ok: true, value: 1n });
+  const largest = layout.maxBlockSize();
+  if (size > largest) throw blockTooLarge(pool, space, size, largest);
+  if (!req.value) return { size };
+  const value = parsed(req.value(space));
+  if (size > 1n) parsed(alignment(space, value, size));
+  const pieces = layout.pieces(value, size);
+  if (!pieces) throw valueNotInPool(pool, space, value, Number(size));
+  if (pieces.length > MAX_BLOCK_CHUNKS) throw blockTooLargeHere(pool, space, value, size, BigInt(MAX_BLOCK_CHUNKS * layout.segments[layout.segmentIndexOf(value)].chunkBits), largest);
+  return { size, value, pieces };
 }
 
 function refresh(items: Map<number, ChunkItem | undefined>, chunk: number, now: Native | undefined | null): void {
@@ -138,12 +153,7 @@ function valueOf(view: PoolView, p: Piece): bigint {
 
 /** The write that sets a piece's bits in its chunk (as read), with the chunk's new count and room key. */
 function takeWrite(ctx: StoreContext, view: PoolView, p: Piece, before: ChunkItem | undefined) {
-  const info = view.layout.chunk(p.chunk);
-  if (!info) throw new PoolError('INTERNAL', `chunk ${p.chunk} lies outside pool '${view.meta.name}'`);
-  const after = withBits(before?.bits ?? emptyBitmap(info.segment.chunkBits), p.bit, p.count, true);
-  const room = chunkRoom(view.cached.space, info, after);
-  const write = chunkWrite(view.meta.name, p.chunk, before, { bits: after, used: (before?.used ?? 0) + p.count, room, at: ctx.now().getTime() });
-  return { chunk: p.chunk, room, write };
+  return chunkBitsWrite(ctx, view, p.chunk, before, [p], true);
 }
 
 function answerHolding(ctx: StoreContext, held: HoldingItem, rid: string, wanted: bigint | undefined, size: bigint, started: number): Allocated {
@@ -157,14 +167,23 @@ async function noFreeBlock(ctx: StoreContext, view: PoolView, owner: string, rid
   const pool = view.meta.name;
   const held = await getHolding(ctx, pool, owner, budget);
   if (held) return holdingAnswer(held, rid, undefined, size);
+  throw await exhaustion(ctx, view, size, largestSeen, budget);
+}
+
+/**
+ * RESOURCE_EXHAUSTED for a pool found to have no free auto_assign value (block) of `size`: how full
+ * it is, or the largest block still free (`largestSeen`: what a block search came across, log2 or -1).
+ */
+export async function exhaustion(ctx: StoreContext, view: PoolView, size: bigint, largestSeen: number, budget: Budget): Promise<PoolError> {
+  const pool = view.meta.name;
   ctx.events.exhausted?.(pool);
   if (size > 1n) {
     const largest = Math.max(largestSeen, await largestRoom(ctx, view, budget));
-    throw blockExhausted(pool, view.cached.space, size, largest < 0 ? 0n : 1n << BigInt(largest));
+    return blockExhausted(pool, view.cached.space, size, largest < 0 ? 0n : 1n << BigInt(largest));
   }
   const autoAssignSize = Number(view.layout.autoAssignSize());
   const used = autoAssignSize + (await usedInSegments(ctx, view, (s) => !s.autoAssign, budget));
-  throw exhausted(pool, { size: Number(view.layout.size), used, autoAssignSize });
+  return exhausted(pool, { size: Number(view.layout.size), used, autoAssignSize });
 }
 
 /** The explicit value (block) is taken: by this owner (the idempotent retry), or by someone else. */

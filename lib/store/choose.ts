@@ -83,8 +83,18 @@ export function explicitClaim(ctx: StoreContext, view: PoolView, pieces: Piece[]
  * Automatic allocation: a chunk with room for 2^order values from the room index (the container's
  * candidates first, for single values); then, for a block larger than some segments' chunks, windows
  * of those segments' chunks. Undefined only when both searches saw everything.
+ *
+ * `skip` names chunks that have no room for this call although the index says they have: a batch
+ * has taken it for its earlier items. They are passed over, and not forgotten as places with room.
  */
-export function automaticChooser(ctx: StoreContext, view: PoolView, size: bigint, guess: { chunk: number; from?: Candidate } | undefined, known: Map<number, ChunkItem | undefined>): Chooser {
+export function automaticChooser(
+  ctx: StoreContext,
+  view: PoolView,
+  size: bigint,
+  guess: { chunk: number; from?: Candidate } | undefined,
+  known: Map<number, ChunkItem | undefined>,
+  skip?: (chunk: number) => boolean,
+): Chooser {
   const order = log2(size);
   const pool = view.meta.name;
   let first = guess && known.has(guess.chunk) ? guess : undefined;
@@ -100,7 +110,7 @@ export function automaticChooser(ctx: StoreContext, view: PoolView, size: bigint
         return chunkClaim(ctx, view, chunk, known.get(chunk), order, from);
       }
       if (!indexDone) {
-        const found = await chooseChunk(ctx, view, order, budget);
+        const found = await chooseChunk(ctx, view, order, budget, skip);
         if (found) return chunkClaim(ctx, view, found.chunk, await readChunk(ctx, pool, found.chunk, budget), order, found.from);
         indexDone = true;
       }
@@ -158,7 +168,7 @@ async function readChunk(ctx: StoreContext, pool: string, chunk: number, budget:
  * (read strongly consistent in this call, and whole) shows there is none. For single values the
  * container's candidates are tried first; then the index from two random places; then the whole index.
  */
-async function chooseChunk(ctx: StoreContext, view: PoolView, order: number, budget: Budget): Promise<{ chunk: number; from: Candidate } | undefined> {
+async function chooseChunk(ctx: StoreContext, view: PoolView, order: number, budget: Budget, skip?: (chunk: number) => boolean): Promise<{ chunk: number; from: Candidate } | undefined> {
   const cached = view.cached;
   for (let look = 0; look < 3; look++) {
     let list: Candidate[];
@@ -178,11 +188,14 @@ async function chooseChunk(ctx: StoreContext, view: PoolView, order: number, bud
     while (list.length > 0) {
       const i = Math.floor(ctx.random() * list.length);
       const from = list[i];
-      const chunk = from.kind === 'chunk' ? (view.layout.chunk(from.chunk) ? from.chunk : undefined) : pickVirtualChunk(cached, from.page, ctx.random, order);
+      const pick = (passOver?: (chunk: number) => boolean) =>
+        from.kind === 'chunk' ? (view.layout.chunk(from.chunk) && !passOver?.(from.chunk) ? from.chunk : undefined) : pickVirtualChunk(cached, from.page, ctx.random, order, passOver);
+      const chunk = pick(skip);
       if (chunk !== undefined) return { chunk, from };
-      // Points at segments that do not count (yet), or at never-written chunks that are all written now.
       list.splice(i, 1);
-      cached.candidates = cached.candidates.filter((c) => c !== from);
+      // Points at segments that do not count (yet), or at never-written chunks that are all written now;
+      // not a place this call merely took already.
+      if (!skip || pick() === undefined) cached.candidates = cached.candidates.filter((c) => c !== from);
     }
     if (complete) return undefined;
   }

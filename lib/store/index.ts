@@ -7,9 +7,11 @@
  *
  * PoolStore is the small interface the rest of the product uses; each operation lives in its own file.
  */
-import type { Allocated, Allocation, AllocationPage, AllocationRequest, CheckReport, HistoryEntry, HistoryPage, HistoryQuery, ListRequest, PoolCounts, RelabelRequest, ReleaseRequest, SyncRecord, ValueInput } from '../model.js';
+import type { Allocated, Allocation, AllocationPage, AllocationRequest, BatchAllocated, BatchReleased, BatchReleaseItem, CheckReport, HistoryEntry, HistoryPage, HistoryQuery, ListRequest, PoolCounts, RelabelRequest, ReleaseRequest, SyncRecord, ValueInput } from '../model.js';
 import type { Plan } from '../plan.js';
 import { allocate } from './allocate.js';
+import { allocateBatch } from './batch-allocate.js';
+import { releaseBatch } from './batch-release.js';
 import { check, type CheckOptions } from './check.js';
 import { StoreContext, type StoreEvents, type StoreOptions } from './context.js';
 import { allPoolCounts, poolCounts } from './counts.js';
@@ -24,6 +26,7 @@ import { release } from './release.js';
 import { listSyncs, recordSync } from './syncs.js';
 
 export { dynamoClient } from './client.js';
+export { MAX_TRANSACTION_ITEMS } from './batch.js';
 export { DEFAULT_RETRY, type RetryPolicy } from './pacing.js';
 export { RegistryChanged, type RegistrationState } from './register.js';
 export type { CheckOptions, StoreEvents, StoreOptions, TableChange };
@@ -55,6 +58,16 @@ export class PoolStore {
   /** Releases what the owner holds (the value named, if any, which it must hold); answers what was released. */
   release(req: ReleaseRequest): Promise<Allocation> {
     return release(this.ctx, req);
+  }
+
+  /** 1-25 allocations in one or several pools, all or nothing: every item held as asked, or nothing allocated. */
+  allocateBatch(items: readonly AllocationRequest[]): Promise<BatchAllocated> {
+    return allocateBatch(this.ctx, items);
+  }
+
+  /** Releases 1-25 (pool, owner) holdings in one step; an owner that holds nothing there is `released: false`. */
+  releaseBatch(items: readonly BatchReleaseItem[], by?: string): Promise<BatchReleased[]> {
+    return releaseBatch(this.ctx, items, by);
   }
 
   findByOwner(pool: string, owner: string): Promise<Allocation> {

@@ -11,7 +11,8 @@ import { randomUUID } from 'node:crypto';
 import { PoolError } from '../errors.js';
 import type { Allocation, HistoryEntry, ReleaseRequest } from '../model.js';
 import { showValue } from '../values.js';
-import { emptyBitmap, getBit, withBits } from './bitmap.js';
+import { getBit } from './bitmap.js';
+import { chunkBitsWrite } from './chunk-bits.js';
 import type { StoreContext } from './context.js';
 import { covers, getChunk, getHolding, toAllocation } from './holdings.js';
 import type { Piece } from './layout.js';
@@ -19,9 +20,8 @@ import { type ChunkItem, decodeChunk, decodeHolding, type HoldingItem } from './
 import { chunkKey, holdingKey, itemWithKey } from './keys.js';
 import { type Budget, finalCheck, Pacing } from './pacing.js';
 import { type PoolView, readPool } from './pool-view.js';
-import { chunkRoom } from './room.js';
-import { ownerHoldsNothing, ownerMismatch, outcomeUnknown, poolNotFound, unavailable, valueNotAllocated, valueNotInPool } from './store-errors.js';
-import { chunkWrite, historyPut, holdingDelete, type Write } from './writes.js';
+import { ownerHoldsNothing, ownerMismatch, outcomeUnknown, poolNotFound, undecided, unavailable, valueNotAllocated, valueNotInPool } from './store-errors.js';
+import { historyPut, holdingDelete, type Write } from './writes.js';
 
 /** Releases the owner's holding (the one named by `value`, if given) and answers what was released. */
 export async function release(ctx: StoreContext, req: ReleaseRequest): Promise<Allocation> {
@@ -107,7 +107,7 @@ export async function release(ctx: StoreContext, req: ReleaseRequest): Promise<A
       }
     }
   } catch (e) {
-    if (unsure && released && (!(e instanceof PoolError) || e.code === 'UNAVAILABLE' || e.code === 'INTERNAL')) return findOut(e);
+    if (unsure && released && undecided(e)) return findOut(e);
     throw e;
   }
   if (unsure && released) return findOut();
@@ -129,8 +129,8 @@ export function releasedEntry(h: HoldingItem, how: { at: string; by: string; req
 }
 
 /** Reads the chunks not read yet (a never-written one is wholly free: undefined). */
-async function readMissing(ctx: StoreContext, pool: string, chunks: Map<number, ChunkItem | undefined>, wanted: readonly number[], budget: Budget): Promise<void> {
-  const missing = wanted.filter((c) => !chunks.has(c));
+export async function readMissing(ctx: StoreContext, pool: string, chunks: Map<number, ChunkItem | undefined>, wanted: readonly number[], budget: Budget): Promise<void> {
+  const missing = [...new Set(wanted)].filter((c) => !chunks.has(c));
   if (missing.length === 0) return;
   for (const c of missing) chunks.set(c, undefined);
   for (const item of await ctx.table.batchGet(missing.map((c) => chunkKey(pool, c)), budget)) {
@@ -141,15 +141,7 @@ async function readMissing(ctx: StoreContext, pool: string, chunks: Map<number, 
 
 /** The write that clears a piece's bits in its chunk (as read), with the chunk's new count and room key. */
 function clearWrite(ctx: StoreContext, view: PoolView, p: Piece, before: ChunkItem | undefined): Write {
-  const info = view.layout.chunk(p.chunk);
-  if (!info) throw new PoolError('INTERNAL', `chunk ${p.chunk} lies outside pool '${view.meta.name}'`);
-  const after = withBits(before?.bits ?? emptyBitmap(info.segment.chunkBits), p.bit, p.count, false);
-  return chunkWrite(view.meta.name, p.chunk, before, {
-    bits: after,
-    used: Math.max(0, (before?.used ?? 0) - p.count),
-    room: chunkRoom(view.cached.space, info, after),
-    at: ctx.now().getTime(),
-  });
+  return chunkBitsWrite(ctx, view, p.chunk, before, [p], false).write;
 }
 
 /** The chunk of the value a release names, when the cached layout already knows the pool. */

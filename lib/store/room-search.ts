@@ -89,14 +89,15 @@ export function virtualSegments(view: CachedPool, page: number, order = 0): numb
 
 /**
  * A chunk of one of the page's virtual segments, at random, weighted by their sizes, that can hold a
- * block of 2^order values when wholly free; undefined when there is none.
+ * block of 2^order values when wholly free (and is not `passOver`); undefined when there is none.
  */
-export function pickVirtualChunk(view: CachedPool, page: number, random: () => number, order = 0): number | undefined {
+export function pickVirtualChunk(view: CachedPool, page: number, random: () => number, order = 0, passOver?: (chunk: number) => boolean): number | undefined {
   const segments = virtualSegments(view, page, order);
   const choices = segments.map((i) => {
     const all = view.virtualChunks.get(i) ?? range(view.layout.segments[i].firstChunk, segmentChunks(view.layout.segments[i]));
     // Only a segment's first and last chunk may hold fewer values than bits.
-    return order === 0 ? all : all.filter((c) => holdsBlock(view.layout.chunk(c), order));
+    const fit = order === 0 ? all : all.filter((c) => holdsBlock(view.layout.chunk(c), order));
+    return passOver ? fit.filter((c) => !passOver(c)) : fit;
   });
   const total = choices.reduce((n, c) => n + c.length, 0);
   if (total === 0) return undefined;

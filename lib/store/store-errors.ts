@@ -102,6 +102,15 @@ export function unavailable(what: string, cause?: unknown): PoolError {
 }
 
 /**
+ * Whether an error stops an operation short of a verdict (a read that failed, the budget, a bug), as
+ * opposed to an answer decided on what was read (VALUE_IN_USE…): once a write may have landed unheard,
+ * such an error is settled by reading what landed.
+ */
+export function undecided(e: unknown): boolean {
+  return !(e instanceof PoolError) || e.code === 'UNAVAILABLE' || e.code === 'INTERNAL';
+}
+
+/**
  * A write was sent, its answer lost, and DynamoDB could not be asked whether it landed: the caller is
  * told so, with what the same request again answers either way (it is safe to repeat).
  */
@@ -109,5 +118,22 @@ export function outcomeUnknown(what: string, retryAnswers: string, cause?: unkno
   return new PoolError('UNAVAILABLE', `${what} may or may not have landed (DynamoDB did not answer in time); retry shortly: the same request again ${retryAnswers}`, {
     retryAfterSeconds: 1,
     cause,
+  });
+}
+
+/** A batch of no item, or of more than `max`. */
+export function batchSize(items: number, max: number): PoolError {
+  return new PoolError('INVALID_ARGUMENT', `a batch holds 1 to ${max} items; got ${items}${items > max ? ': split it into smaller batches' : ''}`);
+}
+
+/** The same (pool, owner) as an earlier item: one item per (pool, owner), as one allocation per (pool, owner). */
+export function sameItemTwice(pool: string, owner: string, earlier: number): PoolError {
+  return new PoolError('INVALID_ARGUMENT', `pool '${pool}' and owner '${owner}' are already item ${earlier} of this batch; a batch names each (pool, owner) once`);
+}
+
+/** What one transaction cannot hold: DynamoDB takes at most `max` items in one. */
+export function transactionTooLarge(items: number, max: number): PoolError {
+  return new PoolError('INVALID_ARGUMENT', `the batch would write ${items} items and one transaction takes ${max}: split it into smaller batches (blocks that span many chunks write one item per chunk)`, {
+    details: { items, max_items: max },
   });
 }

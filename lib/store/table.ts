@@ -170,6 +170,10 @@ export class Table {
       const { Key, ExpressionAttributeValues, ...rest } = write.Update;
       return { Update: { ...rest, TableName: this.name, Key: toAttributes(Key), ExpressionAttributeValues: values(ExpressionAttributeValues) } };
     }
+    if ('ConditionCheck' in write) {
+      const { Key, ExpressionAttributeValues, ...rest } = write.ConditionCheck;
+      return { ConditionCheck: { ...rest, TableName: this.name, Key: toAttributes(Key), ExpressionAttributeValues: values(ExpressionAttributeValues) } };
+    }
     const { Key, ExpressionAttributeValues, ...rest } = write.Delete;
     return { Delete: { ...rest, TableName: this.name, Key: toAttributes(Key), ExpressionAttributeValues: values(ExpressionAttributeValues) } };
   }

@@ -12,7 +12,9 @@ import type { HistoryEntry } from '../model.js';
 export type Write =
   | { Put: { Item: Native; ConditionExpression?: string; ExpressionAttributeNames?: Record<string, string>; ExpressionAttributeValues?: Native; ReturnValuesOnConditionCheckFailure?: 'ALL_OLD' } }
   | { Update: { Key: ItemKey; UpdateExpression: string; ConditionExpression?: string; ExpressionAttributeNames?: Record<string, string>; ExpressionAttributeValues?: Native; ReturnValuesOnConditionCheckFailure?: 'ALL_OLD' } }
-  | { Delete: { Key: ItemKey; ConditionExpression?: string; ExpressionAttributeNames?: Record<string, string>; ExpressionAttributeValues?: Native; ReturnValuesOnConditionCheckFailure?: 'ALL_OLD' } };
+  | { Delete: { Key: ItemKey; ConditionExpression?: string; ExpressionAttributeNames?: Record<string, string>; ExpressionAttributeValues?: Native; ReturnValuesOnConditionCheckFailure?: 'ALL_OLD' } }
+  /** Writes nothing: the transaction happens only if the condition holds (transactions only). */
+  | { ConditionCheck: { Key: ItemKey; ConditionExpression: string; ExpressionAttributeNames?: Record<string, string>; ExpressionAttributeValues?: Native; ReturnValuesOnConditionCheckFailure?: 'ALL_OLD' } };
 
 // ---------------------------------------------------------------- condition parts
 
@@ -76,14 +78,22 @@ export function holdingPut(h: HoldingItem): Write {
  * release racing a release and a new allocation by the same owner cannot delete the newer one.
  */
 export function holdingDelete(pool: string, owner: string, rid: string): Write {
-  return {
-    Delete: {
-      Key: holdingKey(pool, owner),
-      ConditionExpression: 'rid = :rid',
-      ExpressionAttributeValues: { ':rid': rid },
-      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-    },
-  };
+  return { Delete: sameRecord(pool, owner, rid) };
+}
+
+/** The record of (pool, owner) if it is still the allocation with this request id; handed back if not. */
+function sameRecord(pool: string, owner: string, rid: string) {
+  return { Key: holdingKey(pool, owner), ConditionExpression: 'rid = :rid', ExpressionAttributeValues: { ':rid': rid }, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const };
+}
+
+/**
+ * The allocation record is still the one read (its request id), in a transaction that writes others:
+ * a batch whose item the owner already held answers it only if it is still held when the batch lands.
+ * Timeline it guards against: we read the owner's record, another call releases it, our batch lands
+ * with its other items and answers the released one as held.
+ */
+export function holdingStill(pool: string, owner: string, rid: string): Write {
+  return { ConditionCheck: sameRecord(pool, owner, rid) };
 }
 
 /**

@@ -2,33 +2,22 @@
  * The CLI on labels and owners, against the application served on a free port over DynamoDB Local:
  * `allocate --label`, `label` (key=value sets, key- removes), `allocations --label`, and `owner`.
  */
-import type { Server } from 'node:http';
-import { createAdaptorServer } from '@hono/node-server';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { createApp } from '../../functions/http/app.js';
-import { freePort } from '../../local/dynamodb-local.js';
 import { type Run, runCli } from '../support/cli-process.js';
-import { freshStore, register } from '../support/store.js';
+import { type ServedApp, serveApp } from '../support/served-app.js';
 
 const POOLS = '[pools.vni]\ntype = "integer"\nranges = [{ start = 7000, end = 7100 }]\n[pools.lo]\ntype = "ipv4"\nprefix = "10.8.0.0/24"';
 
 describe('resource-pool on labels and owners', () => {
-  let url: string;
-  let server: Server;
-  const cli = (...args: string[]): Promise<Run> => runCli([...args, '--endpoint', url], { RESOURCE_POOLS_ENDPOINT: '', NO_COLOR: '' });
+  let app: ServedApp;
+  const cli = (...args: string[]): Promise<Run> => runCli([...args, '--endpoint', app.url], { RESOURCE_POOLS_ENDPOINT: '', NO_COLOR: '' });
 
   beforeAll(async () => {
-    const store = await freshStore();
-    await register(store, POOLS);
-    const port = await freePort();
-    server = createAdaptorServer({ fetch: createApp({ store, maxPoolSize: 250_000 }).fetch }) as Server;
-    await new Promise<void>((r) => server.listen(port, '127.0.0.1', () => r()));
-    url = `http://127.0.0.1:${port}`;
+    app = await serveApp(POOLS);
   });
 
   afterAll(async () => {
-    server?.closeAllConnections();
-    await new Promise((r) => server?.close(r));
+    await app?.close();
   });
 
   test('allocate --label, label key=value / key-, allocations --label, owner', async () => {

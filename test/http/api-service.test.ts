@@ -117,6 +117,8 @@ describe('HTTP API on DynamoDB Local', () => {
         'DELETE /v1/pools/{pool}/owners/{owner}',
         'PATCH /v1/pools/{pool}/owners/{owner}',
         'GET /v1/owners/{owner}',
+        'POST /v1/allocations',
+        'POST /v1/releases',
         'GET /v1/pools/{pool}/allocations/{value}/history',
         'GET /v1/pools/{pool}/owners/{owner}/history',
         'GET /v1/pools/{pool}/history',

@@ -66,6 +66,8 @@ const STORE_CALL: Record<string, string | undefined> = {
   releaseOwner: 'release',
   relabelOwner: 'relabel',
   getOwnerHoldings: 'ownerHoldings',
+  allocateBatch: 'allocateBatch',
+  releaseBatch: 'releaseBatch',
   getValueHistory: 'history',
   getOwnerHistory: 'history',
   getPoolHistory: 'history',

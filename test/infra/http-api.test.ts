@@ -54,7 +54,7 @@ describe('HTTP API', () => {
     base().template.resourceCountIs('AWS::IAM::ManagedPolicy', 3);
     expect(resourcesOf('reader')).toEqual(['GET/v1/*']);
     expect(resourcesOf('allocator').sort()).toEqual(
-      ['GET/v1/*', 'POST/v1/pools/*/allocations', 'DELETE/v1/pools/*/allocations/*', 'DELETE/v1/pools/*/owners/*', 'PATCH/v1/pools/*/owners/*'].sort(),
+      ['GET/v1/*', 'POST/v1/pools/*/allocations', 'DELETE/v1/pools/*/allocations/*', 'DELETE/v1/pools/*/owners/*', 'PATCH/v1/pools/*/owners/*', 'POST/v1/allocations', 'POST/v1/releases'].sort(),
     );
     expect(resourcesOf('admin')).toEqual(['*/*']);
   });
@@ -69,7 +69,7 @@ describe('HTTP API', () => {
     expect(table.map((r) => r.key)).toEqual(expect.arrayContaining(['GET /v1/check', 'POST /v1/config', 'POST /v1/pools/{pool}/allocations']));
 
     const reads = table.filter((r) => r.method === 'GET').map((r) => r.key);
-    const allocations = ['POST /v1/pools/{pool}/allocations', 'DELETE /v1/pools/{pool}/allocations/{value}', 'DELETE /v1/pools/{pool}/owners/{owner}', 'PATCH /v1/pools/{pool}/owners/{owner}'];
+    const allocations = ['POST /v1/pools/{pool}/allocations', 'DELETE /v1/pools/{pool}/allocations/{value}', 'DELETE /v1/pools/{pool}/owners/{owner}', 'PATCH /v1/pools/{pool}/owners/{owner}', 'POST /v1/allocations', 'POST /v1/releases'];
     const expected: Record<CallerRole, string[]> = {
       reader: reads,
       allocator: [...reads, ...allocations],
