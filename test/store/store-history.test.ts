@@ -142,6 +142,28 @@ describe('history', () => {
     expect(history.events).toHaveLength(3);
   });
 
+  test('batch items are entries too: one request id for the batch, each item its own entry, released ones written with the release', async () => {
+    const { store, history } = await fresh();
+    await store.allocateBatch([
+      { pool: 'vni', owner: 'vpc-9', by: 'arn:aws:iam::1:role/batch' },
+      { pool: 'lo', owner: 'vpc-9', by: 'arn:aws:iam::1:role/batch' },
+      { pool: 'lo', owner: 'vpc-9-dpu', value: val('10.0.0.77'), by: 'arn:aws:iam::1:role/batch' },
+    ]);
+    await store.releaseBatch([{ pool: 'lo', owner: 'vpc-9' }, { pool: 'lo', owner: 'vpc-9-dpu' }, { pool: 'lo', owner: 'nobody' }], 'arn:aws:iam::1:role/cleanup');
+    await history.settle();
+    const lo = (await store.history({ pool: 'lo', limit: 100 })).entries;
+    const allocated = lo.filter((e) => e.event === 'allocated');
+    const released = lo.filter((e) => e.event === 'released');
+    expect(allocated.map((e) => e.owner).sort()).toEqual(['vpc-9', 'vpc-9-dpu']);
+    expect(released.map((e) => `${e.owner} by ${e.by}`).sort()).toEqual(['vpc-9 by arn:aws:iam::1:role/cleanup', 'vpc-9-dpu by arn:aws:iam::1:role/cleanup']);
+    const vni = (await store.history({ pool: 'vni', limit: 100 })).entries;
+    expect(vni.map((e) => `${e.event} ${e.owner} by ${e.by}`)).toEqual(['allocated vpc-9 by arn:aws:iam::1:role/batch']);
+    // One request id across the batch's pools; the batch release has its own.
+    expect(new Set([...allocated, ...vni].map((e) => e.requestId)).size).toBe(1);
+    expect(new Set(released.map((e) => e.requestId)).size).toBe(1);
+    expect(released[0].requestId).not.toBe(allocated[0].requestId);
+  });
+
   test('entries expire HISTORY_DAYS after their time', async () => {
     const store = await freshStore({ historyDays: 30 });
     await register(store, POOLS);
