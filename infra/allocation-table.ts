@@ -38,13 +38,14 @@ const STORE_OPERATIONS = [
 /**
  * What lib/store/ asks of the table, as IAM actions: reads are GetItem, BatchGetItem and Query (on the
  * table and its indexes); writes are conditional PutItem and UpdateItem and the Put, Update and Delete
- * items of its TransactWriteItems, which IAM authorizes action by action. Nothing else: no Scan, no
+ * items of its TransactWriteItems (and their ConditionChecks), which IAM authorizes action by action. Nothing else: no Scan, no
  * table management. (The history function's BatchWriteItem of history entries is granted apart, by
  * infra/history-recorder.ts, and only on keys beginning HIST#; its stream reads by the event source.) test/infra/functions.test.ts derives the same sets
  * from the store's source and fails when they drift apart.
  */
 const STORE_READ_ACTIONS = ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query'];
-const STORE_WRITE_ACTIONS = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'];
+// ConditionCheckItem: a batch's transaction checks, unchanged, the records of items already held.
+const STORE_WRITE_ACTIONS = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:ConditionCheckItem'];
 
 /**
  * The single table that holds pools, bitmap chunks, allocations and config syncs. It is the system of

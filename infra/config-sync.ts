@@ -4,10 +4,11 @@ import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { type CfnBucket, EventType } from 'aws-cdk-lib/aws-s3';
 import { LambdaDestination } from 'aws-cdk-lib/aws-s3-notifications';
-import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { AllocationTable } from './allocation-table.js';
 import { CONFIG_SUFFIX, type ConfigBucket } from './config-bucket.js';
+import { deadLetterQueue } from './dead-letter-queue.js';
 import { acknowledge, BASIC_EXECUTION_POLICY_FINDING, nagArn } from './nag.js';
 import { ServiceFunction } from './service-function.js';
 
@@ -32,17 +33,7 @@ export class ConfigSync extends Construct {
     super(scope, id);
     const bucket = props.configBucket.bucket;
 
-    this.deadLetterQueue = new Queue(this, 'DeadLetterQueue', {
-      encryption: QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      // The longest SQS allows: time for someone to look at a failed upload.
-      retentionPeriod: Duration.days(14),
-    });
-    acknowledge(
-      this.deadLetterQueue,
-      'SQS3',
-      'This queue is itself the dead-letter queue (on-failure destination) of config-sync; a message in it raises an alarm and is looked at by a person.',
-    );
+    this.deadLetterQueue = deadLetterQueue(this, 'DeadLetterQueue', 'config-sync');
 
     this.function = new ServiceFunction(this, 'Handler', {
       handlerFile: 'config-sync.ts',

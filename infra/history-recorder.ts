@@ -4,12 +4,12 @@ import { Effect, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { FilterCriteria, FilterRule, StartingPosition } from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { DEFAULT_HISTORY_DAYS, EVENT_SOURCE } from '../lib/history.js';
 import { HISTORY_PREFIX, HOLDING_PREFIX } from '../lib/store/keys.js';
 import type { AllocationTable } from './allocation-table.js';
-import { acknowledge } from './nag.js';
+import { deadLetterQueue } from './dead-letter-queue.js';
 import { ServiceFunction } from './service-function.js';
 
 export interface HistoryRecorderProps {
@@ -39,16 +39,7 @@ export class HistoryRecorder extends Construct {
     super(scope, id);
     this.historyDays = props.historyDays ?? DEFAULT_HISTORY_DAYS;
     const table = props.table.table;
-    this.deadLetterQueue = new Queue(this, 'DeadLetterQueue', {
-      encryption: QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    acknowledge(
-      this.deadLetterQueue,
-      'SQS3',
-      'This queue is itself the dead-letter queue (on-failure destination) of the history function; a message in it raises an alarm and is looked at by a person (OPERATIONS.md).',
-    );
+    this.deadLetterQueue = deadLetterQueue(this, 'DeadLetterQueue', 'the history function');
 
     this.function = new ServiceFunction(this, 'Handler', {
       handlerFile: 'history.ts',
