@@ -25,6 +25,11 @@ export interface CrashOptions {
   ownersPerClient: number;
   /** Load between two kills, in milliseconds (each gap is drawn between half and all of it). */
   msBetweenKills: number;
+  /**
+   * And at least this many allocations acknowledged since the last restart before the next kill (up
+   * to 60 s more): on a loaded machine a fixed gap can pass with almost nothing done. @default 15
+   */
+  minAcknowledgedBetweenKills?: number;
   log?: (line: string) => void;
 }
 
@@ -160,15 +165,22 @@ export async function runCrash(options: CrashOptions): Promise<CrashReport> {
     log(`crash: starting the stack on ${api} with data in ${env.DATA_DIR}`);
     await start();
     const clients = Array.from({ length: options.clients }, (_, c) => client(c));
-    for (let k = 0; k < options.kills; k++) {
+    const minAcks = options.minAcknowledgedBetweenKills ?? 15;
+    const loadUntilKill = async () => {
+      const from = report.acknowledged;
       await sleep(options.msBetweenKills * (0.5 + Math.random() / 2));
+      const until = Date.now() + 60_000;
+      while (report.acknowledged - from < minAcks && Date.now() < until) await sleep(100);
+    };
+    for (let k = 0; k < options.kills; k++) {
+      await loadUntilKill();
       killStack(stack);
       await stack!.exited;
       report.kills++;
       log(`crash: kill ${report.kills}/${options.kills} after ${report.operations} operations (${report.acknowledged} acknowledged allocations); restarting`);
       await start();
     }
-    await sleep(options.msBetweenKills / 2);
+    await loadUntilKill();
     running = false;
     await Promise.all(clients);
 
