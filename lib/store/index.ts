@@ -42,8 +42,8 @@ export class PoolStore {
   }
 
   /** Creates the table when missing (local stack and tests; in AWS the CDK app owns it). */
-  ensureTable(): Promise<void> {
-    return this.ctx.table.ensure();
+  ensureTable(options: { changeStream?: boolean } = {}): Promise<void> {
+    return this.ctx.table.ensure(options);
   }
 
   /** Liveness: the table answers a read. */

@@ -21,7 +21,7 @@ describe('resource-pool history', () => {
   const cli = (...args: string[]): Promise<Run> => runCli([...args, '--endpoint', url], { RESOURCE_POOLS_ENDPOINT: '', NO_COLOR: '' });
 
   beforeAll(async () => {
-    const store = await freshStore();
+    const store = await freshStore({}, { changeStream: true });
     await register(store, POOLS);
     history = await recordHistory(store);
     const port = await freePort();

@@ -22,7 +22,7 @@ describe('history routes on DynamoDB Local', () => {
   let app: App;
   let history: RecordedHistory;
   beforeAll(async () => {
-    const store = await freshStore();
+    const store = await freshStore({}, { changeStream: true });
     await register(store, POOLS);
     app = createApp({ store, maxPoolSize: 250_000, logger: capturingLogger() });
     history = await recordHistory(store);

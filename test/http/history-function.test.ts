@@ -58,7 +58,7 @@ describe('the history function', () => {
   });
 
   test('a batch is recorded (on DynamoDB Local); a failure reports its first record for redelivery', async () => {
-    const store = await freshStore();
+    const store = await freshStore({}, { changeStream: true });
     await register(store, '[pools.vni]\ntype = "integer"\nranges = [{ start = 7000, end = 7100 }]');
     const ok = createHistoryHandler({ store, publisher: logPublisher(() => {}), logger: { error: () => {} } });
     expect(await ok({ Records: records() } as DynamoDBStreamEvent)).toEqual({ batchItemFailures: [] });

@@ -28,7 +28,7 @@ afterEach(async () => {
 });
 
 async function fresh(): Promise<{ store: PoolStore; history: RecordedHistory }> {
-  const store = await freshStore();
+  const store = await freshStore({}, { changeStream: true });
   await register(store, POOLS);
   const history = await recordHistory(store);
   running.push(history);
@@ -165,7 +165,7 @@ describe('history', () => {
   });
 
   test('entries expire HISTORY_DAYS after their time', async () => {
-    const store = await freshStore({ historyDays: 30 });
+    const store = await freshStore({ historyDays: 30 }, { changeStream: true });
     await register(store, POOLS);
     const history = await recordHistory(store);
     running.push(history);
@@ -178,7 +178,7 @@ describe('history', () => {
   });
 
   test('a batch the handler fails is delivered again until it is recorded', async () => {
-    const store = await freshStore();
+    const store = await freshStore({}, { changeStream: true });
     await register(store, POOLS);
     let failures = 2;
     const events: HistoryEntry[] = [];

@@ -24,9 +24,13 @@ export function storeOn(tableName: string, options: Partial<StoreOptions> = {}):
   return new PoolStore({ client: testClient(), tableName, budgetMs: TEST_BUDGET_MS, ...options });
 }
 
-export async function freshStore(options: Partial<StoreOptions> = {}): Promise<PoolStore> {
+/**
+ * A store on a new table. Without `changeStream` the table has none: only history tests read it, and
+ * DynamoDB Local makes every write that feeds a stream slower (lib/store/table.ts, ensure).
+ */
+export async function freshStore(options: Partial<StoreOptions> = {}, { changeStream = false } = {}): Promise<PoolStore> {
   const store = storeOn(`t-${randomUUID()}`, options);
-  await store.ensureTable();
+  await store.ensureTable({ changeStream });
   return store;
 }
 
