@@ -29,7 +29,6 @@ import {
   ConfigResult,
   DEFAULT_LIMIT,
   encodeCursor,
-  encodeHistoryCursor,
   Health,
   HistoryPage,
   HistoryQuery,
@@ -65,7 +64,7 @@ const fromPath =
     parsePathValue(type, text);
 
 function historyPage(page: { entries: Parameters<typeof historyJson>[0][]; next?: string }) {
-  return { history: page.entries.map(historyJson), next_cursor: page.next === undefined ? null : encodeHistoryCursor(page.next) };
+  return { history: page.entries.map(historyJson), next_cursor: page.next === undefined ? null : encodeCursor(page.next) };
 }
 
 const historyBounds = (q: { limit?: number; cursor?: string; since?: string; until?: string }) => ({ limit: q.limit ?? DEFAULT_LIMIT, after: q.cursor, since: q.since, until: q.until });

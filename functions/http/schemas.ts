@@ -139,16 +139,20 @@ export function decodeCursor(cursor: string): string | undefined {
   return key;
 }
 
-const Cursor = z
-  .string()
-  .transform((text, ctx) => {
-    if (text === '') return undefined;
-    const key = decodeCursor(text);
-    if (key !== undefined) return key;
-    ctx.addIssue({ code: 'custom', input: text, message: `is not a cursor this API handed out; use next_cursor of the previous page as it is; got ${shown(text)}` });
-    return z.NEVER;
-  })
-  .meta({ description: 'next_cursor of the previous page; absent or empty for the first page.' });
+/** A `cursor` query parameter: empty is absent; anything `decode` does not recognize is refused. */
+const cursorParam = (decode: (cursor: string) => string | undefined) =>
+  z
+    .string()
+    .transform((text, ctx) => {
+      if (text === '') return undefined;
+      const key = decode(text);
+      if (key !== undefined) return key;
+      ctx.addIssue({ code: 'custom', input: text, message: `is not a cursor this API handed out; use next_cursor of the previous page as it is; got ${shown(text)}` });
+      return z.NEVER;
+    })
+    .meta({ description: 'next_cursor of the previous page; absent or empty for the first page.' });
+
+const Cursor = cursorParam(decodeCursor);
 
 const LabelFilterText = z
   .string()
@@ -172,20 +176,14 @@ export const ListQuery = z.object({
  */
 const HISTORY_KEY = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z#[a-z_]{1,20}#[A-Za-z0-9.-]{1,80}#[!-~]{1,256}$/;
 
-export function encodeHistoryCursor(lastKey: string): string {
-  return Buffer.from(lastKey, 'latin1').toString('base64url');
+/** The sort key of a history cursor, or undefined when the text is not one this API handed out. */
+function decodeHistoryCursor(cursor: string): string | undefined {
+  if (!/^[A-Za-z0-9_-]{1,600}$/.test(cursor)) return undefined;
+  const key = Buffer.from(cursor, 'base64url').toString('latin1');
+  return HISTORY_KEY.test(key) && encodeCursor(key) === cursor ? key : undefined;
 }
 
-const HistoryCursor = z
-  .string()
-  .transform((text, ctx) => {
-    if (text === '') return undefined;
-    const key = /^[A-Za-z0-9_-]{1,600}$/.test(text) ? Buffer.from(text, 'base64url').toString('latin1') : '';
-    if (HISTORY_KEY.test(key) && encodeHistoryCursor(key) === text) return key;
-    ctx.addIssue({ code: 'custom', input: text, message: `is not a cursor this API handed out; use next_cursor of the previous page as it is; got ${shown(text)}` });
-    return z.NEVER;
-  })
-  .meta({ description: 'next_cursor of the previous page; absent or empty for the first page.' });
+const HistoryCursor = cursorParam(decodeHistoryCursor);
 
 const IsoTime = z
   .string()
