@@ -160,6 +160,8 @@ export interface PoolCounts {
   runs: readonly FlaggedRun[];
   /** The largest block one allocation may ask for. */
   maxBlockSize: number;
+  /** Refuses new allocations: disabled, or being deleted. */
+  disabled: boolean;
   createdAt: string;
   updatedAt: string;
 }

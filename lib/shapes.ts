@@ -73,6 +73,8 @@ export interface PoolJson {
   max_block_size: number;
   /** Integer pools: what the numbers are; null for a plain integer pool and for IP pools. */
   kind: IntegerKind | null;
+  /** Takes no new allocation (PATCH /v1/pools/{pool} with "disabled"); lookups, releases and imports still work. */
+  disabled: boolean;
   /** Prefix pools only: the length of every value. */
   delegate_prefix_len?: number;
 }
@@ -98,6 +100,7 @@ export function poolJson(p: PoolCounts): PoolJson {
     updated_at: p.updatedAt,
     max_block_size: p.maxBlockSize,
     kind: p.kind ?? null,
+    disabled: p.disabled,
     ...(p.delegate === undefined ? {} : { delegate_prefix_len: p.delegate }),
   };
 }

@@ -32,6 +32,8 @@ const WHEN: Record<ErrorCode, string> = {
   VALUE_IN_USE: 'the explicit value is held by another owner',
   OWNER_CONFLICT: 'the owner already holds a different value (or block) in this pool than the one it asks for',
   OWNER_MISMATCH: 'a release by value names an owner that does not hold it; nothing is freed',
+  POOL_DISABLED: 'a new allocation (single, block or batch item) in a disabled pool, or in one being deleted; an owner that already holds a value there still gets it back',
+  POOL_NOT_EMPTY: 'deleting a pool that still holds allocations; nothing is changed',
   PAYLOAD_TOO_LARGE: 'a request body over 1 MiB (1,048,576 bytes)',
   UNAVAILABLE: 'retries against contention or DynamoDB throttling ran out, or the table does not answer; nothing was changed; retry after `Retry-After` seconds',
   INTERNAL: 'a bug: no input is meant to reach it; the message carries the request id that was logged',

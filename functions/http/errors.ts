@@ -20,6 +20,8 @@ export const STATUS_OF: Readonly<Record<ErrorCode, ContentfulStatusCode>> = {
   VALUE_IN_USE: 409,
   OWNER_CONFLICT: 409,
   OWNER_MISMATCH: 409,
+  POOL_DISABLED: 409,
+  POOL_NOT_EMPTY: 409,
   PAYLOAD_TOO_LARGE: 413,
   UNAVAILABLE: 503,
   INTERNAL: 500,

@@ -40,6 +40,7 @@ import {
   Pool,
   PoolList,
   PoolParams,
+  PoolPatch,
   ReleaseQuery,
   shown,
   SyncList,
@@ -145,6 +146,43 @@ export const routes: Route[] = [
     errors: ['POOL_NOT_FOUND', 'UNAVAILABLE'],
     async handle({ params }, c, deps) {
       return c.json(poolJson(await deps.store.pool(poolName(params.pool))), 200);
+    },
+  }),
+
+  defineRoute({
+    method: 'patch',
+    path: '/v1/pools/{pool}',
+    operationId: 'patchPool',
+    summary: 'Disable or enable a pool',
+    description:
+      'A disabled pool refuses every new allocation (single, block, batch item) with POOL_DISABLED; lookups, listings, releases and imports still work, and an owner that already holds a value gets it back. ' +
+      'An allocation that read the pool just before the switch may still land: disabling is a pause, not a fence.',
+    tags: ['pools'],
+    params: PoolParams,
+    body: { kind: 'json', mediaType: 'application/json', schema: PoolPatch, description: 'Whether the pool refuses new allocations.' },
+    responses: { 200: { description: 'The pool as it now is.', schema: Pool } },
+    errors: ['INVALID_ARGUMENT', 'POOL_NOT_FOUND', 'PAYLOAD_TOO_LARGE', 'UNAVAILABLE'],
+    async handle({ params, body }, c, deps) {
+      return c.json(poolJson(await deps.store.setDisabled(poolName(params.pool), body.disabled)), 200);
+    },
+  }),
+
+  defineRoute({
+    method: 'delete',
+    path: '/v1/pools/{pool}',
+    operationId: 'deletePool',
+    summary: 'Delete a pool that holds no allocation',
+    description:
+      'With any allocation, POOL_NOT_EMPTY and nothing changes; a deletion racing allocations either deletes a pool that held none, or refuses. ' +
+      'A deleted pool\'s values no longer count for overlap and its name can be registered again; its history is kept. ' +
+      'A deletion that could not finish (UNAVAILABLE) leaves the pool refusing allocations; deleting it again finishes it.',
+    tags: ['pools'],
+    params: PoolParams,
+    responses: { 204: { description: 'Deleted.' } },
+    errors: ['POOL_NOT_FOUND', 'POOL_NOT_EMPTY', 'UNAVAILABLE'],
+    async handle({ params }, c, deps) {
+      await deps.store.deletePool(poolName(params.pool));
+      return c.body(null, 204);
     },
   }),
 

@@ -349,9 +349,14 @@ export const Pool = z
       .enum(INTEGER_KINDS)
       .nullable()
       .meta({ description: `Integer pools: what the numbers are, ${KINDS_TEXT}; fixed at creation. null for a plain integer pool and for IP pools.`, examples: ['vni'] }),
+    disabled: z.boolean().meta({ description: 'The pool takes no new allocation (PATCH /v1/pools/{pool}); lookups, listings, releases and imports still work. Also true while a deletion is under way.' }),
     delegate_prefix_len: z.number().int().min(1).max(128).optional().meta({ description: 'Prefix pools only: the length of every value.' }),
   })
   .register(components, { id: 'Pool' });
+
+export const PoolPatch = z
+  .strictObject({ disabled: z.boolean({ error: 'must be true or false' }) }, { error: objectError(['disabled'], '{"disabled": true}') })
+  .register(components, { id: 'PoolPatch', description: 'What a pool\'s PATCH changes: whether it takes new allocations.' });
 
 export const PoolList = z.strictObject({ pools: z.array(Pool) }).register(components, { id: 'PoolList' });
 

@@ -20,10 +20,10 @@ import { type ChunkItem, decodeChunk, decodeHolding, type HoldingItem } from './
 import { chunkKey, itemWithKey, type Native } from './keys.js';
 import { MAX_BLOCK_CHUNKS, type Piece } from './layout.js';
 import { type Budget, finalCheck, Pacing } from './pacing.js';
-import { type PoolView, readPool } from './pool-view.js';
+import { type PoolView, readPool, refusesAllocations } from './pool-view.js';
 import { largestRoom } from './room-search.js';
-import { blockExhausted, blockTooLarge, blockTooLargeHere, exhausted, outcomeUnknown, poolNotFound, undecided, unavailable, valueInUse, valueNotInPool } from './store-errors.js';
-import { holdingPut } from './writes.js';
+import { blockExhausted, blockTooLarge, blockTooLargeHere, exhausted, outcomeUnknown, poolDisabled, poolNotFound, undecided, unavailable, valueInUse, valueNotInPool } from './store-errors.js';
+import { holdingPut, metaOpen } from './writes.js';
 import { chunkBitsWrite } from './chunk-bits.js';
 
 export async function allocate(ctx: StoreContext, req: AllocationRequest): Promise<Allocated> {
@@ -41,6 +41,7 @@ export async function allocate(ctx: StoreContext, req: AllocationRequest): Promi
   const { layout } = view;
 
   const { size, value: wantedValue, pieces: wanted } = askedOf(view, req);
+  if (refusesAllocations(view.meta)) return refused(ctx, view, owner, rid, wantedValue, size, budget);
 
   const known = new Map<number, ChunkItem | undefined>();
   if (guess && layout.chunk(guess.chunk)) {
@@ -77,7 +78,8 @@ export async function allocate(ctx: StoreContext, req: AllocationRequest): Promi
 
       const writes = pieces.map((p) => takeWrite(ctx, view, p, claim!.items.get(p.chunk)));
       const holding: HoldingItem = { pool, type: space.type, delegate: space.delegate, owner, value: valueOf(view, pieces[0]), size: Number(size), at: ctx.isoNow(), rid, labels: req.labels, by: req.by };
-      const outcome = await ctx.tx([...writes.map((w) => w.write), holdingPut(holding)], budget);
+      const creates = pieces.some((p) => claim!.items.get(p.chunk) === undefined);
+      const outcome = await ctx.tx([...writes.map((w) => w.write), holdingPut(holding), ...(creates ? [metaOpen(pool)] : [])], budget);
       if (outcome.kind === 'ok') {
         // This allocation took the chunk's last free value: no need to find that out by reading it again.
         for (const w of writes) if (!w.room) forgetChunk(view.cached, w.chunk);
@@ -88,6 +90,7 @@ export async function allocate(ctx: StoreContext, req: AllocationRequest): Promi
         unsure ||= outcome.maybeLanded;
         const holdingNow = outcome.items[pieces.length];
         if (holdingNow) return answerHolding(ctx, decodeHolding(holdingNow), rid, wantedValue, size, started);
+        if (creates && outcome.items[pieces.length + 1] !== null) return refusedNow(ctx, pool, owner, rid, wantedValue, size, budget);
         // The chunks as they now stand, handed back by their failed conditions: fresher than reading them again.
         pieces.forEach((p, i) => refresh(claim!.items, p.chunk, outcome.items[i]));
         await pacing.conflict();
@@ -184,6 +187,20 @@ export async function exhaustion(ctx: StoreContext, view: PoolView, size: bigint
   const autoAssignSize = Number(view.layout.autoAssignSize());
   const used = autoAssignSize + (await usedInSegments(ctx, view, (s) => !s.autoAssign, budget));
   return exhausted(pool, { size: Number(view.layout.size), used, autoAssignSize });
+}
+
+/** A pool that refuses new allocations still answers an owner what it already holds. */
+async function refused(ctx: StoreContext, view: PoolView, owner: string, rid: string, wanted: bigint | undefined, size: bigint, budget: Budget): Promise<Allocated> {
+  const held = await getHolding(ctx, view.meta.name, owner, budget);
+  if (held) return holdingAnswer(held, rid, wanted, size);
+  throw poolDisabled(view.meta.name, view.meta);
+}
+
+/** The pool's definition changed under a transaction that created a chunk item: deleted, or being deleted. */
+async function refusedNow(ctx: StoreContext, pool: string, owner: string, rid: string, wanted: bigint | undefined, size: bigint, budget: Budget): Promise<Allocated> {
+  const { view } = await readPool(ctx, pool, budget);
+  if (!view) throw poolNotFound(pool);
+  return refused(ctx, view, owner, rid, wanted, size, budget);
 }
 
 /** The explicit value (block) is taken: by this owner (the idempotent retry), or by someone else. */

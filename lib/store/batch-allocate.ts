@@ -29,10 +29,10 @@ import { type ChunkItem, decodeChunk, decodeHolding, type HoldingItem } from './
 import type { Native } from './keys.js';
 import type { Piece } from './layout.js';
 import { finalCheck, Pacing } from './pacing.js';
-import type { PoolView } from './pool-view.js';
+import { type PoolView, readPool, refusesAllocations } from './pool-view.js';
 import { readMissing } from './release.js';
-import { outcomeUnknown, transactionTooLarge, undecided, unavailable, valueInUse } from './store-errors.js';
-import { holdingPut, holdingStill, type Write } from './writes.js';
+import { outcomeUnknown, poolDisabled, poolNotFound, transactionTooLarge, undecided, unavailable, valueInUse } from './store-errors.js';
+import { holdingPut, holdingStill, metaOpen, type Write } from './writes.js';
 
 const NOTHING = 'nothing was allocated';
 const WHAT = 'batch of allocations';
@@ -62,7 +62,7 @@ interface Group {
 }
 
 /** What one transaction item of an attempt is, to read its cancellation reason. */
-type Part = { kind: 'chunk'; pool: string; chunk: number } | { kind: 'record' | 'check'; item: Item };
+type Part = { kind: 'chunk'; pool: string; chunk: number } | { kind: 'open'; pool: string } | { kind: 'record' | 'check'; item: Item };
 
 export async function allocateBatch(ctx: StoreContext, reqs: readonly AllocationRequest[]): Promise<BatchAllocated> {
   const started = performance.now();
@@ -76,8 +76,9 @@ export async function allocateBatch(ctx: StoreContext, reqs: readonly Allocation
     const view = read.views.get(req.pool) as PoolView;
     const found = attempt(index, () => {
       const asked = askedOf(view, req);
-      const held = read.holdings[index];
-      return { index, req, view, asked, held: held && heldAsAsked(held, rid, asked) };
+      const held = read.holdings[index] && heldAsAsked(read.holdings[index], rid, asked);
+      if (!held && refusesAllocations(view.meta)) throw poolDisabled(req.pool, view.meta);
+      return { index, req, view, asked, held };
     });
     if (found) items.push(found);
   });
@@ -287,6 +288,10 @@ export async function allocateBatch(ctx: StoreContext, reqs: readonly Allocation
           parts.push({ kind: 'chunk', pool, chunk });
           writes.push(w.write);
         }
+        if ([...chunks.values()].some((t) => t.before === undefined)) {
+          parts.push({ kind: 'open', pool });
+          writes.push(metaOpen(pool));
+        }
       }
       const fresh = new Map<Item, HoldingItem>();
       for (const [item, pieces] of placed) {
@@ -314,12 +319,19 @@ export async function allocateBatch(ctx: StoreContext, reqs: readonly Allocation
       }
       if (outcome.kind === 'conflict') {
         unsure ||= outcome.maybeLanded;
+        const closed: string[] = [];
         outcome.items.forEach((now, i) => {
           if (now === null) return;
           const part = parts[i];
-          if (part.kind === 'chunk') knownIn(part.pool).set(part.chunk, now ? decodeChunk(now) : undefined);
+          if (part.kind === 'open') closed.push(part.pool);
+          else if (part.kind === 'chunk') knownIn(part.pool).set(part.chunk, now ? decodeChunk(now) : undefined);
           else learn(part.item, now ? decodeHolding(now as Native) : undefined);
         });
+        for (const pool of closed) {
+          const { view } = await readPool(ctx, pool, budget);
+          const error = view ? poolDisabled(pool, view.meta) : poolNotFound(pool);
+          for (const item of items) if (item.req.pool === pool && !item.held) failures.push({ index: item.index, error });
+        }
         if (failures.length > 0) throw batchFailed(failures, NOTHING);
         await pacing.conflict();
       } else {

@@ -8,7 +8,7 @@ import { decodeMeta, decodePage, decodeRegistry, type MetaItem, type PageItem } 
 import { CHUNK_PREFIX, chunkFromSk, chunkSk, metaKey, pageCount, pageKey, poolPk, REGISTRY_KEY } from './keys.js';
 import { type Segment, segmentChunks } from './layout.js';
 import type { Budget } from './pacing.js';
-import { effectiveMeta, type PoolView, readPool, viewOf } from './pool-view.js';
+import { effectiveMeta, type PoolView, readPool, refusesAllocations, viewOf } from './pool-view.js';
 import { poolNotFound } from './store-errors.js';
 
 /** How many pools are counted at once: 1,000 pools must not mean 1,000 queries one after the other. */
@@ -87,6 +87,7 @@ export async function countsOf(ctx: StoreContext, view: PoolView, budget: Budget
     autoAssignUsed: autoUsed,
     runs: layout.runs(),
     maxBlockSize: Number(layout.maxBlockSize()),
+    disabled: refusesAllocations(meta),
     createdAt: meta.createdAt,
     updatedAt: meta.updatedAt,
   };

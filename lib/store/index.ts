@@ -15,6 +15,8 @@ import { releaseBatch } from './batch-release.js';
 import { check, type CheckOptions } from './check.js';
 import { StoreContext, type StoreEvents, type StoreOptions } from './context.js';
 import { allPoolCounts, poolCounts } from './counts.js';
+import { deletePool } from './delete-pool.js';
+import { setDisabled } from './disable.js';
 import { REGISTRY_KEY } from './keys.js';
 import { findByOwner, findByValue, listAllocations } from './lookup.js';
 import { applyPlan, type RegistrationState, registrationState } from './register.js';
@@ -105,6 +107,16 @@ export class PoolStore {
     const feed = historyFeed(changes);
     await recordHistory(this.ctx, feed.record);
     return feed.publish;
+  }
+
+  /** Stops (true) or resumes (false) new allocations in a pool; answers the pool as it now is. */
+  setDisabled(pool: string, disabled: boolean): Promise<PoolCounts> {
+    return setDisabled(this.ctx, pool, disabled);
+  }
+
+  /** Deletes a pool that holds no allocation (else POOL_NOT_EMPTY, and nothing changes). */
+  deletePool(pool: string): Promise<void> {
+    return deletePool(this.ctx, pool);
   }
 
   pool(name: string): Promise<PoolCounts> {

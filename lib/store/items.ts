@@ -45,6 +45,12 @@ function optNum(item: Native, field: string): number | undefined {
   return item[field] === undefined ? undefined : num(item, field);
 }
 
+function bool(item: Native, field: string): boolean {
+  const v = item[field];
+  if (typeof v !== 'boolean') throw new CorruptItem(where(item), field, 'a boolean');
+  return v;
+}
+
 function bin(item: Native, field: string): Uint8Array {
   const v = item[field];
   // DynamoDB may leave out an empty binary value altogether.
@@ -138,6 +144,10 @@ export interface MetaItem {
   /** Set on a pool created by a registration that has not committed yet: the pool does not exist until it does. */
   pendingIntent?: string;
   staged?: StagedGrow;
+  /** Refuses new allocations (PATCH /v1/pools/{pool}); everything else still works. */
+  disabled?: boolean;
+  /** Set when a deletion began (ISO time): the pool refuses new allocations until it is gone, or the deletion is undone. */
+  deleting?: string;
 }
 
 export function encodeMeta(m: MetaItem): Native {
@@ -172,6 +182,8 @@ export function decodeMeta(item: Native): MetaItem {
     ver: num(item, 'ver'),
     pendingIntent: optStr(item, 'pending'),
     staged: staged === undefined ? undefined : decodeStaged(item, staged),
+    disabled: item.disabled === undefined ? undefined : bool(item, 'disabled'),
+    deleting: optStr(item, 'deleting'),
   };
 }
 

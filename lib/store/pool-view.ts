@@ -85,6 +85,11 @@ export async function effectiveMeta(ctx: StoreContext, meta: MetaItem, budget: B
   return meta;
 }
 
+/** A disabled pool, or one being deleted, takes no new allocation; everything else still works. */
+export function refusesAllocations(meta: MetaItem): boolean {
+  return meta.disabled === true || meta.deleting !== undefined;
+}
+
 export const committed = (status: IntentStatus): boolean => status === 'committed' || status === 'settled';
 
 /** An intent no longer in the table was never committed: committed intents are kept, pending ones expire. */

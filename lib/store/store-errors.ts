@@ -11,6 +11,17 @@ export function poolNotFound(pool: string): PoolError {
   return new PoolError('POOL_NOT_FOUND', `no pool named '${pool}'`);
 }
 
+/** A new allocation in a pool that refuses them: disabled, or being deleted. */
+export function poolDisabled(pool: string, meta: { deleting?: string }): PoolError {
+  if (meta.deleting) return new PoolError('POOL_DISABLED', `pool '${pool}' is being deleted (since ${meta.deleting}) and takes no new allocation; deleting it again finishes the deletion`);
+  return new PoolError('POOL_DISABLED', `pool '${pool}' is disabled and takes no new allocation; enable it to allocate again (lookups, releases and imports still work)`);
+}
+
+export function poolNotEmpty(pool: string, allocations: number): PoolError {
+  const some = allocations === 1 ? '1 allocation' : `${allocations} allocations`;
+  return new PoolError('POOL_NOT_EMPTY', `pool '${pool}' holds ${some} and is not deleted; release them first (nothing was changed)`, { details: { allocations } });
+}
+
 export function valueNotInPool(pool: string, type: SpaceLike, v: bigint, size = 1): PoolError {
   if (size > 1) return new PoolError('VALUE_NOT_IN_POOL', `the block ${shownBlock(type, v, size)} is not wholly in pool '${pool}'`);
   return new PoolError('VALUE_NOT_IN_POOL', `${showValue(type, v)} is not a value of pool '${pool}'`);

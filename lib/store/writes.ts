@@ -231,6 +231,101 @@ export function metaDropCreated(pool: string, intent: string): Write {
   return { Delete: { Key: metaKey(pool), ConditionExpression: 'pending = :intent', ExpressionAttributeValues: { ':intent': intent } } };
 }
 
+/**
+ * Turns a pool's refusal of new allocations on or off. The version is left alone: the flag is its own
+ * attribute, which no registration writes, so a switch racing a grow loses neither.
+ */
+export function metaSwitch(pool: string, disabled: boolean, at: string): Write {
+  return {
+    Update: {
+      Key: metaKey(pool),
+      UpdateExpression: disabled ? 'SET #disabled = :yes, updated_at = :at' : 'SET updated_at = :at REMOVE #disabled',
+      ConditionExpression: `${EXISTS} AND attribute_not_exists(pending)`,
+      ExpressionAttributeNames: { '#disabled': 'disabled' },
+      ExpressionAttributeValues: { ':at': at, ...(disabled ? { ':yes': true } : {}) },
+    },
+  };
+}
+
+/** A deletion of the pool has not begun (nor the pool gone): what an allocation creating a chunk item checks. */
+const OPEN = `${EXISTS} AND attribute_not_exists(deleting)`;
+
+/**
+ * The pool is not being deleted, checked in the transaction of an allocation that creates a chunk
+ * item. Timeline it guards against: the allocation reads the definition, a deletion marks it,
+ * finds every chunk empty and deletes them, then the allocation lands on a chunk that no longer
+ * exists, whose "absent" condition holds: without this check it would create a live allocation in
+ * a deleted pool. A write to an existing chunk needs no check: a deletion deletes that chunk on its
+ * version, and one of the two conditions fails.
+ */
+export function metaOpen(pool: string): Write {
+  return { ConditionCheck: { Key: metaKey(pool), ConditionExpression: OPEN, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' } };
+}
+
+/** Marks a pool as being deleted, on the version read: from then on it takes no new allocation. */
+export function metaDeleting(before: MetaItem, at: string): Write {
+  return {
+    Update: {
+      Key: metaKey(before.name),
+      UpdateExpression: 'SET deleting = :at, #ver = :next',
+      ConditionExpression: `${UNCHANGED} AND ${SETTLED}`,
+      ExpressionAttributeNames: { '#ver': 'ver' },
+      ExpressionAttributeValues: { ':at': at, ':next': before.ver + 1, ':seen': before.ver },
+    },
+  };
+}
+
+/** Undoes a deletion that found an allocation after all. */
+export function metaUndelete(pool: string, deleting: string): Write {
+  return {
+    Update: {
+      Key: metaKey(pool),
+      UpdateExpression: 'SET #ver = #ver + :one REMOVE deleting',
+      ConditionExpression: 'deleting = :at',
+      ExpressionAttributeNames: { '#ver': 'ver' },
+      ExpressionAttributeValues: { ':one': 1, ':at': deleting },
+    },
+  };
+}
+
+/** Deletes the definition of a pool being deleted, on the version that marked it. */
+export function metaDelete(before: MetaItem): Write {
+  return {
+    Delete: {
+      Key: metaKey(before.name),
+      ConditionExpression: `${UNCHANGED} AND attribute_exists(deleting)`,
+      ExpressionAttributeNames: { '#ver': 'ver' },
+      ExpressionAttributeValues: { ':seen': before.ver },
+    },
+  };
+}
+
+/** Deletes an empty chunk item of a pool being deleted, on the version read: an allocation since then fails it. */
+export function chunkDelete(pool: string, chunk: ChunkItem): Write {
+  return {
+    Delete: {
+      Key: chunkKey(pool, chunk.chunk),
+      ConditionExpression: `${UNCHANGED} AND used = :zero`,
+      ExpressionAttributeNames: { '#ver': 'ver' },
+      ExpressionAttributeValues: { ':seen': chunk.ver, ':zero': 0 },
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    },
+  };
+}
+
+/** The registry without a deleted pool, on the version read. */
+export function registryRemove(before: RegistryItem, pool: string): Write {
+  const pools = Object.fromEntries([...before.pools].filter(([name]) => name !== pool));
+  return {
+    Put: {
+      Item: { ...REGISTRY_KEY, pools, ver: before.ver + 1 },
+      ConditionExpression: UNCHANGED,
+      ExpressionAttributeNames: { '#ver': 'ver' },
+      ExpressionAttributeValues: { ':seen': before.ver },
+    },
+  };
+}
+
 /** A layout page as a whole: created, or replaced on the version that was read. */
 export function pageWrite(pool: string, before: PageItem | undefined, after: PageItem): Write {
   return {

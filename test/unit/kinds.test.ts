@@ -79,7 +79,7 @@ describe('integer kinds in registration', () => {
   test('the kind is registered with the pool and shown in the Pool', () => {
     const [p] = registered(VLAN);
     expect(p.kind).toBe('vlan');
-    const counts = { name: 'p', type: p.type, kind: p.kind, size: 100, used: 0, autoAssignSize: 100, autoAssignUsed: 0, runs: p.runs, maxBlockSize: 64, createdAt: 'x', updatedAt: 'x' };
+    const counts = { name: 'p', type: p.type, kind: p.kind, size: 100, used: 0, autoAssignSize: 100, autoAssignUsed: 0, runs: p.runs, maxBlockSize: 64, disabled: false, createdAt: 'x', updatedAt: 'x' };
     expect(poolJson(counts).kind).toBe('vlan');
     expect(poolJson({ ...counts, kind: undefined }).kind).toBeNull();
   });
