@@ -42,6 +42,8 @@ import {
   PoolParams,
   PoolPatch,
   ReleaseQuery,
+  RepairQuery,
+  RepairReport,
   shown,
   SyncList,
   ValueParams,
@@ -464,6 +466,25 @@ export const routes: Route[] = [
     errors: ['INVALID_ARGUMENT', 'POOL_NOT_FOUND', 'UNAVAILABLE'],
     async handle({ query }, c, deps) {
       return c.json(await deps.store.check({ pool: query.pool === undefined ? undefined : poolName(query.pool), cursor: query.cursor || undefined }), 200);
+    },
+  }),
+
+  defineRoute({
+    method: 'post',
+    path: '/v1/check/repair',
+    operationId: 'repair',
+    summary: 'Mend what check finds and a second read confirms',
+    description:
+      'A bit set with no allocation record is cleared; a record whose bits are clear gets them set again (the record is what a client was told); a wrong count or room key is rewritten from the chunk\'s bits. ' +
+      'Each mend is written on the version the check confirmed, so nothing that moved since is touched, and each is recorded in history (event repaired). ' +
+      'A value held by two records, or a record outside the pool, is left for a person. next_cursor continues a repair whose check did not fit in one call.',
+    tags: ['service'],
+    query: RepairQuery,
+    responses: { 200: { description: 'What was mended (or would be, in a dry run).', schema: RepairReport } },
+    errors: ['INVALID_ARGUMENT', 'POOL_NOT_FOUND', 'UNAVAILABLE'],
+    async handle({ query }, c, deps) {
+      const pool = query.pool === undefined ? undefined : poolName(query.pool);
+      return c.json(await deps.store.repair({ pool, cursor: query.cursor || undefined, dryRun: query.dry_run === true, by: c.get('caller') }), 200);
     },
   }),
 

@@ -210,12 +210,13 @@ export const ReleaseQuery = z.object({
 });
 
 /** A dry run when in doubt: `?dry_run` with no value asks for one, and a dry run changes nothing. */
+const DryRun = z
+  .enum(['true', 'false', '1', '0', ''], { error: (iss) => `must be true or false; got ${shown(iss.input)}` })
+  .transform((text) => text !== 'false' && text !== '0')
+  .optional();
+
 export const ConfigQuery = z.object({
-  dry_run: z
-    .enum(['true', 'false', '1', '0', ''], { error: (iss) => `must be true or false; got ${shown(iss.input)}` })
-    .transform((text) => text !== 'false' && text !== '0')
-    .optional()
-    .meta({ description: 'true: plan only, change nothing and record nothing.' }),
+  dry_run: DryRun.meta({ description: 'true: plan only, change nothing and record nothing.' }),
 });
 
 const BlockLength = z
@@ -464,6 +465,23 @@ export const CheckQuery = z.object({
   pool: PoolName.optional().meta({ description: 'Check this pool only.' }),
   cursor: z.string().max(2048).optional().meta({ description: 'next_cursor of the previous call.' }),
 });
+
+export const RepairQuery = CheckQuery.extend({
+  dry_run: DryRun.meta({ description: 'true: list what would be mended, and change nothing.' }),
+});
+
+export const RepairReport = z
+  .strictObject({
+    repaired: z.array(
+      z.strictObject({
+        pool: z.string(),
+        problem: z.string().meta({ description: 'The disagreement, as check reports it.' }),
+        action: z.string().meta({ description: 'What was done (or would be, in a dry run), or why nothing was.' }),
+      }),
+    ),
+    next_cursor: z.string().nullable().meta({ description: 'Continues a repair whose check did not fit in one call; null when complete.' }),
+  })
+  .register(components, { id: 'RepairReport', description: 'What a repair mended: every disagreement check confirmed that has a safe mend.' });
 
 export const Health = z.strictObject({ status: z.literal('ok') }).register(components, { id: 'Health' });
 

@@ -30,6 +30,8 @@ export interface Suspect {
   count: number;
   kind: 'unrecorded' | 'clear' | 'double';
   owners: string[];
+  /** The chunk's version when the disagreement was confirmed (undefined: never written). */
+  ver?: number;
 }
 
 
@@ -65,7 +67,7 @@ export async function confirmed(ctx: StoreContext, view: PoolView, suspects: Sus
       const isSet = now ? getBit(now.bits, s.bit) : false;
       const holders = live.get(s) ?? [];
       const persists = s.kind === 'unrecorded' ? isSet && holders.length === 0 : s.kind === 'clear' ? !isSet && holders.length > 0 : holders.length > 1;
-      if (persists) out.push({ ...s, owners: holders.length > 0 ? holders : s.owners });
+      if (persists) out.push({ ...s, owners: holders.length > 0 ? holders : s.owners, ver: now?.ver });
     }
     open = retry;
   }

@@ -32,11 +32,32 @@ import { poolNotFound } from './store-errors.js';
 
 export interface CheckOptions {
   pool?: string;
+  /** Where the mends that the confirmed disagreements call for are collected (repair.ts). */
+  repairs?: Repair[];
   cursor?: string;
   /** How long to wait before reading an item again to confirm a disagreement. @default INDEX_LAG_MS */
   indexLagMs?: number;
   /** At most this many pages (of chunks or of records) per call, besides the time bound. @default unlimited */
   pagesPerCall?: number;
+}
+
+/**
+ * A mend a confirmed disagreement calls for, on the chunk as the check read it (its version is the
+ * condition of the mend: a chunk changed since is not touched). Problems that no mend can settle
+ * alone (a value held by two records, a record outside the pool) have none.
+ */
+export type Repair =
+  | { pool: string; problem: string; kind: 'chunk'; chunk: number; ver: number | undefined; clear: Run[]; set: OwnedRun[] }
+  | { pool: string; problem: string; kind: 'page'; page: number };
+
+/** `count` bits of a chunk from `bit`. */
+export interface Run {
+  bit: number;
+  count: number;
+}
+
+export interface OwnedRun extends Run {
+  owner: string;
 }
 
 /** Where a check stopped: the pool, the pass and the position in it. */
@@ -84,14 +105,20 @@ export async function check(ctx: StoreContext, opts: CheckOptions = {}): Promise
     cursor = undefined;
     const result: PoolCheck = { name, ok: true, size: Number(view.layout.size), used: 0, allocations: 0, problems: [] };
     pools.push(result);
-    const next = await checkPool(ctx, view, at, result, { full, lag, meter, budget });
+    const next = await checkPool(ctx, view, at, result, { full, lag, meter, budget, repairs: opts.repairs });
     result.ok = result.problems.length === 0;
     if (next) return { ok: pools.every((p) => p.ok), pools, next_cursor: encodeCursor(next) };
   }
   return { ok: pools.every((p) => p.ok), pools, next_cursor: null };
 }
 
+/** A repair as a pool's check finds it, before the pool and the problem are added. */
+type RepairOf = { kind: 'chunk'; chunk: number; ver: number | undefined; clear: Run[]; set: OwnedRun[] } | { kind: 'page'; page: number };
+
+type Report = (problem: string, repair?: RepairOf) => void;
+
 interface Pass {
+  repairs?: Repair[];
   /** Whether this call has done all it may: then it stops before its next page. */
   full: () => boolean;
   lag: number;
@@ -101,9 +128,10 @@ interface Pass {
 
 /** Checks one pool from `at`; answers where to continue, or undefined when the pool is done. */
 async function checkPool(ctx: StoreContext, view: PoolView, at: Cursor, out: PoolCheck, pass: Pass): Promise<Cursor | undefined> {
-  const report = (problem: string) => {
+  const report = (problem: string, repair?: RepairOf) => {
     if (out.problems.length < MAX_PROBLEMS) out.problems.push(problem);
     else if (out.problems.length === MAX_PROBLEMS) out.problems.push('(more problems not listed: check this pool again after repairing these)');
+    if (repair) pass.repairs?.push({ pool: view.meta.name, problem, ...repair } as Repair);
   };
   /** Against a layout read after the items that seemed outside it: a grow during the check is no problem. */
   const outside = async (v: bigint, size = 1): Promise<boolean> => {
@@ -117,7 +145,9 @@ async function checkPool(ctx: StoreContext, view: PoolView, at: Cursor, out: Poo
     const settled = new Set(trimPages(pages, view.layout.segments.length).flatMap((p) => p.virtual.flatMap((v, i) => (v ? [] : [p.page * SEGMENTS_PER_PAGE + i]))));
     if (chunk === 0) {
       for (const p of pages) {
-        if (p.room !== pageRoom(view.cached.space, p.segments, p.virtual)) report(`layout page ${p.page} has the wrong room key: never-written chunks of its segments ${p.room ? 'are looked for where there are none' : 'would never be handed out'}`);
+        if (p.room !== pageRoom(view.cached.space, p.segments, p.virtual)) {
+          report(`layout page ${p.page} has the wrong room key: never-written chunks of its segments ${p.room ? 'are looked for where there are none' : 'would never be handed out'}`, { kind: 'page', page: p.page });
+        }
       }
     }
     while (chunk < view.layout.chunkCount) {
@@ -175,7 +205,7 @@ async function checkChunkPage(
   view: PoolView,
   first: number,
   out: PoolCheck,
-  report: (p: string) => void,
+  report: Report,
   pass: Pass,
   settled: ReadonlySet<number>,
 ): Promise<number> {
@@ -224,19 +254,22 @@ async function checkChunkPage(
     if (!ci) continue;
     const item = chunks.get(c);
     if (!item && settled.has(ci.segmentIndex) && ci.segment.autoAssign) {
-      report(`chunk ${c} was never written although its segment is settled: its free values are never handed out`);
+      report(`chunk ${c} was never written although its segment is settled: its free values are never handed out`, { kind: 'page', page: Math.floor(ci.segmentIndex / SEGMENTS_PER_PAGE) });
     }
     const bits = item?.bits ?? new Uint8Array(0);
     const set = popcount(bits, ci.from, ci.to);
     out.used += item?.used ?? 0;
-    if (popcount(bits) !== set) report(`chunk ${c} has bits set outside the values it holds`);
-    if (item && item.used !== set) report(`chunk ${c} counts ${item.used} used but has ${set} bits set`);
+    // Single-item rules: the chunk rewritten from its own bits mends them.
+    const rewrite: RepairOf | undefined = item && { kind: 'chunk', chunk: c, ver: item.ver, clear: [], set: [] };
+    if (popcount(bits) !== set) report(`chunk ${c} has bits set outside the values it holds`, rewrite);
+    if (item && item.used !== set) report(`chunk ${c} counts ${item.used} used but has ${set} bits set`, rewrite);
     const room = chunkRoom(meta.type, ci, bits);
     if (item && item.room !== room) {
       report(
         room
           ? `chunk ${c} has free values but is missing from the room index (they would never be handed out)`
           : `chunk ${c} is in the room index but has no free auto_assign value`,
+        rewrite,
       );
     }
     suspects.push(...disagreements(ci, bits, records));
@@ -248,8 +281,18 @@ async function checkChunkPage(
     const space = view.cached.space;
     const v = s.count === 1 ? showValue(space, first) : `${showValue(space, first)} to ${showValue(space, first + BigInt(s.count) - 1n)} (${s.count} values)`;
     const are = s.count === 1 ? 'is' : 'are';
-    if (s.kind === 'unrecorded') report(`${v} ${are} marked allocated but ${s.count === 1 ? 'has' : 'have'} no allocation record (leaked)`);
-    else if (s.kind === 'clear') report(`owner '${s.owners[0]}' holds ${v} but ${s.count === 1 ? 'its bit is' : 'their bits are'} clear (${s.count === 1 ? 'the value' : 'they'} could be handed out again)`);
+    const run = { bit: s.bit, count: s.count };
+    if (s.kind === 'unrecorded') {
+      report(`${v} ${are} marked allocated but ${s.count === 1 ? 'has' : 'have'} no allocation record (leaked)`, { kind: 'chunk', chunk: s.chunk, ver: s.ver, clear: [run], set: [] });
+    } else if (s.kind === 'clear') {
+      report(`owner '${s.owners[0]}' holds ${v} but ${s.count === 1 ? 'its bit is' : 'their bits are'} clear (${s.count === 1 ? 'the value' : 'they'} could be handed out again)`, {
+        kind: 'chunk',
+        chunk: s.chunk,
+        ver: s.ver,
+        clear: [],
+        set: [{ ...run, owner: s.owners[0] }],
+      });
+    }
     else report(`${v} ${are} held by ${[...s.owners].sort().map((o) => `'${o}'`).join(' and ')}`);
   }
   return last + 1;

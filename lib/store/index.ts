@@ -25,13 +25,14 @@ import { relabel } from './relabel.js';
 import { readHistory, recordHistory } from './history.js';
 import { historyFeed, type TableChange } from './history-feed.js';
 import { release } from './release.js';
+import { repair, type RepairOptions, type RepairReport } from './repair.js';
 import { listSyncs, recordSync } from './syncs.js';
 
 export { dynamoClient } from './client.js';
 export { MAX_TRANSACTION_ITEMS } from './batch.js';
 export { DEFAULT_RETRY, type RetryPolicy } from './pacing.js';
 export { RegistryChanged, type RegistrationState } from './register.js';
-export type { CheckOptions, StoreEvents, StoreOptions, TableChange };
+export type { CheckOptions, RepairOptions, RepairReport, StoreEvents, StoreOptions, TableChange };
 export { concernsHistory } from './history-feed.js';
 
 export class PoolStore {
@@ -129,6 +130,11 @@ export class PoolStore {
 
   check(opts?: CheckOptions): Promise<CheckReport> {
     return check(this.ctx, opts);
+  }
+
+  /** Mends what `check` finds and a second read confirms; with `dryRun`, lists what it would do. */
+  repair(opts?: RepairOptions): Promise<RepairReport> {
+    return repair(this.ctx, opts);
   }
 
   /** What is registered, for planning; `deadline` (epoch ms) bounds it with the rest of the registration. */

@@ -18,11 +18,13 @@ import { readPool } from './pool-view.js';
 import { ownerHoldsNothing, poolNotFound, unavailable, valueNotAllocated, valueNotInPool } from './store-errors.js';
 
 /**
- * How long after a chunk's last write a missing index entry is taken for the index trailing the
- * table (DynamoDB propagates to a global index within a second in normal operation) rather than for
- * an allocation record that is really missing.
+ * How long a missing index entry may be the index trailing the table (DynamoDB propagates to a
+ * global index within a second in normal operation) rather than an allocation record that is really
+ * missing: counted from the chunk's last write, or from this call's first read of it, whichever is
+ * sooner. A chunk that other allocations keep writing (a busy pool) must not make a leaked value's
+ * lookup wait forever.
  */
-const INDEX_LAG_MS = 5000;
+const INDEX_LAG_MS = 2000;
 
 export async function findByOwner(ctx: StoreContext, pool: string, owner: string): Promise<Allocation> {
   const budget = ctx.budget();
@@ -56,11 +58,15 @@ export async function findByValue(ctx: StoreContext, pool: string, value: ValueI
 
   const first = pos.chunk === guess ? itemWithKey(items, chunkKey(pool, guess)) : undefined;
   let chunk: ChunkItem | undefined = first ? decodeChunk(first) : pos.chunk === guess ? undefined : await getChunk(ctx, pool, pos.chunk, budget);
+  // Every record written before this read is in the index INDEX_LAG_MS later: a record missing then
+  // was released since (and the value is not held, or held anew under a record found next time) or
+  // never existed (a leak, which holds nothing).
+  const firstRead = Date.now();
   for (let attempt = 1; ; attempt++) {
     if (!chunk || !getBit(chunk.bits, pos.bit)) throw valueNotAllocated(pool, type, v);
     const [held] = await recordsCovering(ctx, view, v, budget);
     if (held) return toAllocation(held);
-    const settled = ctx.now().getTime() - (chunk.at ?? 0) > INDEX_LAG_MS;
+    const settled = ctx.now().getTime() - (chunk.at ?? 0) > INDEX_LAG_MS || Date.now() - firstRead > INDEX_LAG_MS;
     if (settled) throw valueNotAllocated(pool, type, v);
     if (!budget.open()) throw unavailable(`lookup of ${String(v)} in pool '${pool}'`);
     await sleep(Math.min(20 * 2 ** Math.min(attempt, 5), budget.remaining()));
