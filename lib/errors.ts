@@ -67,7 +67,7 @@ export interface ItemFailure {
  * A batch that changed nothing because some of its items failed: the code (so the HTTP status) of
  * the failure of the lowest index, and every failure found in `details` as {index, code, message}.
  */
-export function batchFailed(failures: readonly ItemFailure[], nothing: 'nothing was allocated' | 'nothing was released'): PoolError {
+export function batchFailed(failures: readonly ItemFailure[], nothing: 'nothing was allocated' | 'nothing was released' | 'nothing was imported'): PoolError {
   const sorted = [...failures].sort((a, b) => a.index - b.index);
   const [first, ...rest] = sorted;
   const more = rest.length === 0 ? '' : ` (${rest.length} more item${rest.length === 1 ? '' : 's'} failed: ${rest.map((f) => f.index).join(', ')})`;

@@ -145,6 +145,16 @@ export interface BatchReleased {
   allocation?: Allocation;
 }
 
+/** The most items one import takes: a NICo pool of 250,000 values is 250 calls. */
+export const MAX_IMPORT_ITEMS = 1000;
+
+/** What an import did (or would do, in a dry run). */
+export interface ImportResult {
+  imported: number;
+  /** Items the same owner already held as given. */
+  unchanged: number;
+}
+
 /** A pool's definition and exact counts; lib/shapes.ts turns it into the contract's Pool. */
 export interface PoolCounts {
   name: string;

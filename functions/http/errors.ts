@@ -62,7 +62,7 @@ export function invalidArgument(part: RequestPart, error: z.core.$ZodError): Poo
  * answers a batch, one `{index, code, message}` per item in `details`, each message naming the field
  * with its index (`allocations[3].owner: …`); otherwise (no list, too many items) as any body.
  */
-export function invalidBatch(list: string, nothing: 'nothing was allocated' | 'nothing was released') {
+export function invalidBatch(list: string, nothing: 'nothing was allocated' | 'nothing was released' | 'nothing was imported') {
   return (error: z.core.$ZodError): PoolError => {
     const inItem = (path: readonly PropertyKey[]) => path[0] === list && typeof path[1] === 'number';
     if (!error.issues.every((issue) => inItem(issue.path))) return invalidArgument('body', error);

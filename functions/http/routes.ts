@@ -8,7 +8,7 @@ import { registerFile } from '../../lib/registration.js';
 import { allocationJson, historyJson, poolJson } from '../../lib/shapes.js';
 import { parseBlockValue, requestedSize } from '../../lib/blocks.js';
 import type * as z from 'zod';
-import { type AllocationRequest, MAX_BATCH_ITEMS, type SizeInput, type SyncRecord, type ValueInput } from '../../lib/model.js';
+import { type AllocationRequest, MAX_BATCH_ITEMS, MAX_IMPORT_ITEMS, type SizeInput, type SyncRecord, type ValueInput } from '../../lib/model.js';
 import { MAX_TRANSACTION_ITEMS } from '../../lib/store/index.js';
 import { parsePathValue } from '../../lib/values.js';
 import { invalidBatch } from './errors.js';
@@ -32,6 +32,9 @@ import {
   Health,
   HistoryPage,
   HistoryQuery,
+  ImportQuery,
+  ImportRequest,
+  ImportResult,
   LabelsPatch,
   ListQuery,
   OwnerHoldings,
@@ -303,6 +306,35 @@ export const routes: Route[] = [
     errors: ['INVALID_ARGUMENT', 'POOL_NOT_FOUND', 'NOT_ALLOCATED', 'PAYLOAD_TOO_LARGE', 'UNAVAILABLE'],
     async handle({ params, body }, c, deps) {
       return c.json(allocationJson(await deps.store.relabel({ pool: poolName(params.pool), owner: params.owner, patch: body.labels, by: c.get('caller') })), 200);
+    },
+  }),
+
+  defineRoute({
+    method: 'post',
+    path: '/v1/pools/{pool}/import',
+    operationId: 'importAllocations',
+    summary: 'Adopt allocations made outside the service, all or nothing',
+    description:
+      `1-${MAX_IMPORT_ITEMS} items, each created as an explicit allocation of its value, keeping allocated_at when given; an item the same owner already holds as given is unchanged. ` +
+      'Any conflict (a value held by another owner, an owner holding another value, a value outside the pool) rejects the whole call: details lists {index, code, message} per item and nothing changes. ' +
+      'A disabled pool takes imports. History records each as imported.',
+    tags: ['pools'],
+    params: PoolParams,
+    query: ImportQuery,
+    body: {
+      kind: 'json',
+      mediaType: 'application/json',
+      schema: ImportRequest,
+      description: 'The allocations to adopt.',
+      invalid: invalidBatch('allocations', 'nothing was imported'),
+    },
+    responses: { 200: { description: 'How many were imported (or would be, in a dry run), and how many were already held as given.', schema: ImportResult } },
+    errors: ['INVALID_ARGUMENT', 'VALUE_NOT_IN_POOL', 'POOL_NOT_FOUND', 'OWNER_CONFLICT', 'VALUE_IN_USE', 'POOL_DISABLED', 'PAYLOAD_TOO_LARGE', 'UNAVAILABLE'],
+    async handle({ params, query, body }, c, deps) {
+      const pool = poolName(params.pool);
+      const by = c.get('caller');
+      const items = body.allocations.map((item) => ({ ...allocationRequest(pool, item, by), allocatedAt: item.allocated_at }));
+      return c.json(await deps.store.importAllocations(pool, items, { dryRun: query.dry_run === true, by }), 200);
     },
   }),
 

@@ -8,7 +8,7 @@
  */
 import * as z from 'zod';
 import { ERROR_CODES } from '../../lib/errors.js';
-import { MAX_BATCH_ITEMS } from '../../lib/model.js';
+import { MAX_BATCH_ITEMS, MAX_IMPORT_ITEMS } from '../../lib/model.js';
 import { LABEL_KEY_RULE, LABEL_VALUE_RULE, labelIssue, MAX_LABELS, parseLabelFilter, tooMany } from '../../lib/labels.js';
 import { INTEGER_KINDS, KINDS_TEXT } from '../../lib/kinds.js';
 import { POOL_NAME_PATTERN, POOL_NAME_RULE } from '../../lib/config.js';
@@ -279,6 +279,36 @@ export const AllocateRequest = z
       'Without value, a random free auto_assign value; with it, exactly that value. prefix_length (IP and prefix pools) or size (integer pools) asks for an aligned block instead of one value. One allocation per (pool, owner).',
   });
 
+const IMPORT_ITEM_FIELDS = {
+  value: Value.meta({ description: 'The value held (a block: its first value, or its CIDR in IP and prefix pools).' }),
+  owner: Owner,
+  size: BlockSize.optional(),
+  labels: Labels.optional(),
+  allocated_at: z
+    .string({ error: (iss) => `must be an ISO 8601 time string; got ${shown(iss.input)}` })
+    .pipe(IsoTime)
+    .optional()
+    .meta({ description: 'When it was allocated outside the service; the import\'s time when absent.' }),
+};
+
+export const ImportItem = z
+  .strictObject(IMPORT_ITEM_FIELDS, { error: objectError(Object.keys(IMPORT_ITEM_FIELDS), '{"value": 2024731, "owner": "vpc-42"}') })
+  .register(components, { id: 'ImportItem', description: 'An allocation made outside the service, adopted as an explicit allocation of that value.' });
+
+export const ImportRequest = z
+  .strictObject(
+    {
+      allocations: z
+        .array(ImportItem, { error: (iss) => `must be a list of 1 to ${MAX_IMPORT_ITEMS} allocations; got ${shown(iss.input)}` })
+        .min(1, { error: `must hold 1 to ${MAX_IMPORT_ITEMS} allocations; got none` })
+        .max(MAX_IMPORT_ITEMS, { error: (iss) => `must hold 1 to ${MAX_IMPORT_ITEMS} allocations; got ${Array.isArray(iss.input) ? iss.input.length : shown(iss.input)}: split it (the CLI sends ${MAX_IMPORT_ITEMS} at a time)` }),
+    },
+    { error: objectError(['allocations'], '{"allocations": [{"value": 2024731, "owner": "vpc-42"}]}') },
+  )
+  .register(components, { id: 'ImportRequest', description: `1-${MAX_IMPORT_ITEMS} allocations, all or nothing.` });
+
+export const ImportQuery = z.object({ dry_run: DryRun.meta({ description: 'true: judge every item, report the counts, and change nothing.' }) });
+
 /** A pool named in a body (a batch's item): the name is checked by the store, which answers POOL_NOT_FOUND. */
 const BodyPool = z
   .string({ error: (iss) => (iss.input === undefined ? 'required: the pool name' : `must be a pool name string; got ${shown(iss.input)}`) })
@@ -360,6 +390,11 @@ export const PoolPatch = z
   .register(components, { id: 'PoolPatch', description: 'What a pool\'s PATCH changes: whether it takes new allocations.' });
 
 export const PoolList = z.strictObject({ pools: z.array(Pool) }).register(components, { id: 'PoolList' });
+
+export const ImportResult = z
+  .strictObject({ imported: Count.meta({ description: 'Allocations created (in a dry run: that would be).' }), unchanged: Count.meta({ description: 'Items the same owner already held as given.' }) })
+  .register(components, { id: 'ImportResult' });
+
 
 export const Allocation = z
   .strictObject({

@@ -41,7 +41,8 @@ export function historyFeed(changes: readonly TableChange[]): HistoryFeed {
     if (!isHoldingKey(c.keys) || !c.newItem) continue;
     const now = decodeHolding(c.newItem);
     if (c.kind === 'INSERT') {
-      record.push(entryOf(now, 'allocated', { at: now.at, by: now.by, requestId: now.rid }));
+      if (now.importedAt) record.push(entryOf(now, 'imported', { at: now.importedAt, by: now.by, requestId: now.rid }));
+      else record.push(entryOf(now, 'allocated', { at: now.at, by: now.by, requestId: now.rid }));
     } else if (c.kind === 'MODIFY' && c.oldItem) {
       const before = decodeHolding(c.oldItem);
       // Only a changed labels version is a label change; the same record may change otherwise (a lease renewed).

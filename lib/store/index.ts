@@ -7,7 +7,7 @@
  *
  * PoolStore is the small interface the rest of the product uses; each operation lives in its own file.
  */
-import type { Allocated, Allocation, AllocationPage, AllocationRequest, BatchAllocated, BatchReleased, BatchReleaseItem, CheckReport, HistoryEntry, HistoryPage, HistoryQuery, ListRequest, PoolCounts, RelabelRequest, ReleaseRequest, SyncRecord, ValueInput } from '../model.js';
+import type { Allocated, Allocation, AllocationPage, AllocationRequest, BatchAllocated, BatchReleased, BatchReleaseItem, CheckReport, HistoryEntry, ImportResult, HistoryPage, HistoryQuery, ListRequest, PoolCounts, RelabelRequest, ReleaseRequest, SyncRecord, ValueInput } from '../model.js';
 import type { Plan } from '../plan.js';
 import { allocate } from './allocate.js';
 import { allocateBatch } from './batch-allocate.js';
@@ -24,12 +24,14 @@ import { ownerHoldings } from './owner-holdings.js';
 import { relabel } from './relabel.js';
 import { readHistory, recordHistory } from './history.js';
 import { historyFeed, type TableChange } from './history-feed.js';
+import { importAllocations, type ImportItem } from './import.js';
 import { release } from './release.js';
 import { repair, type RepairOptions, type RepairReport } from './repair.js';
 import { listSyncs, recordSync } from './syncs.js';
 
 export { dynamoClient } from './client.js';
 export { MAX_TRANSACTION_ITEMS } from './batch.js';
+export type { ImportItem };
 export { DEFAULT_RETRY, type RetryPolicy } from './pacing.js';
 export { RegistryChanged, type RegistrationState } from './register.js';
 export type { CheckOptions, RepairOptions, RepairReport, StoreEvents, StoreOptions, TableChange };
@@ -130,6 +132,11 @@ export class PoolStore {
 
   check(opts?: CheckOptions): Promise<CheckReport> {
     return check(this.ctx, opts);
+  }
+
+  /** Adopts up to 1,000 allocations made outside the service into a pool, all or nothing. */
+  importAllocations(pool: string, items: readonly ImportItem[], opts?: { dryRun?: boolean; by?: string }): Promise<ImportResult> {
+    return importAllocations(this.ctx, pool, items, opts);
   }
 
   /** Mends what `check` finds and a second read confirms; with `dryRun`, lists what it would do. */

@@ -278,6 +278,8 @@ export interface HoldingItem {
   labelsAt?: string;
   labelsBy?: string;
   labelsRid?: string;
+  /** Set on a record an import created: when (its history entry says `imported`, at this time). */
+  importedAt?: string;
 }
 
 export function encodeHolding(h: HoldingItem): Native {
@@ -297,6 +299,7 @@ export function encodeHolding(h: HoldingItem): Native {
     // Absent when empty: DynamoDB keeps no empty map worth its bytes.
     labels: h.labels && Object.keys(h.labels).length > 0 ? { ...h.labels } : undefined,
     by: h.by,
+    iat: h.importedAt,
   };
 }
 
@@ -316,6 +319,7 @@ export function decodeHolding(item: Native): HoldingItem {
     labelsAt: optStr(item, 'lat'),
     labelsBy: optStr(item, 'lby'),
     labelsRid: optStr(item, 'lrid'),
+    importedAt: optStr(item, 'iat'),
   };
 }
 
