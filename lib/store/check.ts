@@ -24,7 +24,7 @@ import { type ChunkItem, decodeChunk, decodeHolding } from './items.js';
 import { confirmed, ReadMeter, type Suspect } from './check-confirm.js';
 import { allViews } from './counts.js';
 import { chunkFromSk, chunkSk, holdingPk, OWNER_SHARDS, poolPk, SEGMENTS_PER_PAGE, TABLE_KEYS } from './keys.js';
-import { type ChunkInfo, segmentChunks } from './layout.js';
+import { type ChunkInfo, type Layout, segmentChunks } from './layout.js';
 import { Budget } from './pacing.js';
 import { type PoolView, readPages, readPool, trimPages } from './pool-view.js';
 import { chunkRoom, pageRoom } from './room.js';
@@ -257,11 +257,16 @@ async function checkChunkPage(
       report(`chunk ${c} was never written although its segment is settled: its free values are never handed out`, { kind: 'page', page: Math.floor(ci.segmentIndex / SEGMENTS_PER_PAGE) });
     }
     const bits = item?.bits ?? new Uint8Array(0);
-    const set = popcount(bits, ci.from, ci.to);
+    // Retired values keep their bits set for good, without a record and outside the count.
+    const retired = retiredBits(layout, ci);
+    const open = retired.filter((b) => !getBit(bits, b));
+    if (open.length > 0) report(`${open.length === 1 ? 'a retired value has its bit' : `${open.length} retired values have their bits`} clear in chunk ${c} (they could be handed out)`);
+    const inside = popcount(bits, ci.from, ci.to);
+    const set = inside - (retired.length - open.length);
     out.used += item?.used ?? 0;
     // Single-item rules: the chunk rewritten from its own bits mends them.
     const rewrite: RepairOf | undefined = item && { kind: 'chunk', chunk: c, ver: item.ver, clear: [], set: [] };
-    if (popcount(bits) !== set) report(`chunk ${c} has bits set outside the values it holds`, rewrite);
+    if (popcount(bits) !== inside) report(`chunk ${c} has bits set outside the values it holds`, rewrite);
     if (item && item.used !== set) report(`chunk ${c} counts ${item.used} used but has ${set} bits set`, rewrite);
     const room = chunkRoom(meta.type, ci, bits);
     if (item && item.room !== room) {
@@ -272,7 +277,7 @@ async function checkChunkPage(
         rewrite,
       );
     }
-    suspects.push(...disagreements(ci, bits, records));
+    suspects.push(...disagreements(ci, bits, records, new Set(retired)));
   }
 
   for (const s of await confirmed(ctx, view, suspects, pass)) {
@@ -298,6 +303,14 @@ async function checkChunkPage(
   return last + 1;
 }
 
+/** The bits of a chunk whose values were retired from its segment. */
+function retiredBits(layout: Layout, ci: ChunkInfo): number[] {
+  if (!ci.segment.retired?.length) return [];
+  const out: number[] = [];
+  for (let b = ci.from; b < ci.to; b++) if (layout.retiredAt(ci.segmentIndex, ci.base + BigInt(b))) out.push(b);
+  return out;
+}
+
 /** A record as the chunk pass sees it: the values [value, end) it covers, and whose they are. */
 interface Covering {
   value: bigint;
@@ -310,7 +323,7 @@ interface Covering {
  * disagreement (a block's bits are one run, not thousands of suspects): a set bit no record covers, a
  * clear bit a record covers, a bit two records cover.
  */
-export function disagreements(ci: ChunkInfo, bits: Uint8Array, records: readonly Covering[]): Suspect[] {
+export function disagreements(ci: ChunkInfo, bits: Uint8Array, records: readonly Covering[], retired: ReadonlySet<number> = new Set()): Suspect[] {
   const spanEnd = ci.base + BigInt(ci.to);
   const owners: string[][] = Array.from({ length: ci.to }, () => []);
   for (const r of records) {
@@ -321,6 +334,7 @@ export function disagreements(ci: ChunkInfo, bits: Uint8Array, records: readonly
   }
   const out: Suspect[] = [];
   for (let b = ci.from; b < ci.to; b++) {
+    if (retired.has(b)) continue;
     const held = owners[b];
     const isSet = getBit(bits, b);
     const kind = isSet && held.length === 0 ? 'unrecorded' : !isSet && held.length > 0 ? 'clear' : held.length > 1 ? 'double' : undefined;

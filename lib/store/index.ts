@@ -26,12 +26,13 @@ import { readHistory, recordHistory } from './history.js';
 import { historyFeed, type TableChange } from './history-feed.js';
 import { importAllocations, type ImportItem } from './import.js';
 import { release } from './release.js';
+import { retire, type RetireRequest, type RetireResult } from './retire.js';
 import { repair, type RepairOptions, type RepairReport } from './repair.js';
 import { listSyncs, recordSync } from './syncs.js';
 
 export { dynamoClient } from './client.js';
 export { MAX_TRANSACTION_ITEMS } from './batch.js';
-export type { ImportItem };
+export type { ImportItem, RetireRequest, RetireResult };
 export { DEFAULT_RETRY, type RetryPolicy } from './pacing.js';
 export { RegistryChanged, type RegistrationState } from './register.js';
 export type { CheckOptions, RepairOptions, RepairReport, StoreEvents, StoreOptions, TableChange };
@@ -132,6 +133,11 @@ export class PoolStore {
 
   check(opts?: CheckOptions): Promise<CheckReport> {
     return check(this.ctx, opts);
+  }
+
+  /** Takes free values out of a pool, only if none of them is held (else VALUE_IN_USE, and nothing changes). */
+  retire(req: RetireRequest, opts?: { dryRun?: boolean }): Promise<RetireResult> {
+    return retire(this.ctx, req, opts);
   }
 
   /** Adopts up to 1,000 allocations made outside the service into a pool, all or nothing. */

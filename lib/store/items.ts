@@ -209,7 +209,10 @@ export interface PageItem {
 }
 
 export function encodeSegment(s: Segment, virtual: boolean): string {
-  return [s.start.toString(16), s.end.toString(16), s.autoAssign ? 1 : 0, s.firstChunk, s.chunkBits, virtual ? 1 : 0].join(',');
+  const fields = [s.start.toString(16), s.end.toString(16), s.autoAssign ? 1 : 0, s.firstChunk, s.chunkBits, virtual ? 1 : 0];
+  // A seventh field only on a segment with retired runs: every other segment reads as it always did.
+  if (s.retired && s.retired.length > 0) fields.push(s.retired.map((r) => `${r.start.toString(16)}-${r.end.toString(16)}`).join(';'));
+  return fields.join(',');
 }
 
 export function encodePage(pool: string, p: PageItem): Native {
@@ -221,9 +224,17 @@ export function decodePage(item: Native): PageItem {
   const virtual: boolean[] = [];
   for (const text of strList(item, 'segs')) {
     const parts = text.split(',');
-    if (parts.length !== 6) throw new CorruptItem(where(item), 'segs', 'a list of segments');
-    const [start, end, auto, firstChunk, chunkBits, virt] = parts;
-    segments.push({ start: BigInt(`0x${start}`), end: BigInt(`0x${end}`), autoAssign: auto === '1', firstChunk: Number(firstChunk), chunkBits: Number(chunkBits) });
+    if (parts.length !== 6 && parts.length !== 7) throw new CorruptItem(where(item), 'segs', 'a list of segments');
+    const [start, end, auto, firstChunk, chunkBits, virt, retired] = parts;
+    const segment: Segment = { start: BigInt(`0x${start}`), end: BigInt(`0x${end}`), autoAssign: auto === '1', firstChunk: Number(firstChunk), chunkBits: Number(chunkBits) };
+    if (retired) {
+      segment.retired = retired.split(';').map((r) => {
+        const [from, to] = r.split('-');
+        if (!from || !to) throw new CorruptItem(where(item), 'segs', 'a list of segments');
+        return { start: BigInt(`0x${from}`), end: BigInt(`0x${to}`) };
+      });
+    }
+    segments.push(segment);
     virtual.push(virt === '1');
   }
   return { page: pageFromSk(str(item, 'sk')), segments, virtual, ver: num(item, 'ver'), room: optStr(item, 'room') };

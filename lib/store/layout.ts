@@ -20,6 +20,35 @@ export interface Segment {
   firstChunk: number;
   /** Values per chunk: a power of two from MIN_CHUNK_BITS to MAX_CHUNK_BITS. */
   chunkBits: number;
+  /**
+   * Runs [start, end) of the segment that were retired: no longer values of the pool. Their bits stay
+   * set in the chunks for good, so nothing can ever take them; a later file that adds them again
+   * adds a new segment over them, with chunks of its own.
+   */
+  retired?: readonly ValueRun[];
+}
+
+export interface ValueRun {
+  start: bigint;
+  /** Exclusive. */
+  end: bigint;
+}
+
+/** A run of values that a segment holds: the segment minus what was retired of it. */
+interface Interval extends ValueRun {
+  segment: number;
+}
+
+/** The segment's values, as runs between what was retired. */
+function intervalsOf(s: Segment, segment: number): Interval[] {
+  const out: Interval[] = [];
+  let from = s.start;
+  for (const r of [...(s.retired ?? [])].sort((a, b) => (a.start < b.start ? -1 : 1))) {
+    if (r.start > from) out.push({ start: from, end: r.start, segment });
+    if (r.end > from) from = r.end;
+  }
+  if (from < s.end) out.push({ start: from, end: s.end, segment });
+  return out;
 }
 
 export const MIN_CHUNK_BITS = 8;
@@ -144,27 +173,37 @@ export class Layout {
   readonly segments: readonly Segment[];
   readonly chunkCount: number;
   readonly size: bigint;
-  private readonly byValue: number[];
+  /** What each segment holds (without what was retired), in value order: they never overlap. */
+  private readonly byValue: Interval[];
 
   constructor(segments: readonly Segment[]) {
     this.segments = segments;
     this.chunkCount = chunkCountOf(segments);
-    this.size = runSize(segments);
-    this.byValue = segments.map((_, i) => i).sort((a, b) => (segments[a].start < segments[b].start ? -1 : 1));
+    this.byValue = segments.flatMap((s, i) => intervalsOf(s, i)).sort((a, b) => (a.start < b.start ? -1 : 1));
+    this.size = runSize(this.byValue);
   }
 
-  /** Index of the segment holding a value, by binary search over segments in value order. */
+  /** Index of the segment holding a value, by binary search over what the segments hold in value order. */
   segmentIndexOf(v: bigint): number {
+    return this.intervalOf(v)?.segment ?? -1;
+  }
+
+  private intervalOf(v: bigint): Interval | undefined {
     let lo = 0;
     let hi = this.byValue.length - 1;
     while (lo <= hi) {
       const mid = (lo + hi) >> 1;
-      const s = this.segments[this.byValue[mid]];
+      const s = this.byValue[mid];
       if (v < s.start) hi = mid - 1;
       else if (v >= s.end) lo = mid + 1;
-      else return this.byValue[mid];
+      else return s;
     }
-    return -1;
+    return undefined;
+  }
+
+  /** Whether a value was retired from the segment whose chunk holds it (its bit is set for good). */
+  retiredAt(segment: number, v: bigint): boolean {
+    return (this.segments[segment]?.retired ?? []).some((r) => v >= r.start && v < r.end);
   }
 
   locate(v: bigint): Position | undefined {
@@ -195,13 +234,13 @@ export class Layout {
     const end = start + size;
     const out: Piece[] = [];
     for (let v = start; v < end; ) {
-      const i = this.segmentIndexOf(v);
-      if (i < 0) return undefined;
-      const s = this.segments[i];
+      const held = this.intervalOf(v);
+      if (!held) return undefined;
+      const s = this.segments[held.segment];
       const bits = BigInt(s.chunkBits);
       const offset = v - alignedStart(s);
       const chunkEnd = v - (offset % bits) + bits;
-      const upTo = [chunkEnd, s.end, end].reduce((m, x) => (x < m ? x : m));
+      const upTo = [chunkEnd, held.end, end].reduce((m, x) => (x < m ? x : m));
       out.push({ chunk: s.firstChunk + Number(offset / bits), bit: Number(offset % bits), count: Number(upTo - v) });
       v = upTo;
     }
@@ -214,15 +253,15 @@ export class Layout {
    */
   adjacentRuns(autoOnly = false): SegmentRun[] {
     const out: SegmentRun[] = [];
-    for (const i of this.byValue) {
-      const s = this.segments[i];
+    for (const held of this.byValue) {
+      const s = this.segments[held.segment];
       if (autoOnly && !s.autoAssign) continue;
       const last = out[out.length - 1];
-      if (last && last.end === s.start) {
-        last.end = s.end;
-        last.segments.push(s);
+      if (last && last.end === held.start) {
+        last.end = held.end;
+        if (!last.segments.includes(s)) last.segments.push(s);
       } else {
-        out.push({ start: s.start, end: s.end, segments: [s] });
+        out.push({ start: held.start, end: held.end, segments: [s] });
       }
     }
     return out;
@@ -244,11 +283,11 @@ export class Layout {
 
   /** The values as merged flagged runs, in value order: the pool's value set, whatever its history of grows. */
   runs(): FlaggedRun[] {
-    return normalizeFlagged(this.segments.map((s) => ({ start: s.start, end: s.end, autoAssign: s.autoAssign })));
+    return normalizeFlagged(this.byValue.map((h) => ({ start: h.start, end: h.end, autoAssign: this.segments[h.segment].autoAssign })));
   }
 
   autoAssignSize(): bigint {
-    return runSize(this.segments.filter((s) => s.autoAssign));
+    return runSize(this.byValue.filter((h) => this.segments[h.segment].autoAssign));
   }
 
   private segmentIndexOfChunk(chunk: number): number {
