@@ -19,6 +19,7 @@ import type { ServiceFunction } from './service-function.js';
 export const BY_VALUE_INDEX = TABLE_KEYS.valueIndex;
 export const BY_ROOM_INDEX = TABLE_KEYS.roomIndex;
 export const BY_OWNER_INDEX = TABLE_KEYS.ownerIndex;
+export const BY_EXPIRY_INDEX = TABLE_KEYS.leaseIndex;
 
 /**
  * The data-plane operations lib/store/ issues (Get, BatchGet, Query, Put, Update, TransactWrite): one
@@ -83,6 +84,14 @@ export class AllocationTable extends Construct {
       sortKey: { name: TABLE_KEYS.ownerIndexSortKey, type: AttributeType.STRING },
       projectionType: ProjectionType.ALL,
     });
+    // Leased allocation records by expiry, for the lease sweeper (lib/store/expire.ts): sparse (only a
+    // leased record has its keys) and keys only (the sweeper reads each record again by key).
+    this.table.addGlobalSecondaryIndex({
+      indexName: BY_EXPIRY_INDEX,
+      partitionKey: { name: TABLE_KEYS.leaseIndexPartitionKey, type: AttributeType.STRING },
+      sortKey: { name: TABLE_KEYS.leaseIndexSortKey, type: AttributeType.STRING },
+      projectionType: ProjectionType.KEYS_ONLY,
+    });
     // Keys only: the entry changes when a chunk's room key does (it fills, empties or its largest free
     // block changes), not on every write. A table's local indexes can only be made with the table.
     this.table.addLocalSecondaryIndex({
@@ -107,7 +116,7 @@ export class AllocationTable extends Construct {
   private acknowledgeIndexes(fn: ServiceFunction): void {
     fn.acknowledgeGrant(
       `IAM5[Resource::${nagArn(this.table.node.defaultChild as CfnTable)}/index/*]`,
-      `DynamoDB grants name the table's indexes as <table>/index/*; this table has exactly three (${BY_VALUE_INDEX}, queried for lookups and listings by value, ${BY_OWNER_INDEX}, for what an owner holds in every pool, and ${BY_ROOM_INDEX}, queried for free values), so the wildcard adds no other resource.`,
+      `DynamoDB grants name the table's indexes as <table>/index/*; this table has exactly four (${BY_VALUE_INDEX}, queried for lookups and listings by value, ${BY_OWNER_INDEX}, for what an owner holds in every pool, ${BY_EXPIRY_INDEX}, for leases that ran out, and ${BY_ROOM_INDEX}, queried for free values), so the wildcard adds no other resource.`,
     );
   }
 

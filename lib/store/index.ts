@@ -23,13 +23,14 @@ import { relabel } from './relabel.js';
 import { readHistory, recordHistory } from './history.js';
 import { historyFeed, type TableChange } from './history-feed.js';
 import { release } from './release.js';
+import { type ExpiredLeases, expireLeases, type ExpireOptions } from './expire.js';
 import { listSyncs, recordSync } from './syncs.js';
 
 export { dynamoClient } from './client.js';
 export { MAX_TRANSACTION_ITEMS } from './batch.js';
 export { DEFAULT_RETRY, type RetryPolicy } from './pacing.js';
 export { RegistryChanged, type RegistrationState } from './register.js';
-export type { CheckOptions, StoreEvents, StoreOptions, TableChange };
+export type { CheckOptions, ExpiredLeases, ExpireOptions, StoreEvents, StoreOptions, TableChange };
 export { concernsHistory } from './history-feed.js';
 
 export class PoolStore {
@@ -87,7 +88,15 @@ export class PoolStore {
     return ownerHoldings(this.ctx, owner);
   }
 
-  /** Merges a patch into what the owner's allocation carries; the value and the owner never change. */
+  /**
+   * Releases allocations whose lease ran out (by `now`, the store's clock unless given), each with an
+   * `expired` history entry; a bounded run, which says when it left some for the next.
+   */
+  expireLeases(opts?: ExpireOptions): Promise<ExpiredLeases> {
+    return expireLeases(this.ctx, opts);
+  }
+
+  /** Merges a patch into what the owner's allocation carries, and renews its lease; the value and the owner never change. */
   relabel(req: RelabelRequest): Promise<Allocation> {
     return relabel(this.ctx, req);
   }

@@ -9,7 +9,7 @@ import { expiresAt } from '../history.js';
 import { PoolError } from '../errors.js';
 import { type IntegerKind, isIntegerKind } from '../kinds.js';
 import { isPoolType, type PoolType, showValue, valueFromSortKey, valueSortKey } from '../values.js';
-import { chunkFromSk, historyOwnerPk, historyPk, historySk, historyValuePk, holdingKey, intentKey, metaKey, type Native, pageFromSk, pageKey, poolPk, syncKey, TABLE_KEYS } from './keys.js';
+import { chunkFromSk, historyOwnerPk, historyPk, historySk, historyValuePk, holdingKey, intentKey, leasePk, metaKey, type Native, pageFromSk, pageKey, poolPk, syncKey, TABLE_KEYS } from './keys.js';
 import type { Segment } from './layout.js';
 
 // ---------------------------------------------------------------- field readers
@@ -266,6 +266,8 @@ export interface HoldingItem {
   labelsAt?: string;
   labelsBy?: string;
   labelsRid?: string;
+  /** When the lease runs out (ISO time), if the allocation has one: its sort key in the lease index. */
+  expires?: string;
 }
 
 export function encodeHolding(h: HoldingItem): Native {
@@ -285,6 +287,8 @@ export function encodeHolding(h: HoldingItem): Native {
     // Absent when empty: DynamoDB keeps no empty map worth its bytes.
     labels: h.labels && Object.keys(h.labels).length > 0 ? { ...h.labels } : undefined,
     by: h.by,
+    // Only a leased record is in the lease index (sparse): both keys or neither.
+    ...(h.expires ? { [TABLE_KEYS.leaseIndexPartitionKey]: leasePk(h.pool, h.owner), [TABLE_KEYS.leaseIndexSortKey]: h.expires } : {}),
   };
 }
 
@@ -304,6 +308,7 @@ export function decodeHolding(item: Native): HoldingItem {
     labelsAt: optStr(item, 'lat'),
     labelsBy: optStr(item, 'lby'),
     labelsRid: optStr(item, 'lrid'),
+    expires: optStr(item, TABLE_KEYS.leaseIndexSortKey),
   };
 }
 
