@@ -10,6 +10,7 @@ import {
   Table,
   TableEncryption,
 } from 'aws-cdk-lib/aws-dynamodb';
+import { Effect, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { TABLE_KEYS } from '../lib/store/keys.js';
 import { nagArn } from './nag.js';
@@ -47,6 +48,9 @@ const STORE_OPERATIONS = [
 const STORE_READ_ACTIONS = ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query'];
 // ConditionCheckItem: a batch's transaction checks, unchanged, the records of items already held.
 const STORE_WRITE_ACTIONS = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:ConditionCheckItem'];
+
+/** The lease sweeper's reads and the items of its transactions (no ConditionCheck, no BatchWriteItem). */
+export const LEASE_SWEEP_ACTIONS = ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:PutItem'];
 
 /**
  * The single table that holds pools, bitmap chunks, allocations and config syncs. It is the system of
@@ -105,6 +109,21 @@ export class AllocationTable extends Construct {
   grantReadWriteData(fn: ServiceFunction): void {
     this.table.grant(fn.function, ...STORE_READ_ACTIONS, ...STORE_WRITE_ACTIONS);
     this.acknowledgeIndexes(fn);
+  }
+
+  /**
+   * What the lease sweeper (lib/store/expire.ts) needs and no more: the lease index queried (on that
+   * index alone); records, definitions and chunks read; and its transactions' items: chunks updated,
+   * records deleted, `expired` history entries put.
+   */
+  grantLeaseSweep(fn: ServiceFunction): void {
+    fn.function.addToRolePolicy(
+      new PolicyStatement({
+        effect: Effect.ALLOW,
+        actions: LEASE_SWEEP_ACTIONS,
+        resources: [this.table.tableArn, `${this.table.tableArn}/index/${BY_EXPIRY_INDEX}`],
+      }),
+    );
   }
 
   /** What the store reads, and nothing it writes. */
