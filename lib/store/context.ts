@@ -22,8 +22,6 @@ export interface StoreEvents {
   /** A new allocation (not an idempotent retry), and how long it took. */
   allocated?(pool: string, ms: number): void;
   released?(pool: string): void;
-  /** An allocation whose lease ran out was released by the sweeper. */
-  expired?(pool: string): void;
   /** A config sync was recorded: a pool file applied, or rejected. */
   synced?(sync: SyncRecord): void;
 }

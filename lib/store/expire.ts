@@ -127,10 +127,7 @@ async function expireOne(ctx: StoreContext, view: PoolView, read: HoldingItem, n
     await readMissing(ctx, pool, chunks, pieces.map((p) => p.chunk), budget);
     const entry = releasedEntry(h, { at: ctx.isoNow(), by: LEASE_SWEEPER, requestId }, 'expired');
     const outcome = await ctx.tx([...pieces.map((p) => clearWrite(ctx, view, p, chunks.get(p.chunk))), holdingExpire(h, now), historyPut(entry, ctx.historyDays)], budget);
-    if (outcome.kind === 'ok') {
-      ctx.events.expired?.(pool);
-      return toAllocation(h);
-    }
+    if (outcome.kind === 'ok') return toAllocation(h);
     if (outcome.kind === 'conflict') {
       unsure ||= outcome.maybeLanded;
       pieces.forEach((p, i) => {

@@ -10,6 +10,7 @@ import { isPoolError } from '../../lib/errors.js';
 import type { Allocation } from '../../lib/model.js';
 import { LEASE_SWEEPER } from '../../lib/leases.js';
 import type { PoolStore } from '../../lib/store/index.js';
+import { interceptedClient } from '../support/faults.js';
 import { type RecordedHistory, recordHistory } from '../support/history.js';
 import { blockOf, freshStore, register, storeOn } from '../support/store.js';
 
@@ -183,6 +184,49 @@ describe('leases', () => {
     expect((await store.pool('p')).used).toBe(0);
     expect((await store.check()).ok).toBe(true);
   }, 120_000);
+
+  test('a renewal that lands between the sweep reading the record and its delete wins: the value stays held, renewed', async () => {
+    const store = await freshStore({ now: () => at(0) });
+    await register(store, POOL);
+    const { allocation } = await store.allocate({ pool: 'p', owner: 'vm', leaseSeconds: 60 });
+    const renewer = storeOn(store.tableName, { now: () => at(110) });
+    let renewed: Allocation | undefined;
+    const sweeper = storeOn(store.tableName, {
+      now: () => at(120),
+      client: interceptedClient(async (command, _input, send) => {
+        if (command === 'TransactWriteItemsCommand' && !renewed) renewed = await renewer.relabel({ pool: 'p', owner: 'vm', leaseSeconds: 60 });
+        return send();
+      }),
+    });
+    expect(await sweeper.expireLeases()).toEqual({ expired: [], failed: 0, more: false });
+    expect(renewed?.expiresAt).toBe(at(170).toISOString());
+    expect(await store.findByOwner('p', 'vm')).toMatchObject({ value: allocation.value, expiresAt: at(170).toISOString() });
+    expect((await store.pool('p')).used).toBe(1);
+    expect((await store.check()).ok).toBe(true);
+  });
+
+  test('a sweep that lands between a renewal reading the record and its write wins: NOT_ALLOCATED, and the owner\'s next allocation is not renewed', async () => {
+    const store = await freshStore({ now: () => at(0) });
+    await register(store, POOL);
+    await store.allocate({ pool: 'p', owner: 'vm', leaseSeconds: 60 });
+    const sweeper = storeOn(store.tableName, { now: () => at(120) });
+    let swept: Allocation[] | undefined;
+    const renewer = storeOn(store.tableName, {
+      now: () => at(110),
+      client: interceptedClient(async (command, _input, send) => {
+        if (command === 'UpdateItemCommand' && !swept) {
+          swept = (await sweeper.expireLeases()).expired;
+          // The owner allocates again (a new allocation, without a lease) before the renewal arrives.
+          await sweeper.allocate({ pool: 'p', owner: 'vm' });
+        }
+        return send();
+      }),
+    });
+    expect(await code(renewer.relabel({ pool: 'p', owner: 'vm', leaseSeconds: 60 }))).toBe('NOT_ALLOCATED');
+    expect(swept?.map((a) => a.owner)).toEqual(['vm']);
+    expect((await store.findByOwner('p', 'vm')).expiresAt).toBeUndefined();
+    expect((await store.pool('p')).used).toBe(1);
+  });
 
   test('an expiry is one `expired` history entry by the lease sweeper, published as an event, and no `released` entry', async () => {
     const c = clock();
