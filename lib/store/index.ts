@@ -13,6 +13,7 @@ import { allocate } from './allocate.js';
 import { allocateBatch } from './batch-allocate.js';
 import { releaseBatch } from './batch-release.js';
 import { check, type CheckOptions } from './check.js';
+import { type ExpiredLeases, expireLeases, type ExpireOptions } from './expire.js';
 import { StoreContext, type StoreEvents, type StoreOptions } from './context.js';
 import { allPoolCounts, poolCounts } from './counts.js';
 import { REGISTRY_KEY } from './keys.js';
@@ -23,14 +24,14 @@ import { relabel } from './relabel.js';
 import { readHistory, recordHistory } from './history.js';
 import { historyFeed, type TableChange } from './history-feed.js';
 import { release } from './release.js';
-import { type ExpiredLeases, expireLeases, type ExpireOptions } from './expire.js';
 import { listSyncs, recordSync } from './syncs.js';
 
 export { dynamoClient } from './client.js';
+export type { ExpiredLeases, ExpireOptions } from './expire.js';
 export { MAX_TRANSACTION_ITEMS } from './batch.js';
 export { DEFAULT_RETRY, type RetryPolicy } from './pacing.js';
 export { RegistryChanged, type RegistrationState } from './register.js';
-export type { CheckOptions, ExpiredLeases, ExpireOptions, StoreEvents, StoreOptions, TableChange };
+export type { CheckOptions, StoreEvents, StoreOptions, TableChange };
 export { concernsHistory } from './history-feed.js';
 
 export class PoolStore {
