@@ -159,7 +159,11 @@ describe('leases', () => {
       const [a, b, outcomes] = await Promise.all([
         sweepers[0].expireLeases({ now: at(120) }),
         sweepers[1].expireLeases({ now: at(120) }),
-        Promise.all(owners.map((owner, i) => code(renewers[i % renewers.length].relabel({ pool: 'p', owner, leaseSeconds: 60 })))),
+        // Spread over the sweep's own time, so that renewals land before, during and after its writes.
+        Promise.all(owners.map(async (owner, i) => {
+          await new Promise((r) => setTimeout(r, Math.random() * 250));
+          return code(renewers[i % renewers.length].relabel({ pool: 'p', owner, leaseSeconds: 60 }));
+        })),
       ]);
       expect(a.failed + b.failed).toBe(0);
       const swept = [...a.expired, ...b.expired].map((x) => x.owner);
