@@ -1,5 +1,5 @@
 /**
- * The commands that talk to the API: list, show, allocate, allocations, label, owner, history, who, release,
+ * The commands that talk to the API: list, show, allocate, allocations, label, renew, owner, history, who, release,
  * batch, release-batch, grow, syncs, check. Each one is request → answer → table (or, with --json, the API's own JSON, so scripts see the
  * contract's shapes). Error messages point at CLI commands, not at HTTP routes.
  */
@@ -220,7 +220,7 @@ async function show(pool: string, opts: ApiOptions): Promise<void> {
   out(renderTable(['Start', 'End (exclusive)', 'Size', 'Auto assign'], p.ranges.map((r) => [String(r.start), String(r.end), count(r.size), r.auto_assign ? 'yes' : 'no'])));
 }
 
-async function allocate(pool: string, opts: ApiOptions & { owner: string; value?: number | string; prefixLength?: number; size?: number; label?: Record<string, string> }): Promise<void> {
+async function allocate(pool: string, opts: ApiOptions & { owner: string; value?: number | string; prefixLength?: number; size?: number; label?: Record<string, string>; lease?: number }): Promise<void> {
   const { status, body } = await client(opts).request({
     method: 'POST',
     path: `/v1/pools/${segment(pool)}/allocations`,
@@ -230,12 +230,32 @@ async function allocate(pool: string, opts: ApiOptions & { owner: string; value?
       ...(opts.prefixLength === undefined ? {} : { prefix_length: opts.prefixLength }),
       ...(opts.size === undefined ? {} : { size: opts.size }),
       ...(opts.label === undefined ? {} : { labels: opts.label }),
+      ...(opts.lease === undefined ? {} : { lease_seconds: opts.lease }),
     }),
   });
   if (opts.json) return printJson(body);
   const a = body as AllocationJson;
-  if (status === 201) out(`allocated ${blockText(a)} to ${a.owner} from ${a.pool}`);
-  else out(`${a.owner} already holds ${blockText(a)} in ${a.pool} (since ${a.allocated_at}); nothing new was allocated`);
+  if (status === 201) out(`allocated ${blockText(a)} to ${a.owner} from ${a.pool}${leaseText(a)}`);
+  else out(`${a.owner} already holds ${blockText(a)} in ${a.pool} (since ${a.allocated_at}${a.expires_at ? `, leased until ${a.expires_at}; renew extends it` : ''}); nothing new was allocated`);
+}
+
+function leaseText(a: AllocationJson): string {
+  return a.expires_at ? `, leased until ${a.expires_at}` : '';
+}
+
+/** `--lease SECONDS`: a whole number; the API says whether it is within the range it takes. */
+function leaseArgument(text: string): number {
+  const t = text.trim();
+  if (!/^\d+$/.test(t)) throw new InvalidArgumentError('expected a lease in whole seconds, from 60 to 31536000 (a year)');
+  return Number(t);
+}
+
+/** `renew <pool> --owner O --lease SECONDS`: the lease runs for SECONDS from now (turned on if the allocation had none). */
+async function renew(pool: string, opts: ApiOptions & { owner: string; lease: number }): Promise<void> {
+  const { body } = await client(opts).request({ method: 'PATCH', path: `/v1/pools/${segment(pool)}/owners/${segment(opts.owner)}`, body: JSON.stringify({ lease_seconds: opts.lease }) });
+  if (opts.json) return printJson(body);
+  const a = body as AllocationJson;
+  out(`${a.owner} holds ${blockText(a)} in ${a.pool}, leased until ${a.expires_at}`);
 }
 
 /** Every allocation of a pool, in value order, following next_cursor (pages of 1,000 unless --page-size). */
@@ -537,9 +557,10 @@ Example:
     .addOption(new Option('--prefix-length <n>', 'a block: one CIDR of this length (IP and prefix pools), e.g. 24 for a /24').argParser(prefixLengthArgument).conflicts('size'))
     .addOption(new Option('--size <n>', 'a block: this many values, a power of two starting at a multiple of it (integer pools)').argParser(blockSizeArgument))
     .option('--label <key=value>', 'a label the allocation carries (repeatable)', labelOption)
+    .option('--lease <seconds>', 'a lease: released by the service once it runs out, unless renewed (60 to 31536000 seconds); asking again does not renew it, renew does', leaseArgument)
     .addHelpText(
       'after',
-      '\nExamples:\n  $ resource-pool allocate vpc-vni --owner vpc-42\n  $ resource-pool allocate lo-ip --owner dpu-7 --value 10.180.62.5\n  $ resource-pool allocate tenant-v4 --owner tenant-3 --prefix-length 24   # 10.0.16.0/24 (256 values)\n  $ resource-pool allocate tenant-vlan --owner rack-4 --size 16\n  $ VNI=$(resource-pool allocate vpc-vni --owner vpc-42 --json | jq .value)',
+      '\nExamples:\n  $ resource-pool allocate vpc-vni --owner vpc-42\n  $ resource-pool allocate lo-ip --owner job-7 --lease 3600\n  $ resource-pool allocate lo-ip --owner dpu-7 --value 10.180.62.5\n  $ resource-pool allocate tenant-v4 --owner tenant-3 --prefix-length 24   # 10.0.16.0/24 (256 values)\n  $ resource-pool allocate tenant-vlan --owner rack-4 --size 16\n  $ VNI=$(resource-pool allocate vpc-vni --owner vpc-42 --json | jq .value)',
     )
     .action(action('allocate', allocate));
 
@@ -558,6 +579,14 @@ Example:
     .requiredOption('--owner <owner>', 'the owner whose allocation is labelled')
     .addHelpText('after', '\nExamples:\n  $ resource-pool label vpc-vni --owner vpc-42 site=dc1 tier=gold\n  $ resource-pool label vpc-vni --owner vpc-42 tier-')
     .action(action('label', label));
+
+  apiCommand(program, 'renew')
+    .description('renew the lease of what an owner holds for SECONDS from now, or turn a lease on; NOT_ALLOCATED when it already ran out and was released')
+    .argument('<pool>', 'pool name')
+    .requiredOption('--owner <owner>', 'the owner whose allocation is renewed')
+    .requiredOption('--lease <seconds>', 'how long from now, 60 to 31536000 seconds (a year)', leaseArgument)
+    .addHelpText('after', '\nExamples:\n  $ resource-pool renew lo-ip --owner job-7 --lease 3600\n  $ resource-pool renew lo-ip --owner job-7 --lease 3600 --json | jq -r .expires_at')
+    .action(action('renew', renew));
 
   apiCommand(program, 'owner')
     .description('everything an owner holds, in every pool (a VPC\'s VNI, VLAN and loopbacks)')
@@ -600,7 +629,7 @@ Example:
 
   apiCommand(program, 'batch')
     .description('allocate a batch of 1-25 values or blocks in one or several pools, all or nothing; asking again answers what is held')
-    .requiredOption('-f, --file <file.json>', 'the body of POST /v1/allocations: {"allocations":[{"pool","owner","value"?,"prefix_length"?,"size"?,"labels"?}…]}; - reads standard input')
+    .requiredOption('-f, --file <file.json>', 'the body of POST /v1/allocations: {"allocations":[{"pool","owner","value"?,"prefix_length"?,"size"?,"labels"?,"lease_seconds"?}…]}; - reads standard input')
     .addHelpText(
       'after',
       `
@@ -647,7 +676,7 @@ Example:
     .addHelpText('after', '\nExample:\n  $ resource-pool check || echo "pools need attention"')
     .action(action('check', check));
 
-  for (const name of ['list', 'show', 'allocate', 'allocations', 'label', 'owner', 'history', 'who', 'release', 'batch', 'release-batch', 'grow', 'syncs', 'check']) {
+  for (const name of ['list', 'show', 'allocate', 'allocations', 'label', 'renew', 'owner', 'history', 'who', 'release', 'batch', 'release-batch', 'grow', 'syncs', 'check']) {
     program.commands.find((c) => c.name() === name)?.addHelpText('after', EXIT_CODES_HELP);
   }
 }

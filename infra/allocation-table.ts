@@ -10,6 +10,7 @@ import {
   Table,
   TableEncryption,
 } from 'aws-cdk-lib/aws-dynamodb';
+import { Effect, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { TABLE_KEYS } from '../lib/store/keys.js';
 import { nagArn } from './nag.js';
@@ -19,6 +20,7 @@ import type { ServiceFunction } from './service-function.js';
 export const BY_VALUE_INDEX = TABLE_KEYS.valueIndex;
 export const BY_ROOM_INDEX = TABLE_KEYS.roomIndex;
 export const BY_OWNER_INDEX = TABLE_KEYS.ownerIndex;
+export const BY_EXPIRY_INDEX = TABLE_KEYS.leaseIndex;
 
 /**
  * The data-plane operations lib/store/ issues (Get, BatchGet, Query, Put, Update, TransactWrite): one
@@ -46,6 +48,9 @@ const STORE_OPERATIONS = [
 const STORE_READ_ACTIONS = ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query'];
 // ConditionCheckItem: a batch's transaction checks, unchanged, the records of items already held.
 const STORE_WRITE_ACTIONS = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:ConditionCheckItem'];
+
+/** The lease sweeper's reads and the items of its transactions (no ConditionCheck, no BatchWriteItem). */
+export const LEASE_SWEEP_ACTIONS = ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:PutItem'];
 
 /**
  * The single table that holds pools, bitmap chunks, allocations and config syncs. It is the system of
@@ -83,6 +88,14 @@ export class AllocationTable extends Construct {
       sortKey: { name: TABLE_KEYS.ownerIndexSortKey, type: AttributeType.STRING },
       projectionType: ProjectionType.ALL,
     });
+    // Leased allocation records by expiry, for the lease sweeper (lib/store/expire.ts): sparse (only a
+    // leased record has its keys) and keys only (the sweeper reads each record again by key).
+    this.table.addGlobalSecondaryIndex({
+      indexName: BY_EXPIRY_INDEX,
+      partitionKey: { name: TABLE_KEYS.leaseIndexPartitionKey, type: AttributeType.STRING },
+      sortKey: { name: TABLE_KEYS.leaseIndexSortKey, type: AttributeType.STRING },
+      projectionType: ProjectionType.KEYS_ONLY,
+    });
     // Keys only: the entry changes when a chunk's room key does (it fills, empties or its largest free
     // block changes), not on every write. A table's local indexes can only be made with the table.
     this.table.addLocalSecondaryIndex({
@@ -98,6 +111,21 @@ export class AllocationTable extends Construct {
     this.acknowledgeIndexes(fn);
   }
 
+  /**
+   * What the lease sweeper (lib/store/expire.ts) needs and no more: the lease index queried (on that
+   * index alone); records, definitions and chunks read; and its transactions' items: chunks updated,
+   * records deleted, `expired` history entries put.
+   */
+  grantLeaseSweep(fn: ServiceFunction): void {
+    fn.function.addToRolePolicy(
+      new PolicyStatement({
+        effect: Effect.ALLOW,
+        actions: LEASE_SWEEP_ACTIONS,
+        resources: [this.table.tableArn, `${this.table.tableArn}/index/${BY_EXPIRY_INDEX}`],
+      }),
+    );
+  }
+
   /** What the store reads, and nothing it writes. */
   grantReadData(fn: ServiceFunction): void {
     this.table.grant(fn.function, ...STORE_READ_ACTIONS);
@@ -107,7 +135,7 @@ export class AllocationTable extends Construct {
   private acknowledgeIndexes(fn: ServiceFunction): void {
     fn.acknowledgeGrant(
       `IAM5[Resource::${nagArn(this.table.node.defaultChild as CfnTable)}/index/*]`,
-      `DynamoDB grants name the table's indexes as <table>/index/*; this table has exactly three (${BY_VALUE_INDEX}, queried for lookups and listings by value, ${BY_OWNER_INDEX}, for what an owner holds in every pool, and ${BY_ROOM_INDEX}, queried for free values), so the wildcard adds no other resource.`,
+      `DynamoDB grants name the table's indexes as <table>/index/*; this table has exactly four (${BY_VALUE_INDEX}, queried for lookups and listings by value, ${BY_OWNER_INDEX}, for what an owner holds in every pool, ${BY_EXPIRY_INDEX}, for leases that ran out, and ${BY_ROOM_INDEX}, queried for free values), so the wildcard adds no other resource.`,
     );
   }
 

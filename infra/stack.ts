@@ -12,6 +12,7 @@ import { ConfigSync } from './config-sync.js';
 import { ServiceDashboard } from './dashboard.js';
 import { PoolsHttpApi } from './http-api.js';
 import { HistoryRecorder } from './history-recorder.js';
+import { LeaseSweeper } from './lease-sweeper.js';
 import { MetricsReporter } from './metrics-reporter.js';
 import { ServiceFunction } from './service-function.js';
 import type { SitePools } from './site-pools.js';
@@ -43,6 +44,7 @@ export class ResourcePoolsStack extends Stack {
   readonly configSync: ConfigSync;
   readonly metricsReporter: MetricsReporter;
   readonly historyRecorder: HistoryRecorder;
+  readonly leaseSweeper: LeaseSweeper;
   readonly callerPolicies: CallerPolicies;
   readonly alarmTopic: AlarmTopic;
   readonly alarms: ServiceAlarms;
@@ -96,6 +98,13 @@ export class ResourcePoolsStack extends Stack {
     // The API reads history with the table's other reads, and writes released entries in its releases' transactions.
     this.apiFunction.function.addEnvironment('HISTORY_DAYS', String(this.historyRecorder.historyDays));
 
+    // Its `expired` entries are kept as long as every other entry.
+    this.leaseSweeper = new LeaseSweeper(this, 'LeaseSweeper', {
+      table: this.table,
+      environment: { ...environment, HISTORY_DAYS: String(this.historyRecorder.historyDays) },
+      logRetention: props.logRetention,
+    });
+
     if (props.sitePools) {
       this.sitePoolsUpload = new SitePoolsUpload(this, 'SitePoolsUpload', {
         bucket: this.configBucket.bucket,
@@ -110,6 +119,7 @@ export class ResourcePoolsStack extends Stack {
       ConfigSync: this.configSync.function.function,
       Metrics: this.metricsReporter.function.function,
       History: this.historyRecorder.function.function,
+      LeaseSweeper: this.leaseSweeper.function.function,
     };
     this.alarmTopic = new AlarmTopic(this, 'AlarmTopic', { email: props.alarmEmail });
     this.alarms = new ServiceAlarms(this, 'Alarms', {

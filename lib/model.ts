@@ -28,13 +28,19 @@ export interface AllocationRequest {
   labels?: Labels;
   /** Who asks: the caller's IAM principal behind API Gateway, "local" on the local stack. */
   by?: string;
+  /** A lease (lib/leases.ts): released by the service once it runs out. A retry answers the lease held; it does not renew. */
+  leaseSeconds?: number;
 }
 
-/** A JSON merge patch of an owner's labels (RFC 7396: null removes a key). */
+/**
+ * A change of what an owner holds: a JSON merge patch of its labels (RFC 7396: null removes a key),
+ * a lease renewed from now (or turned on), or both.
+ */
 export interface RelabelRequest {
   pool: string;
   owner: string;
-  patch: Readonly<Record<string, string | null>>;
+  patch?: Readonly<Record<string, string | null>>;
+  leaseSeconds?: number;
   /** Who asks, recorded in history. */
   by?: string;
 }
@@ -71,9 +77,11 @@ export interface Allocation {
   labels: Labels;
   /** Who allocated it, when known. */
   allocatedBy?: string;
+  /** When its lease runs out (ISO time), if it has one. */
+  expiresAt?: string;
 }
 
-/** What happened to an allocation; `expired`, `imported` and `repaired` are recorded by pool lifecycle operations. */
+/** What happened to an allocation; `expired` is recorded by the lease sweeper, `imported` and `repaired` by pool lifecycle operations. */
 export type HistoryEvent = 'allocated' | 'released' | 'labels_changed' | 'expired' | 'imported' | 'repaired';
 
 /** One thing that happened to an allocation, kept for a site's retention period. */

@@ -115,6 +115,8 @@ export interface AllocationJson {
   labels: Record<string, string>;
   /** Who allocated it: an IAM principal ARN behind API Gateway, "local" on the local stack. */
   allocated_by: string | null;
+  /** When its lease runs out; null without a lease. */
+  expires_at: string | null;
 }
 
 export function allocationJson(a: Allocation): AllocationJson {
@@ -126,6 +128,7 @@ export function allocationJson(a: Allocation): AllocationJson {
     size: a.size,
     labels: { ...a.labels },
     allocated_by: a.allocatedBy ?? null,
+    expires_at: a.expiresAt ?? null,
   };
 }
 

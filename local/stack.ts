@@ -170,6 +170,9 @@ export async function startLocalStack(settings: LocalStackSettings, out: StackOu
     await listen(server, settings.port, settings.host);
     stops.push(() => closeServer(server));
 
+    // Leases run out here as in AWS: the sweeper's own store call, on a timer instead of a schedule.
+    stops.push(startLeaseTimer(store, out, LEASE_SWEEP_MS));
+
     const poolNames = (await store.pools()).map((p) => p.name);
     return {
       apiUrl: `http://${shown(settings.host)}:${settings.port}`,
@@ -184,6 +187,34 @@ export async function startLocalStack(settings: LocalStackSettings, out: StackOu
     await stopAll();
     throw e;
   }
+}
+
+/** Twice as often as the deployed schedule: a lease is released within a minute of running out. */
+export const LEASE_SWEEP_MS = 30_000;
+
+/**
+ * Runs the lease sweep every `everyMs`, one run at a time, and answers how to stop it: no new run
+ * starts, and the one in flight is waited for, so nothing writes to the table after the stack stops.
+ */
+export function startLeaseTimer(store: PoolStore, out: StackOutput, everyMs: number): () => Promise<void> {
+  let running: Promise<void> | undefined;
+  const sweep = () => {
+    if (running) return;
+    running = store
+      .expireLeases()
+      .then((r) => {
+        if (r.expired.length > 0) out.info(`leases: released ${r.expired.length} that ran out (${r.expired.slice(0, 10).map((a) => `${a.pool}/${a.owner}`).join(', ')}${r.expired.length > 10 ? ', …' : ''})`);
+        if (r.failed > 0) out.error(`leases: ${r.failed} that ran out could not be released; the next run tries again`);
+      })
+      .catch((e: unknown) => out.error(`leases: the sweep failed: ${(e as Error).message}`))
+      .finally(() => (running = undefined));
+  };
+  const timer = setInterval(sweep, everyMs);
+  timer.unref();
+  return async () => {
+    clearInterval(timer);
+    await running;
+  };
 }
 
 const IN_MEMORY_S3_PREFIX = 'resource-pools-s3-';

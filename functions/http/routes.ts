@@ -100,7 +100,7 @@ function allocationRequest(pool: string, body: z.output<typeof AllocateRequest>,
   const fields = { prefix_length: body.prefix_length, size: body.size, value: raw };
   const blockAsked = fields.prefix_length !== undefined || fields.size !== undefined || (typeof raw === 'string' && raw.includes('/'));
   const size: SizeInput | undefined = blockAsked ? (space) => requestedSize(space, fields) : undefined;
-  return { pool, owner: body.owner, value, size, labels: body.labels as Record<string, string> | undefined, by };
+  return { pool, owner: body.owner, value, size, labels: body.labels as Record<string, string> | undefined, by, leaseSeconds: body.lease_seconds };
 }
 
 const BATCH_LIMITS =
@@ -297,15 +297,17 @@ export const routes: Route[] = [
     method: 'patch',
     path: '/v1/pools/{pool}/owners/{owner}',
     operationId: 'relabelOwner',
-    summary: 'Change the labels of what an owner holds',
-    description: 'A JSON merge patch (RFC 7396) of the labels: a key set to null is removed. The value and the owner never change; a patch racing a release finds nothing (NOT_ALLOCATED) and brings nothing back.',
+    summary: 'Change the labels of what an owner holds, or renew its lease',
+    description:
+      'labels: a JSON merge patch (RFC 7396) of the labels, a key set to null is removed. lease_seconds: the lease renewed for that long from now, or turned on for an allocation without one. ' +
+      'The value and the owner never change; a change racing a release (or the lease running out) finds nothing (NOT_ALLOCATED) and brings nothing back: a renewal either renews what is still held or is NOT_ALLOCATED, never both.',
     tags: ['allocations'],
     params: OwnerParams,
-    body: { kind: 'json', mediaType: 'application/json', schema: LabelsPatch, description: 'The labels to set, or null to remove.' },
-    responses: { 200: { description: 'The allocation with its new labels.', schema: Allocation } },
+    body: { kind: 'json', mediaType: 'application/json', schema: LabelsPatch, description: 'The labels to set (null removes one), the lease to renew, or both.' },
+    responses: { 200: { description: 'The allocation with its new labels and lease.', schema: Allocation } },
     errors: ['INVALID_ARGUMENT', 'POOL_NOT_FOUND', 'NOT_ALLOCATED', 'PAYLOAD_TOO_LARGE', 'UNAVAILABLE'],
     async handle({ params, body }, c, deps) {
-      return c.json(allocationJson(await deps.store.relabel({ pool: poolName(params.pool), owner: params.owner, patch: body.labels, by: c.get('caller') })), 200);
+      return c.json(allocationJson(await deps.store.relabel({ pool: poolName(params.pool), owner: params.owner, patch: body.labels, leaseSeconds: body.lease_seconds, by: c.get('caller') })), 200);
     },
   }),
 

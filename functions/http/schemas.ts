@@ -9,6 +9,7 @@
 import * as z from 'zod';
 import { ERROR_CODES } from '../../lib/errors.js';
 import { MAX_BATCH_ITEMS, MAX_IMPORT_ITEMS } from '../../lib/model.js';
+import { LEASE_RULE, MAX_LEASE_SECONDS, MIN_LEASE_SECONDS } from '../../lib/leases.js';
 import { LABEL_KEY_RULE, LABEL_VALUE_RULE, labelIssue, MAX_LABELS, parseLabelFilter, tooMany } from '../../lib/labels.js';
 import { INTEGER_KINDS, KINDS_TEXT } from '../../lib/kinds.js';
 import { POOL_NAME_PATTERN, POOL_NAME_RULE } from '../../lib/config.js';
@@ -229,6 +230,17 @@ const BlockSize = z
   .int({ error: (iss) => `must be a whole JSON number (a power of two such as 16); got ${shown(iss.input)}` })
   .meta({ description: 'Integer pools: allocate an aligned block of this many values (a power of two; it starts at a multiple of it).' });
 
+const leaseError = (iss: { input?: unknown }) => `must be ${LEASE_RULE}; got ${shown(iss.input)}`;
+const LeaseSeconds = z
+  .number({ error: leaseError })
+  .int({ error: leaseError })
+  .min(MIN_LEASE_SECONDS, { error: leaseError })
+  .max(MAX_LEASE_SECONDS, { error: leaseError })
+  .meta({
+    description: `A lease of this many seconds (${MIN_LEASE_SECONDS} to ${MAX_LEASE_SECONDS}): once it runs out, the service releases the allocation within two minutes (history: expired). Renewed with PATCH /v1/pools/{pool}/owners/{owner}; a retried allocation answers the lease held and does not renew it.`,
+    examples: [3600],
+  });
+
 /** Labels as an allocation body sets them, or (with nulls, which remove a key) as a patch changes them. */
 function labelsSchema(removal: boolean) {
   return z
@@ -248,20 +260,27 @@ function labelsSchema(removal: boolean) {
 
 export const Labels = labelsSchema(false);
 
+const PATCH_FIELDS = ['labels', 'lease_seconds'];
+
 export const LabelsPatch = z
   .strictObject(
-    { labels: labelsSchema(true) },
+    { labels: labelsSchema(true).optional(), lease_seconds: LeaseSeconds.optional() },
     {
       error: (iss) =>
         iss.code === 'unrecognized_keys'
-          ? `unknown field${iss.keys.length > 1 ? 's' : ''} ${iss.keys.map((k) => JSON.stringify(k.slice(0, 48))).join(', ')}; accepted fields: labels`
-          : `must be a JSON object such as {"labels": {"vpc": "vpc-42", "old": null}}; got ${shown(iss.input)}`,
+          ? `unknown field${iss.keys.length > 1 ? 's' : ''} ${iss.keys.map((k) => JSON.stringify(k.slice(0, 48))).join(', ')}; accepted fields: ${PATCH_FIELDS.join(', ')}`
+          : `must be a JSON object such as {"labels": {"vpc": "vpc-42", "old": null}} or {"lease_seconds": 3600}; got ${shown(iss.input)}`,
     },
   )
-  .register(components, { id: 'LabelsPatch', description: 'A JSON merge patch of the allocation\'s labels (RFC 7396): a key set to null is removed. The value and the owner never change.' });
+  .refine((p) => p.labels !== undefined || p.lease_seconds !== undefined, { error: `names nothing to change; accepted fields: ${PATCH_FIELDS.join(', ')}` })
+  .register(components, {
+    id: 'LabelsPatch',
+    description:
+      "A change of the allocation: a JSON merge patch of its labels (RFC 7396: a key set to null is removed), its lease renewed for lease_seconds from now (or turned on), or both at once. The value and the owner never change.",
+  });
 
 /** What an allocation body holds, in POST …/{pool}/allocations and in each item of a batch (with its pool). */
-const ALLOCATION_FIELDS = { owner: Owner, value: Value.optional(), prefix_length: BlockLength.optional(), size: BlockSize.optional(), labels: Labels.optional() };
+const ALLOCATION_FIELDS = { owner: Owner, value: Value.optional(), prefix_length: BlockLength.optional(), size: BlockSize.optional(), labels: Labels.optional(), lease_seconds: LeaseSeconds.optional() };
 
 /** A strict object's errors: the unknown fields and those accepted, or what the object should look like. */
 function objectError(accepted: readonly string[], example: string) {
@@ -405,6 +424,7 @@ export const Allocation = z
     size: Count.meta({ description: 'How many values are held: 1 for a single value, or the block\'s size (in IP and prefix pools, value is then the block\'s CIDR).' }),
     labels: z.record(z.string(), z.string()).meta({ description: 'What the allocation carries; {} when nothing.' }),
     allocated_by: z.string().nullable().meta({ description: 'Who allocated it: the IAM principal ARN behind API Gateway, "local" on the local stack, "startup" or "config-sync" for what those do; null when not recorded.' }),
+    expires_at: Timestamp.nullable().meta({ description: 'When its lease runs out (ISO 8601, UTC); null when it has no lease.' }),
   })
   .register(components, { id: 'Allocation' });
 

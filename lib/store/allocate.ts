@@ -10,6 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import { alignment } from '../blocks.js';
 import { PoolError } from '../errors.js';
+import { checkLease, leaseEnd } from '../leases.js';
 import type { Allocated, AllocationRequest } from '../model.js';
 import { firstHeld } from './block-search.js';
 import { automaticChooser, type Claim, earlyChunk, explicitClaim, forgetChunk, noRoom } from './choose.js';
@@ -31,6 +32,7 @@ export async function allocate(ctx: StoreContext, req: AllocationRequest): Promi
   const budget = ctx.budget();
   const rid = randomUUID();
   const { pool, owner } = req;
+  checkLease(req.leaseSeconds);
 
   // One read for the definition and, when the cached layout lets us choose now, the chunk.
   const early = ctx.cache.get(pool);
@@ -77,7 +79,7 @@ export async function allocate(ctx: StoreContext, req: AllocationRequest): Promi
       }
 
       const writes = pieces.map((p) => takeWrite(ctx, view, p, claim!.items.get(p.chunk)));
-      const holding: HoldingItem = { pool, type: space.type, delegate: space.delegate, owner, value: valueOf(view, pieces[0]), size: Number(size), at: ctx.isoNow(), rid, labels: req.labels, by: req.by };
+      const holding: HoldingItem = { pool, type: space.type, delegate: space.delegate, owner, value: valueOf(view, pieces[0]), size: Number(size), at: ctx.isoNow(), rid, labels: req.labels, by: req.by, expires: leaseOf(ctx, req) };
       const creates = pieces.some((p) => claim!.items.get(p.chunk) === undefined);
       const outcome = await ctx.tx([...writes.map((w) => w.write), holdingPut(holding), ...(creates ? [metaOpen(pool)] : [])], budget);
       if (outcome.kind === 'ok') {
@@ -111,6 +113,11 @@ export async function allocate(ctx: StoreContext, req: AllocationRequest): Promi
   throw unavailable(`allocation in pool '${pool}'`);
 }
 
+/** When the lease asked for ends, counted from this attempt. */
+export function leaseOf(ctx: StoreContext, req: AllocationRequest): string | undefined {
+  return req.leaseSeconds === undefined ? undefined : leaseEnd(ctx.now(), req.leaseSeconds);
+}
+
 function parsed<T>(p: { ok: true; value: T } | { ok: false; message: string }): T {
   if (!p.ok) throw new PoolError('INVALID_ARGUMENT', p.message);
   return p.value;
@@ -124,7 +131,8 @@ export interface Asked {
 }
 
 /**
- * The request read against the pool, in the contract's order once the pool is known: the value's and
+ * The request read against the pool, in the contract's order once the pool is known (a lease's length
+ * first, for a batch's items, which are read with their pools): the value's and
  * the size's form for the pool's type (INVALID_ARGUMENT), a block the pool does not serve
  * (INVALID_ARGUMENT), then VALUE_NOT_IN_POOL. Pure.
  */
@@ -132,6 +140,7 @@ export function askedOf(view: PoolView, req: AllocationRequest): Asked {
   const pool = view.meta.name;
   const space = view.cached.space;
   const { layout } = view;
+  checkLease(req.leaseSeconds);
   const size = parsed(req.size ? req.size(space) : { ok: true, value: 1n });
   const largest = layout.maxBlockSize();
   if (size > largest) throw blockTooLarge(pool, space, size, largest);

@@ -17,7 +17,7 @@ import { randomUUID } from 'node:crypto';
 import { blockName } from '../blocks.js';
 import { batchFailed, type ItemFailure, PoolError } from '../errors.js';
 import type { AllocationRequest, BatchAllocated } from '../model.js';
-import { type Asked, askedOf, exhaustion } from './allocate.js';
+import { type Asked, askedOf, exhaustion, leaseOf } from './allocate.js';
 import { emptyBitmap, largestFreeOrder, withBits } from './bitmap.js';
 import { MAX_TRANSACTION_ITEMS, readBatch, readHoldings } from './batch.js';
 import { firstHeld, piecesFree } from './block-search.js';
@@ -299,7 +299,7 @@ export async function allocateBatch(ctx: StoreContext, reqs: readonly Allocation
         const value = view.layout.valueAt(pieces[0]);
         if (value === undefined) throw new PoolError('INTERNAL', `chunk ${pieces[0].chunk} bit ${pieces[0].bit} lies outside pool '${view.meta.name}'`);
         const space = view.cached.space;
-        const holding: HoldingItem = { pool: req.pool, type: space.type, delegate: space.delegate, owner: req.owner, value, size: Number(item.asked.size), at, rid, labels: req.labels, by: req.by };
+        const holding: HoldingItem = { pool: req.pool, type: space.type, delegate: space.delegate, owner: req.owner, value, size: Number(item.asked.size), at, rid, labels: req.labels, by: req.by, expires: leaseOf(ctx, req) };
         fresh.set(item, holding);
         parts.push({ kind: 'record', item });
         writes.push(holdingPut(holding));

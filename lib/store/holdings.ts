@@ -12,7 +12,7 @@ import type { Budget } from './pacing.js';
 import { ownerConflict } from './store-errors.js';
 
 export function toAllocation(h: HoldingItem): Allocation {
-  return { pool: h.pool, type: h.type, delegate: h.delegate, value: h.value, size: h.size, owner: h.owner, allocatedAt: h.at, labels: h.labels ?? {}, allocatedBy: h.by };
+  return { pool: h.pool, type: h.type, delegate: h.delegate, value: h.value, size: h.size, owner: h.owner, allocatedAt: h.at, labels: h.labels ?? {}, allocatedBy: h.by, expiresAt: h.expires };
 }
 
 /** Whether a holding covers a value: a block covers each of its values. */

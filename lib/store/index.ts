@@ -13,6 +13,7 @@ import { allocate } from './allocate.js';
 import { allocateBatch } from './batch-allocate.js';
 import { releaseBatch } from './batch-release.js';
 import { check, type CheckOptions } from './check.js';
+import { type ExpiredLeases, expireLeases, type ExpireOptions } from './expire.js';
 import { StoreContext, type StoreEvents, type StoreOptions } from './context.js';
 import { allPoolCounts, poolCounts } from './counts.js';
 import { deletePool } from './delete-pool.js';
@@ -31,6 +32,7 @@ import { repair, type RepairOptions, type RepairReport } from './repair.js';
 import { listSyncs, recordSync } from './syncs.js';
 
 export { dynamoClient } from './client.js';
+export type { ExpiredLeases, ExpireOptions } from './expire.js';
 export { MAX_TRANSACTION_ITEMS } from './batch.js';
 export type { ImportItem, RetireRequest, RetireResult };
 export { DEFAULT_RETRY, type RetryPolicy } from './pacing.js';
@@ -93,7 +95,15 @@ export class PoolStore {
     return ownerHoldings(this.ctx, owner);
   }
 
-  /** Merges a patch into what the owner's allocation carries; the value and the owner never change. */
+  /**
+   * Releases allocations whose lease ran out (by `now`, the store's clock unless given), each with an
+   * `expired` history entry; a bounded run, which says when it left some for the next.
+   */
+  expireLeases(opts?: ExpireOptions): Promise<ExpiredLeases> {
+    return expireLeases(this.ctx, opts);
+  }
+
+  /** Merges a patch into what the owner's allocation carries, and renews its lease; the value and the owner never change. */
   relabel(req: RelabelRequest): Promise<Allocation> {
     return relabel(this.ctx, req);
   }

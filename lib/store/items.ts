@@ -9,7 +9,7 @@ import { expiresAt } from '../history.js';
 import { PoolError } from '../errors.js';
 import { type IntegerKind, isIntegerKind } from '../kinds.js';
 import { isPoolType, type PoolType, showValue, valueFromSortKey, valueSortKey } from '../values.js';
-import { chunkFromSk, historyOwnerPk, historyPk, historySk, historyValuePk, holdingKey, intentKey, metaKey, type Native, pageFromSk, pageKey, poolPk, syncKey, TABLE_KEYS } from './keys.js';
+import { chunkFromSk, historyOwnerPk, historyPk, historySk, historyValuePk, holdingKey, intentKey, leasePk, metaKey, type Native, pageFromSk, pageKey, poolPk, syncKey, TABLE_KEYS } from './keys.js';
 import type { Segment } from './layout.js';
 
 // ---------------------------------------------------------------- field readers
@@ -291,6 +291,8 @@ export interface HoldingItem {
   labelsRid?: string;
   /** Set on a record an import created: when (its history entry says `imported`, at this time). */
   importedAt?: string;
+  /** When the lease runs out (ISO time), if the allocation has one: its sort key in the lease index. */
+  expires?: string;
 }
 
 export function encodeHolding(h: HoldingItem): Native {
@@ -311,6 +313,8 @@ export function encodeHolding(h: HoldingItem): Native {
     labels: h.labels && Object.keys(h.labels).length > 0 ? { ...h.labels } : undefined,
     by: h.by,
     iat: h.importedAt,
+    // Only a leased record is in the lease index (sparse): both keys or neither.
+    ...(h.expires ? { [TABLE_KEYS.leaseIndexPartitionKey]: leasePk(h.pool, h.owner), [TABLE_KEYS.leaseIndexSortKey]: h.expires } : {}),
   };
 }
 
@@ -331,6 +335,7 @@ export function decodeHolding(item: Native): HoldingItem {
     labelsBy: optStr(item, 'lby'),
     labelsRid: optStr(item, 'lrid'),
     importedAt: optStr(item, 'iat'),
+    expires: optStr(item, TABLE_KEYS.leaseIndexSortKey),
   };
 }
 

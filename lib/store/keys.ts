@@ -18,6 +18,13 @@ export const TABLE_KEYS = {
   /** Local index: a pool's chunks and layout pages that have free values (lib/store/room.ts). */
   roomIndex: 'by-room',
   roomIndexSortKey: 'room',
+  /**
+   * Global index, sparse, keys only: allocation records that carry a lease, by expiry time, in
+   * LEASE_SHARDS partitions (lib/store/expire.ts). Only a leased record has `lpk` and `exp`.
+   */
+  leaseIndex: 'by-expiry',
+  leaseIndexPartitionKey: 'lpk',
+  leaseIndexSortKey: 'exp',
   /** Epoch seconds after which DynamoDB removes the item (registration intents and history entries). */
   ttl: 'ttl',
 } as const;
@@ -45,6 +52,13 @@ export const SEGMENTS_PER_PAGE = 32;
 export const pageCount = (nseg: number): number => Math.ceil(nseg / SEGMENTS_PER_PAGE);
 /** An allocation record's partition: a pool's records spread over this many, by a hash of the owner. */
 export const OWNER_SHARDS = 16;
+/**
+ * Partitions of the lease index: every leased allocation and renewal writes one of them, so they
+ * spread that load (each index partition takes 1,000 writes/s), and the sweeper reads each of them
+ * once a run, so they stay few (docs/CAPACITY.md).
+ */
+export const LEASE_SHARDS = 8;
+const LEASE_PREFIX = 'LEASE#';
 
 export const poolPk = (pool: string): string => `POOL#${pool}`;
 export const metaKey = (pool: string): ItemKey => ({ pk: poolPk(pool), sk: META_SK });
@@ -55,6 +69,9 @@ export const chunkFromSk = (sk: string): number => Number.parseInt(sk.slice(CHUN
 export const pageFromSk = (sk: string): number => Number.parseInt(sk.slice(LAYOUT_PREFIX.length), 16);
 export const holdingPk = (pool: string, shard: number): string => `${HOLDING_PREFIX}${pool}#${shard.toString(16)}`;
 export const holdingKey = (pool: string, owner: string): ItemKey => ({ pk: holdingPk(pool, ownerShard(owner)), sk: `${OWNER_PREFIX}${owner}` });
+/** A leased record's partition of the lease index: fixed for (pool, owner), so a renewal moves only the sort key. */
+export const leasePk = (pool: string, owner: string): string => leaseShardPk(ownerShard(`${pool}#${owner}`) % LEASE_SHARDS);
+export const leaseShardPk = (shard: number): string => `${LEASE_PREFIX}${shard}`;
 export const intentKey = (id: string): ItemKey => ({ pk: INTENTS_PK, sk: id });
 /** Sync records of one calendar month share a partition: newest first is a query per month. */
 export const syncPk = (at: string): string => `${SYNC_PREFIX}${at.slice(0, 7)}`;

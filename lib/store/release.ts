@@ -123,9 +123,9 @@ function sameAllocation(now: HoldingItem | undefined, rid: string): HoldingItem 
   return now && now.rid === rid ? now : undefined;
 }
 
-/** The history entry of a holding's release. */
-export function releasedEntry(h: HoldingItem, how: { at: string; by: string; requestId: string }): HistoryEntry {
-  return { pool: h.pool, type: h.type, delegate: h.delegate, value: h.value, size: h.size, owner: h.owner, event: 'released', labels: h.labels ?? {}, ...how };
+/** The history entry of a holding's release (or of its expiry: the lease sweeper's release). */
+export function releasedEntry(h: HoldingItem, how: { at: string; by: string; requestId: string }, event: 'released' | 'expired' = 'released'): HistoryEntry {
+  return { pool: h.pool, type: h.type, delegate: h.delegate, value: h.value, size: h.size, owner: h.owner, event, labels: h.labels ?? {}, ...how };
 }
 
 /** Reads the chunks not read yet (a never-written one is wholly free: undefined). */
@@ -140,7 +140,7 @@ export async function readMissing(ctx: StoreContext, pool: string, chunks: Map<n
 }
 
 /** The write that clears a piece's bits in its chunk (as read), with the chunk's new count and room key. */
-function clearWrite(ctx: StoreContext, view: PoolView, p: Piece, before: ChunkItem | undefined): Write {
+export function clearWrite(ctx: StoreContext, view: PoolView, p: Piece, before: ChunkItem | undefined): Write {
   return chunkBitsWrite(ctx, view, p.chunk, before, [p], false).write;
 }
 

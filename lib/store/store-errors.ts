@@ -87,6 +87,11 @@ export function ownerHoldsNothing(pool: string, owner: string): PoolError {
   return new PoolError('NOT_ALLOCATED', `owner '${owner}' holds nothing in pool '${pool}'`);
 }
 
+/** The allocation a lease renewal read was released meanwhile (its lease ran out, or it was released). */
+export function leaseGone(pool: string, owner: string): PoolError {
+  return new PoolError('NOT_ALLOCATED', `what owner '${owner}' held in pool '${pool}' was released while this renewal was sent (its lease ran out, or it was released); nothing was renewed`);
+}
+
 export function valueNotAllocated(pool: string, type: SpaceLike, v: bigint): PoolError {
   return new PoolError('NOT_ALLOCATED', `${showValue(type, v)} in pool '${pool}' is not allocated`);
 }

@@ -210,7 +210,8 @@ export class Table {
     try {
       const { Table: described } = await this.client.send(new DescribeTableCommand({ TableName: this.name }));
       const indexes = new Set((described?.GlobalSecondaryIndexes ?? []).map((i) => i.IndexName));
-      if (!indexes.has(TABLE_KEYS.ownerIndex)) await this.addOwnerIndex();
+      if (!indexes.has(TABLE_KEYS.ownerIndex)) await this.addIndex(OWNER_INDEX);
+      if (!indexes.has(TABLE_KEYS.leaseIndex)) await this.addIndex(LEASE_INDEX);
       if (changeStream && !described?.StreamSpecification?.StreamEnabled) {
         await this.client.send(new UpdateTableCommand({ TableName: this.name, StreamSpecification: CHANGE_STREAM }));
       }
@@ -233,6 +234,8 @@ export class Table {
             { AttributeName: k.roomIndexSortKey, AttributeType: 'S' },
             { AttributeName: k.ownerIndexPartitionKey, AttributeType: 'S' },
             { AttributeName: k.ownerIndexSortKey, AttributeType: 'S' },
+            { AttributeName: k.leaseIndexPartitionKey, AttributeType: 'S' },
+            { AttributeName: k.leaseIndexSortKey, AttributeType: 'S' },
           ],
           KeySchema: [
             { AttributeName: k.partitionKey, KeyType: 'HASH' },
@@ -248,6 +251,7 @@ export class Table {
               Projection: { ProjectionType: 'ALL' },
             },
             OWNER_INDEX,
+            LEASE_INDEX,
           ],
           LocalSecondaryIndexes: [
             {
@@ -267,21 +271,19 @@ export class Table {
     }
   }
 
-  private async addOwnerIndex(): Promise<void> {
+  /** A global index a table made by an earlier version lacks, backfilled before the store uses it. */
+  private async addIndex(index: typeof OWNER_INDEX): Promise<void> {
     await this.client.send(
       new UpdateTableCommand({
         TableName: this.name,
-        AttributeDefinitions: [
-          { AttributeName: TABLE_KEYS.ownerIndexPartitionKey, AttributeType: 'S' },
-          { AttributeName: TABLE_KEYS.ownerIndexSortKey, AttributeType: 'S' },
-        ],
-        GlobalSecondaryIndexUpdates: [{ Create: OWNER_INDEX }],
+        AttributeDefinitions: index.KeySchema.map((k) => ({ AttributeName: k.AttributeName, AttributeType: 'S' as const })),
+        GlobalSecondaryIndexUpdates: [{ Create: index }],
       }),
     );
     // Backfilling takes a moment; until the index is active, queries on it fail.
     for (let i = 0; i < 120; i++) {
       const { Table: t } = await this.client.send(new DescribeTableCommand({ TableName: this.name }));
-      if (t?.GlobalSecondaryIndexes?.find((x) => x.IndexName === TABLE_KEYS.ownerIndex)?.IndexStatus === 'ACTIVE') return;
+      if (t?.GlobalSecondaryIndexes?.find((x) => x.IndexName === index.IndexName)?.IndexStatus === 'ACTIVE') return;
       await sleep(250);
     }
   }
@@ -291,12 +293,26 @@ export class Table {
 export const CHANGE_STREAM = { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' as const };
 
 const OWNER_INDEX = {
-  IndexName: TABLE_KEYS.ownerIndex,
+  IndexName: TABLE_KEYS.ownerIndex as string,
   KeySchema: [
-    { AttributeName: TABLE_KEYS.ownerIndexPartitionKey, KeyType: 'HASH' as const },
-    { AttributeName: TABLE_KEYS.ownerIndexSortKey, KeyType: 'RANGE' as const },
+    { AttributeName: TABLE_KEYS.ownerIndexPartitionKey as string, KeyType: 'HASH' as const },
+    { AttributeName: TABLE_KEYS.ownerIndexSortKey as string, KeyType: 'RANGE' as const },
   ],
-  Projection: { ProjectionType: 'ALL' as const },
+  Projection: { ProjectionType: 'ALL' as 'ALL' | 'KEYS_ONLY' },
+};
+
+/**
+ * Leased allocation records by expiry (lib/store/expire.ts): sparse, since only a leased record has
+ * its keys, and keys only, since the sweeper reads each record again by key anyway (the index trails
+ * the table); so each entry costs 1 WCU whatever the record's size.
+ */
+const LEASE_INDEX = {
+  IndexName: TABLE_KEYS.leaseIndex as string,
+  KeySchema: [
+    { AttributeName: TABLE_KEYS.leaseIndexPartitionKey as string, KeyType: 'HASH' as const },
+    { AttributeName: TABLE_KEYS.leaseIndexSortKey as string, KeyType: 'RANGE' as const },
+  ],
+  Projection: { ProjectionType: 'KEYS_ONLY' as 'ALL' | 'KEYS_ONLY' },
 };
 
 function values(v: Native | undefined): Record<string, AttributeValue> | undefined {

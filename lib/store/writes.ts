@@ -4,7 +4,7 @@
  * named parts, with the timeline that makes it necessary.
  */
 import { type ChunkItem, encodeHistory, encodeHolding, encodeIntent, encodeMeta, encodePage, encodeStaged, encodeSync, type HoldingItem, type IntentItem, type IntentStatus, type MetaItem, type PageItem, type RegistryItem, type StagedGrow } from './items.js';
-import { holdingKey, intentKey, type ItemKey, metaKey, type Native, REGISTRY_KEY, chunkKey, pageKey, TABLE_KEYS } from './keys.js';
+import { holdingKey, intentKey, type ItemKey, leasePk, metaKey, type Native, REGISTRY_KEY, chunkKey, pageKey, TABLE_KEYS } from './keys.js';
 import type { PoolType } from '../values.js';
 import type { HistoryEntry } from '../model.js';
 
@@ -97,23 +97,24 @@ export function holdingStill(pool: string, owner: string, rid: string): Write {
 }
 
 /**
- * An allocation record's labels replaced by the merge of a patch into what was read. Timeline it
- * guards against: we read labels version 3, another patch writes version 4, our write arrives: the
- * version condition fails and we merge again into what it wrote, so no patch is lost. The request id
- * condition means a record released (and perhaps allocated again) since we read it is not touched:
- * a patch racing a release cannot bring the allocation back.
+ * An allocation record's labels replaced by the merge of a patch into what was read, and its lease
+ * renewed with them when `expires` is given. Timeline it guards against: we read labels version 3,
+ * another patch writes version 4, our write arrives: the version condition fails and we merge again
+ * into what it wrote, so no patch is lost. The request id condition means a record released (and
+ * perhaps allocated again) since we read it is not touched: a patch racing a release cannot bring the
+ * allocation back.
  */
-export function labelsWrite(h: HoldingItem, labels: Readonly<Record<string, string>>, change: { at: string; by: string; requestId: string }): Write {
+export function labelsWrite(h: HoldingItem, labels: Readonly<Record<string, string>>, change: { at: string; by: string; requestId: string }, expires?: string): Write {
   const version = h.labelsVersion ?? 0;
   const empty = Object.keys(labels).length === 0;
   // Who changed them, when, under which request id: the history entry the change stream derives from it.
-  const stamp = '#lv = :next, lat = :lat, lby = :lby, lrid = :lrid';
+  const stamp = `#lv = :next, lat = :lat, lby = :lby, lrid = :lrid${expires ? `, ${LEASE_SET}` : ''}`;
   return {
     Update: {
       Key: holdingKey(h.pool, h.owner),
       UpdateExpression: empty ? `SET ${stamp} REMOVE labels` : `SET labels = :labels, ${stamp}`,
-      ConditionExpression: `rid = :rid AND ${version === 0 ? 'attribute_not_exists(#lv)' : '#lv = :seen'}`,
-      ExpressionAttributeNames: { '#lv': 'lv' },
+      ConditionExpression: `${SAME_ALLOCATION} AND ${version === 0 ? 'attribute_not_exists(#lv)' : '#lv = :seen'}`,
+      ExpressionAttributeNames: { '#lv': 'lv', ...(expires ? LEASE_NAMES : {}) },
       ExpressionAttributeValues: {
         ':rid': h.rid,
         ':next': version + 1,
@@ -122,10 +123,61 @@ export function labelsWrite(h: HoldingItem, labels: Readonly<Record<string, stri
         ':lrid': change.requestId,
         ...(empty ? {} : { ':labels': { ...labels } }),
         ...(version === 0 ? {} : { ':seen': version }),
+        ...(expires ? leaseValues(h, expires) : {}),
       },
     },
   };
 }
+
+/** The record is still the allocation read (its request id; a missing record fails it too). */
+const SAME_ALLOCATION = 'rid = :rid';
+/** A lease's end and its partition of the lease index (sparse: only leased records carry them). */
+const LEASE_SET = '#lpk = :lpk, #exp = :exp';
+const LEASE_NAMES = { '#lpk': TABLE_KEYS.leaseIndexPartitionKey, '#exp': TABLE_KEYS.leaseIndexSortKey };
+const leaseValues = (h: HoldingItem, expires: string) => ({ ':lpk': leasePk(h.pool, h.owner), ':exp': expires });
+
+/**
+ * A lease renewed from now, or turned on: the record's expiry moved (and with it its entry in the
+ * lease index). Timeline it guards against: we read the record, the sweeper releases it (its lease
+ * ran out), the owner allocates again; our renewal arrives: the request id condition fails, so a
+ * renewal never lands on a record released meanwhile, nor on a newer allocation. Racing the sweeper
+ * the other way, the sweeper's delete is conditioned on the expiry it read (holdingExpire), which this
+ * write moved. Writing it twice sets the same expiry: a lost answer may be sent again.
+ */
+export function leaseWrite(h: HoldingItem, expires: string): Write {
+  return {
+    Update: {
+      Key: holdingKey(h.pool, h.owner),
+      UpdateExpression: `SET ${LEASE_SET}`,
+      ConditionExpression: SAME_ALLOCATION,
+      ExpressionAttributeNames: LEASE_NAMES,
+      ExpressionAttributeValues: { ':rid': h.rid, ...leaseValues(h, expires) },
+    },
+  };
+}
+
+/**
+ * Removes an allocation record whose lease ran out, only if it is the allocation read (its request
+ * id), with the expiry read, and that expiry is past. Timeline it guards against: the sweeper reads
+ * the record, the owner renews it (a later `exp`), the sweeper's delete arrives: the expiry condition
+ * fails and the value stays held. Handed back when it fails, to judge again.
+ */
+export function holdingExpire(h: HoldingItem, now: string): Write {
+  return {
+    Delete: {
+      Key: holdingKey(h.pool, h.owner),
+      ConditionExpression: `${SAME_ALLOCATION} AND ${LEASE_AS_READ} AND ${LEASE_PAST}`,
+      ExpressionAttributeNames: { '#exp': TABLE_KEYS.leaseIndexSortKey },
+      ExpressionAttributeValues: { ':rid': h.rid, ':exp': h.expires, ':now': now },
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    },
+  };
+}
+
+/** The lease is the one read: not renewed since. */
+const LEASE_AS_READ = '#exp = :exp';
+/** The lease has run out (ISO times sort as they compare). */
+const LEASE_PAST = '#exp <= :now';
 
 // ---------------------------------------------------------------- history entries
 

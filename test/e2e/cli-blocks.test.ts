@@ -74,7 +74,7 @@ describe('resource-pool on blocks and prefix pools', () => {
     expect(text.stdout).toMatch(/^allocated 10\.0\.\d+\.0\/24 \(256 values\) to tenant-1 from tenant-v4\n$/);
     const again = await cli('allocate', 'tenant-v4', '--owner', 'tenant-1', '--prefix-length', '24', '--json');
     const block = JSON.parse(again.stdout);
-    expect(Object.keys(block).sort()).toEqual(['allocated_at', 'allocated_by', 'labels', 'owner', 'pool', 'size', 'value']);
+    expect(Object.keys(block).sort()).toEqual(['allocated_at', 'allocated_by', 'expires_at', 'labels', 'owner', 'pool', 'size', 'value']);
     expect(block).toMatchObject({ pool: 'tenant-v4', owner: 'tenant-1', size: 256 });
     expect(text.stdout).toContain(block.value);
 
@@ -173,7 +173,7 @@ describe('resource-pool on blocks and prefix pools', () => {
     expect(text.stdout).toBe('released 1200-1203 (4 values) held by rack-9 in rack-vlan\n');
     await cli('allocate', 'tenant-v4', '--owner', 'tenant-9', '--prefix-length', '26', '--value', '10.0.254.0');
     const json = await cli('release', 'tenant-v4', '--owner', 'tenant-9', '--json');
-    expect(JSON.parse(json.stdout)).toEqual({ released: true, pool: 'tenant-v4', owner: 'tenant-9', value: '10.0.254.0/26', size: 64, allocated_at: expect.any(String), labels: {}, allocated_by: 'local' });
+    expect(JSON.parse(json.stdout)).toEqual({ released: true, pool: 'tenant-v4', owner: 'tenant-9', value: '10.0.254.0/26', size: 64, allocated_at: expect.any(String), labels: {}, allocated_by: 'local', expires_at: null });
     expect((await cli('who', 'tenant-v4', '10.0.254.63')).code).toBe(3);
   });
 

@@ -132,7 +132,7 @@ describe('resource-pool against the API', () => {
     const first = await cli(url, 'allocate', 'vpc-vni', '--owner', 'vpc-42', '--json');
     expect(first.code).toBe(0);
     const allocation = JSON.parse(first.stdout);
-    expect(Object.keys(allocation).sort()).toEqual(['allocated_at', 'allocated_by', 'labels', 'owner', 'pool', 'size', 'value']);
+    expect(Object.keys(allocation).sort()).toEqual(['allocated_at', 'allocated_by', 'expires_at', 'labels', 'owner', 'pool', 'size', 'value']);
     expect(allocation).toMatchObject({ pool: 'vpc-vni', owner: 'vpc-42' });
     expect(typeof allocation.value).toBe('number');
 
@@ -151,7 +151,7 @@ describe('resource-pool against the API', () => {
 
     const byValue = await cli(url, 'release', 'vtep-v6', '--value', '2001:db8:0:1::42', '--owner', 'vtep-1', '--json');
     expect(byValue.code).toBe(0);
-    expect(JSON.parse(byValue.stdout)).toEqual({ released: true, pool: 'vtep-v6', owner: 'vtep-1', value: '2001:db8:0:1::42', size: 1, allocated_at: expect.any(String), labels: {}, allocated_by: 'local' });
+    expect(JSON.parse(byValue.stdout)).toEqual({ released: true, pool: 'vtep-v6', owner: 'vtep-1', value: '2001:db8:0:1::42', size: 1, allocated_at: expect.any(String), labels: {}, allocated_by: 'local', expires_at: null });
     // By owner, it still says what was freed: the value it held, looked up before the release.
     const byOwner = await cli(url, 'release', 'vpc-vni', '--owner', 'vpc-42', '--json');
     expect(JSON.parse(byOwner.stdout)).toEqual({ released: true, ...allocation });

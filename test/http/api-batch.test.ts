@@ -105,7 +105,7 @@ describe('batches over HTTP', () => {
   test.each([
     ['a missing owner', [{ pool: 'vni' }], /^item 0 of the batch: allocations\[0\]\.owner: required/],
     ['a bad owner in the fourth item', [...Array.from({ length: 3 }, (_, i) => ({ pool: 'vni', owner: `o-${i}` })), { pool: 'vni', owner: 'a b' }], /^item 3 of the batch: allocations\[3\]\.owner: must be 1-256 characters/],
-    ['an unknown field', [{ pool: 'vni', owner: 'x', lease_seconds: 60 }], /allocations\[0\]: unknown field "lease_seconds"; accepted fields: pool, owner, value, prefix_length, size, labels/],
+    ['an unknown field', [{ pool: 'vni', owner: 'x', lease: 60 }], /allocations\[0\]: unknown field "lease"; accepted fields: pool, owner, value, prefix_length, size, labels, lease_seconds/],
     ['a missing pool', [{ owner: 'x' }], /allocations\[0\]\.pool: required: the pool name/],
     ['a bad label', [{ pool: 'vni', owner: 'x', labels: { '-k': 'v' } }], /allocations\[0\]\.labels\.-k: label key "-k" is not accepted/],
   ])('%s is INVALID_ARGUMENT naming the field with its index', async (_name, items, message) => {

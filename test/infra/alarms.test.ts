@@ -14,8 +14,8 @@ describe('alarms', () => {
   it('all notify the one alarm topic, on alarm and on recovery', () => {
     for (const s of [base(), site()]) {
       const alarms = Object.values(s.resources).filter((r) => r.Type === 'AWS::CloudWatch::Alarm');
-      // max utilization, exhausted, sync failures, 2 dead-letter queues, history lag, 4 function errors, API 5xx, throttles
-      expect(alarms).toHaveLength(12 + (s === site() ? SITE_POOLS.length : 0));
+      // max utilization, exhausted, sync failures, 2 dead-letter queues, history lag, 5 function errors, API 5xx, throttles
+      expect(alarms).toHaveLength(13 + (s === site() ? SITE_POOLS.length : 0));
       for (const a of alarms) {
         expect(a.Properties!.AlarmActions).toEqual([topic(s)]);
         expect(a.Properties!.OKActions).toEqual([topic(s)]);
@@ -122,11 +122,11 @@ describe('alarms', () => {
 
   it('fire on errors of each function', () => {
     const alarms = alarmsOn(base().resources, 'Errors');
-    const fns = [base().stack.apiFunction, base().stack.configSync.function, base().stack.metricsReporter.function, base().stack.historyRecorder.function];
+    const fns = [base().stack.apiFunction, base().stack.configSync.function, base().stack.metricsReporter.function, base().stack.historyRecorder.function, base().stack.leaseSweeper.function];
     expect(alarms.map((a) => (a.Dimensions as Json[])[0].Value)).toEqual(
       expect.arrayContaining(fns.map((f) => ({ Ref: base().id(f.function) }))),
     );
-    expect(alarms).toHaveLength(4);
+    expect(alarms).toHaveLength(5);
     for (const a of alarms) {
       expect(a).toMatchObject({ Namespace: 'AWS/Lambda', Statistic: 'Sum', Period: 60, Threshold: 1, TreatMissingData: 'notBreaching' });
     }

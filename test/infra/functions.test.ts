@@ -1,4 +1,4 @@
-// The three functions of the CDK app and their IAM: runtime, environment, logs, schedule, and each
+// The functions of the CDK app and their IAM: runtime, environment, logs, schedule, and each
 // role's grants exactly what it needs (the DynamoDB actions read from lib/store/'s source).
 import { Match } from 'aws-cdk-lib/assertions';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -13,6 +13,7 @@ describe('functions', () => {
     api: s.stack.apiFunction,
     configSync: s.stack.configSync.function,
     metrics: s.stack.metricsReporter.function,
+    leaseSweeper: s.stack.leaseSweeper.function,
   });
 
   it('run on Node 24, arm64, with source maps, the service environment and a log group kept one month', () => {
@@ -48,6 +49,35 @@ describe('functions', () => {
       State: 'ENABLED',
       Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [base().id(base().stack.metricsReporter.function.function), 'Arn'] } })],
     });
+  });
+
+  it('run the lease sweeper every minute, without retrying a run the next one supersedes, keeping its entries HISTORY_DAYS', () => {
+    const s = synth({ historyDays: 30 });
+    const fn = s.stack.leaseSweeper.function.function;
+    s.template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(1 minute)',
+      State: 'ENABLED',
+      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [s.id(fn), 'Arn'] }, RetryPolicy: { MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 60 } })],
+    });
+    const props = s.resources[s.id(fn)].Properties!;
+    expect(((props.Environment as Json).Variables as Json).HISTORY_DAYS).toBe('30');
+    expect(props.Handler).toBe('index.handler');
+  });
+
+  it('let the lease sweeper query the lease index only, read items and write what an expiry writes, nothing else', () => {
+    const s = base();
+    const table = s.id(s.stack.table.table);
+    const sweeper = rolePermissions(s, s.id(s.stack.leaseSweeper.function.function));
+    expect([...sweeper.refs].sort()).toEqual([table, s.id(s.stack.leaseSweeper.function.logGroup)].sort());
+    // lib/store/expire.ts: Query (the index, and layout pages on the table), GetItem and BatchGetItem;
+    // its transactions update chunks, delete records and put `expired` entries.
+    const expected = ['dynamodb:BatchGetItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'];
+    const { reads, writes } = storeActions();
+    expect([...reads, ...writes]).toEqual(expect.arrayContaining(expected));
+    expect([...sweeper.actions].filter((a) => a.startsWith('dynamodb:')).sort()).toEqual(expected);
+    expect([...sweeper.actions].some((a) => !a.startsWith('dynamodb:') && !a.startsWith('logs:'))).toBe(false);
+    const dynamodbGrants = [...sweeper.grants].filter((g) => g.startsWith('dynamodb:')).sort();
+    expect(dynamodbGrants).toEqual(expected.flatMap((a) => [`${a} on \${${table}.Arn}`, `${a} on \${${table}.Arn}/index/by-expiry`]).sort());
   });
 
   it('give each function only its own resources', () => {

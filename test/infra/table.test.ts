@@ -25,7 +25,7 @@ describe('allocation table', () => {
     expect((table.Properties!.SSESpecification as Json).KMSMasterKeyId).toBeUndefined();
   });
 
-  it('has the data model keys, the by-value and by-owner indexes and the TTL attribute', () => {
+  it('has the data model keys, the by-value, by-owner and by-expiry indexes and the TTL attribute', () => {
     // lib/items.ts is the contract the store reads and writes by: pk/sk, by-value on gpk/gsk, expires_at.
     const k = TABLE_KEYS;
     base().template.hasResourceProperties('AWS::DynamoDB::Table', {
@@ -38,6 +38,8 @@ describe('allocation table', () => {
         { AttributeName: k.sortKey, AttributeType: 'S' },
         { AttributeName: k.valueIndexPartitionKey, AttributeType: 'S' },
         { AttributeName: k.valueIndexSortKey, AttributeType: 'S' },
+        { AttributeName: k.leaseIndexPartitionKey, AttributeType: 'S' },
+        { AttributeName: k.leaseIndexSortKey, AttributeType: 'S' },
       ]),
       GlobalSecondaryIndexes: [
         {
@@ -55,6 +57,14 @@ describe('allocation table', () => {
             { AttributeName: k.ownerIndexSortKey, KeyType: 'RANGE' },
           ],
           Projection: { ProjectionType: 'ALL' },
+        },
+        {
+          IndexName: k.leaseIndex,
+          KeySchema: [
+            { AttributeName: k.leaseIndexPartitionKey, KeyType: 'HASH' },
+            { AttributeName: k.leaseIndexSortKey, KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'KEYS_ONLY' },
         },
       ],
       TimeToLiveSpecification: { AttributeName: k.ttl, Enabled: true },

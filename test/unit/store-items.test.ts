@@ -5,12 +5,15 @@
 import { describe, expect, test } from 'vitest';
 import { isPoolError } from '../../lib/errors.js';
 import { CorruptItem, decodeChunk, decodeHolding, decodeIntent, decodeMeta, decodePage, decodeRegistry, encodeHolding, encodeIntent, encodeMeta, encodePage, type MetaItem } from '../../lib/store/items.js';
-import { holdingKey, ownerShard, OWNER_SHARDS } from '../../lib/store/keys.js';
+import { holdingKey, LEASE_SHARDS, leasePk, ownerShard, OWNER_SHARDS } from '../../lib/store/keys.js';
 import { syncWrite } from '../../lib/store/syncs.js';
 import {
   chunkWrite,
   holdingDelete,
+  holdingExpire,
   holdingPut,
+  labelsWrite,
+  leaseWrite,
   intentMove,
   metaGrow,
   metaStage,
@@ -137,5 +140,59 @@ describe('write builders', () => {
     const record = JSON.parse(String(w.Put.Item.record));
     expect(record.errors).toHaveLength(101);
     expect(record.errors[100]).toEqual({ path: '(more)', message: '50 more errors not recorded' });
+  });
+});
+
+describe('leases', () => {
+  const holding = { pool: 'lo', type: 'ipv4' as const, owner: 'job-7', value: 0x0ab43e05n, size: 1, at: '2026-12-01T00:00:00.000Z', rid: 'r-1' };
+  const expires = '2026-12-01T01:00:00.000Z';
+
+  test('only a leased record carries the by-expiry keys (a sparse index), and they read back as its expiry', () => {
+    const plain = encodeHolding(holding);
+    expect(plain).not.toHaveProperty('lpk');
+    expect(plain).not.toHaveProperty('exp');
+    expect(decodeHolding(plain).expires).toBeUndefined();
+    const leased = encodeHolding({ ...holding, expires });
+    expect(leased).toMatchObject({ lpk: leasePk('lo', 'job-7'), exp: expires });
+    expect(decodeHolding(leased).expires).toBe(expires);
+  });
+
+  test('a lease partition is fixed for (pool, owner) and owners spread over every partition', () => {
+    expect(leasePk('lo', 'job-7')).toBe(leasePk('lo', 'job-7'));
+    const seen = new Set(Array.from({ length: 400 }, (_, i) => leasePk('lo', `job-${i}`)));
+    expect([...seen].sort()).toEqual(Array.from({ length: LEASE_SHARDS }, (_, i) => `LEASE#${i}`));
+  });
+
+  test('a renewal lands only on the allocation read; with labels, on their version too', () => {
+    const w = leaseWrite(holding, expires);
+    expect(w).toEqual({
+      Update: {
+        Key: holdingKey('lo', 'job-7'),
+        UpdateExpression: 'SET #lpk = :lpk, #exp = :exp',
+        ConditionExpression: 'rid = :rid',
+        ExpressionAttributeNames: { '#lpk': 'lpk', '#exp': 'exp' },
+        ExpressionAttributeValues: { ':rid': 'r-1', ':lpk': leasePk('lo', 'job-7'), ':exp': expires },
+      },
+    });
+    const both = labelsWrite({ ...holding, labelsVersion: 2 }, { a: 'b' }, { at: expires, by: 'x', requestId: 'q' }, expires);
+    if (!('Update' in both)) throw new Error('an update');
+    expect(both.Update.ConditionExpression).toBe('rid = :rid AND #lv = :seen');
+    expect(both.Update.UpdateExpression).toContain('#lpk = :lpk, #exp = :exp');
+    expect(both.Update.ExpressionAttributeValues).toMatchObject({ ':exp': expires, ':seen': 2 });
+    const labelsOnly = labelsWrite(holding, { a: 'b' }, { at: expires, by: 'x', requestId: 'q' });
+    if (!('Update' in labelsOnly)) throw new Error('an update');
+    expect(labelsOnly.Update.UpdateExpression).not.toContain('exp');
+  });
+
+  test("the sweeper's delete holds only for the allocation read, with the expiry read, once past", () => {
+    expect(holdingExpire({ ...holding, expires }, '2026-12-01T01:00:30.000Z')).toEqual({
+      Delete: {
+        Key: holdingKey('lo', 'job-7'),
+        ConditionExpression: 'rid = :rid AND #exp = :exp AND #exp <= :now',
+        ExpressionAttributeNames: { '#exp': 'exp' },
+        ExpressionAttributeValues: { ':rid': 'r-1', ':exp': expires, ':now': '2026-12-01T01:00:30.000Z' },
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      },
+    });
   });
 });
