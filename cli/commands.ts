@@ -14,14 +14,14 @@ import { renderTable } from './table.js';
 
 export { percent } from './format.js';
 
-interface ApiOptions {
+export interface ApiOptions {
   endpoint?: string;
   sign?: boolean;
   json?: boolean;
 }
 
 /** A failure the CLI itself reports (usage, files), with its exit code. */
-class CliError extends Error {
+export class CliError extends Error {
   constructor(
     readonly code: string,
     message: string,
@@ -32,15 +32,15 @@ class CliError extends Error {
   }
 }
 
-function out(text: string): void {
+export function out(text: string): void {
   process.stdout.write(`${text}\n`);
 }
 
-function printJson(value: unknown): void {
+export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
-function client(opts: ApiOptions): ApiClient {
+export function client(opts: ApiOptions): ApiClient {
   return new ApiClient({ endpoint: opts.endpoint || process.env.RESOURCE_POOLS_ENDPOINT || DEFAULT_ENDPOINT, sign: opts.sign });
 }
 
@@ -82,7 +82,7 @@ interface FailureContext {
 }
 
 /** Runs a command, turning every failure into a message and its exit code. */
-function action<A extends unknown[]>(command: string, run: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+export function action<A extends unknown[]>(command: string, run: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
   return async (...args: A) => {
     const opts = args.find((a): a is ApiOptions => typeof a === 'object' && a !== null && !Array.isArray(a)) ?? {};
     // Every command with a positional argument takes the pool first.
@@ -211,6 +211,7 @@ async function show(pool: string, opts: ApiOptions): Promise<void> {
     ['Min', String(p.min)],
     ['Max', String(p.max)],
     ['Max block', maxBlockText(p)],
+    ...(p.disabled ? [['Disabled', 'yes: takes no new allocation (`resource-pool enable` resumes it)'] as [string, string]] : []),
     ['Created', p.created_at],
     ['Updated', p.updated_at],
   ];
@@ -389,7 +390,7 @@ async function jsonFile(file: string): Promise<string> {
   return text;
 }
 
-async function readStdin(): Promise<string> {
+export async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString('utf8');
@@ -520,7 +521,7 @@ function pageSize(text: string): number {
   return n;
 }
 
-function apiCommand(program: Command, name: string): Command {
+export function apiCommand(program: Command, name: string): Command {
   return program
     .command(name)
     .option('--endpoint <url>', `API endpoint (default: $RESOURCE_POOLS_ENDPOINT or ${DEFAULT_ENDPOINT}); *.execute-api.<region>.amazonaws.com endpoints are SigV4-signed`)
@@ -528,7 +529,8 @@ function apiCommand(program: Command, name: string): Command {
     .option('--json', 'print the API\'s JSON instead of a table (errors as {"error":{"code","message"}})');
 }
 
-export function addApiCommands(program: Command): void {
+/** `repair`: what `check --repair` runs (cli/lifecycle.ts, which builds on this file's helpers). */
+export function addApiCommands(program: Command, repair: (opts: ApiOptions & { pool?: string; dryRun?: boolean }) => Promise<void>): void {
   apiCommand(program, 'list')
     .description('list every pool with its size and use; Used is flagged HIGH from 80% and FULL when no value is free')
     .addHelpText(
@@ -672,9 +674,11 @@ Example:
 
   apiCommand(program, 'check')
     .option('--pool <name>', 'check this pool only')
-    .description('recount every pool from its stored state; exit 1 when bitmaps, counters and allocation records disagree')
-    .addHelpText('after', '\nExample:\n  $ resource-pool check || echo "pools need attention"')
-    .action(action('check', check));
+    .option('--repair', 'mend what check finds and a second read confirms (leaked bits, clear bits of a record, wrong counts); each mend is recorded in history')
+    .option('--dry-run', 'with --repair: list what would be mended, and change nothing')
+    .description('recount every pool from its stored state; exit 1 when bitmaps, counters and allocation records disagree (with --repair: when something was mended)')
+    .addHelpText('after', '\nExamples:\n  $ resource-pool check || echo "pools need attention"\n  $ resource-pool check --repair --dry-run --pool lo-ip')
+    .action(action('check', (opts: ApiOptions & { pool?: string; repair?: boolean; dryRun?: boolean }) => (opts.repair ? repair(opts) : check(opts))));
 
   for (const name of ['list', 'show', 'allocate', 'allocations', 'label', 'renew', 'owner', 'history', 'who', 'release', 'batch', 'release-batch', 'grow', 'syncs', 'check']) {
     program.commands.find((c) => c.name() === name)?.addHelpText('after', EXIT_CODES_HELP);

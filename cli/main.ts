@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import pkg from '../package.json' with { type: 'json' };
 import { addApiCommands } from './commands.js';
+import { addLifecycleCommands, repair } from './lifecycle.js';
 import { EXIT_CODES_HELP, EXIT_INVALID, EXIT_USAGE } from './exit-codes.js';
 import { renderTable } from './table.js';
 
@@ -161,7 +162,8 @@ ${EXIT_CODES_HELP}`,
     )
     .action(plan);
 
-  addApiCommands(program);
+  addApiCommands(program, repair);
+  addLifecycleCommands(program);
   return program;
 }
 

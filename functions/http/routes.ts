@@ -45,6 +45,9 @@ import {
   PoolParams,
   PoolPatch,
   ReleaseQuery,
+  RetireQuery,
+  RetireRequest,
+  RetireResult,
   RepairQuery,
   RepairReport,
   shown,
@@ -308,6 +311,30 @@ export const routes: Route[] = [
     errors: ['INVALID_ARGUMENT', 'POOL_NOT_FOUND', 'NOT_ALLOCATED', 'PAYLOAD_TOO_LARGE', 'UNAVAILABLE'],
     async handle({ params, body }, c, deps) {
       return c.json(allocationJson(await deps.store.relabel({ pool: poolName(params.pool), owner: params.owner, patch: body.labels, leaseSeconds: body.lease_seconds, by: c.get('caller') })), 200);
+    },
+  }),
+
+  defineRoute({
+    method: 'post',
+    path: '/v1/pools/{pool}/retire',
+    operationId: 'retireValues',
+    summary: 'Take free values out of a pool',
+    description:
+      'Only if none of them is held: otherwise VALUE_IN_USE listing the held ones (details.held), and nothing changes. Retired values are no longer in the pool (size shrinks, a request naming one is VALUE_NOT_IN_POOL) and no longer count for overlap. ' +
+      'Registration is still additive: a later pool file that holds them adds them back, so take them out of the site\'s pools file too. A retirement racing allocations either retires values none of them holds, or refuses.',
+    tags: ['pools'],
+    params: PoolParams,
+    query: RetireQuery,
+    body: { kind: 'json', mediaType: 'application/json', schema: RetireRequest, description: 'Ranges [start, end) and single values (or CIDR blocks) to retire.' },
+    responses: { 200: { description: 'How many values were retired (or would be), and the pool.', schema: RetireResult } },
+    errors: ['INVALID_ARGUMENT', 'VALUE_NOT_IN_POOL', 'POOL_NOT_FOUND', 'VALUE_IN_USE', 'PAYLOAD_TOO_LARGE', 'UNAVAILABLE'],
+    async handle({ params, query, body }, c, deps) {
+      const pool = poolName(params.pool);
+      const input = (raw: unknown): ValueInput => (space) => parseBlockValue(space, raw);
+      const ranges = (body.ranges ?? []).map((r) => ({ start: input(r.start), end: input(r.end) }));
+      const values = (body.values ?? []).map((raw) => ({ value: input(raw), size: typeof raw === 'string' && raw.includes('/') ? (space: Parameters<SizeInput>[0]) => requestedSize(space, { value: raw }) : undefined }));
+      const result = await deps.store.retire({ pool, ranges, values }, { dryRun: query.dry_run === true });
+      return c.json({ retired: result.retired, pool: poolJson(result.pool) }, 200);
     },
   }),
 

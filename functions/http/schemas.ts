@@ -326,6 +326,23 @@ export const ImportRequest = z
   )
   .register(components, { id: 'ImportRequest', description: `1-${MAX_IMPORT_ITEMS} allocations, all or nothing.` });
 
+const RetireRange = z
+  .strictObject({ start: Value, end: Value }, { error: objectError(['start', 'end'], '{"start": 1000, "end": 1100}') })
+  .meta({ description: 'Values [start, end): end is exclusive, as in pool files.' });
+
+export const RetireRequest = z
+  .strictObject(
+    {
+      ranges: z.array(RetireRange, { error: (iss) => `must be a list of {"start", "end"} ranges; got ${shown(iss.input)}` }).max(256, { error: 'at most 256 ranges a call' }).optional(),
+      values: z.array(Value, { error: (iss) => `must be a list of values; got ${shown(iss.input)}` }).max(1000, { error: 'at most 1,000 values a call' }).optional().meta({ description: 'Single values, or CIDR blocks in IP and prefix pools.' }),
+    },
+    { error: objectError(['ranges', 'values'], '{"ranges": [{"start": 1000, "end": 1100}]} or {"values": ["10.0.0.5"]}') },
+  )
+  .refine((b) => (b.ranges?.length ?? 0) + (b.values?.length ?? 0) > 0, { error: 'name the values to retire: "ranges", "values", or both' })
+  .register(components, { id: 'RetireRequest', description: 'Free values to take out of the pool.' });
+
+export const RetireQuery = z.object({ dry_run: DryRun.meta({ description: 'true: check that every value is free, and change nothing.' }) });
+
 export const ImportQuery = z.object({ dry_run: DryRun.meta({ description: 'true: judge every item, report the counts, and change nothing.' }) });
 
 /** A pool named in a body (a batch's item): the name is checked by the store, which answers POOL_NOT_FOUND. */
@@ -409,6 +426,10 @@ export const PoolPatch = z
   .register(components, { id: 'PoolPatch', description: 'What a pool\'s PATCH changes: whether it takes new allocations.' });
 
 export const PoolList = z.strictObject({ pools: z.array(Pool) }).register(components, { id: 'PoolList' });
+
+export const RetireResult = z
+  .strictObject({ retired: Count.meta({ description: 'Values taken out (in a dry run: that would be).' }), pool: Pool.meta({ description: 'The pool as it now is (in a dry run: as it still is).' }) })
+  .register(components, { id: 'RetireResult' });
 
 export const ImportResult = z
   .strictObject({ imported: Count.meta({ description: 'Allocations created (in a dry run: that would be).' }), unchanged: Count.meta({ description: 'Items the same owner already held as given.' }) })

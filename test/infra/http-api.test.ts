@@ -81,8 +81,12 @@ describe('HTTP API', () => {
       expect(allowed.sort(), role).toEqual([...expected[role]].sort());
       // The API refuses `.` and `..` segments (functions/http/paths.ts); were one to get through where a
       // pattern has `*`, it could still not reach another caller's route.
+      // Except the pool's own PATCH and DELETE, which `PATCH|DELETE /v1/pools/*/owners/*` would reach
+      // through `…/owners/x/../..`: IAM has no one-segment wildcard, so for these two the path rule alone
+      // (tested in test/http/http-paths.test.ts) keeps an allocator out (docs/SECURITY.md).
+      const onlyByThePathRule = role === 'allocator' ? ['PATCH /v1/pools/{pool}', 'DELETE /v1/pools/{pool}'] : [];
       const reachable = table.filter((r) => patterns.some((p) => reachesRoute(p, r.method, r.path))).map((r) => r.key);
-      expect(reachable.filter((k) => !expected[role].includes(k)), `${role} reaches through dot segments`).toEqual([]);
+      expect(reachable.filter((k) => !expected[role].includes(k) && !onlyByThePathRule.includes(k)), `${role} reaches through dot segments`).toEqual([]);
     }
   });
 
@@ -151,7 +155,8 @@ describe('per-pool access (context poolAccess)', () => {
       const mine = pool === 'vpc-vni' || pool === 'tenant-vlan';
       for (const [method, template] of table) {
         const path = template.replace('{pool}', pool).replace('{value}', '10.0.0.5').replace('{owner}', 'vpc-42:dpu-7');
-        const writes = method !== 'GET' && template.startsWith('/v1/pools/{pool}/');
+        // Allocating, releasing and labelling; retiring and importing are the admin's.
+        const writes = method !== 'GET' && template.startsWith('/v1/pools/{pool}/') && !/\/(retire|import)$/.test(template);
         expect(allows(method, path), `${method} ${path}`).toBe(method === 'GET' || (mine && writes));
       }
       // Labels (PATCH …/owners/{owner}) are granted ahead of the route.

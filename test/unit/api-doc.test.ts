@@ -48,10 +48,9 @@ describe('docs/API.md', () => {
   });
 
   test('no route listed as not yet available is served: once built, it moves into the reference', () => {
-    const section = guide.slice(guide.indexOf('## Not yet available'), guide.indexOf('## Reference'));
+    const start = guide.indexOf('## Not yet available');
+    const section = start < 0 ? '' : guide.slice(start, guide.indexOf('## Reference'));
     const listed = [...section.matchAll(/^\| `(GET|POST|PATCH|PUT|DELETE) ([^`]+)`/gm)].map((m) => ({ method: m[1], path: m[2] }));
-    // Pool lifecycle (4) and repair: the routes not built yet.
-    expect(listed.length).toBeGreaterThanOrEqual(5);
     expect(listed.filter((l) => served.some((r) => r.method === l.method && r.path === l.path))).toEqual([]);
   });
 
