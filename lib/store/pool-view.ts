@@ -78,7 +78,7 @@ export async function effectiveMeta(ctx: StoreContext, meta: MetaItem, budget: B
   if (meta.staged) {
     const s = meta.staged;
     if (committed(await intentStatus(ctx, s.intent, budget))) {
-      return { ...meta, lver: s.lver, nseg: s.nseg, prefix: s.prefix ?? meta.prefix, updatedAt: s.updatedAt, staged: undefined };
+      return { ...meta, lver: s.lver, nseg: s.nseg, prefix: s.prefix ?? meta.prefix, order: s.order ?? meta.order, updatedAt: s.updatedAt, staged: undefined };
     }
     return { ...meta, staged: undefined };
   }
