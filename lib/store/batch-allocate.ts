@@ -321,7 +321,9 @@ export async function allocateBatch(ctx: StoreContext, reqs: readonly Allocation
           else learn(part.item, now ? decodeHolding(now as Native) : undefined);
         });
         if (failures.length > 0) throw batchFailed(failures, NOTHING);
-        await pacing.conflict();
+        // Automatic items of a lowest-first pool meet every other caller on its lowest chunk by design.
+        if (items.some((i) => !i.held && !i.asked.pieces && i.view.meta.order === 'lowest')) await pacing.contended();
+        else await pacing.conflict();
       } else {
         // Nothing is known to have moved, but the plan is read again, and after a lost answer the owners' records too.
         known.clear();

@@ -97,6 +97,18 @@ export class Pacing {
     if (this.conflicts > 2) await this.pause(this.conflicts - 2);
   }
 
+  /**
+   * A conflict on a chunk that every caller of a lowest-first pool wants: it backs off like any
+   * conflict, but uses up no attempt. Such callers take turns on one item by design, so a caller is
+   * expected to lose about as often as there are others; only the budget bounds how long it waits.
+   */
+  async contended(): Promise<void> {
+    this.attempts--;
+    this.conflicts++;
+    const window = Math.max(CONTENDED_MIN_MS, CONTENDED_MAX_MS / this.conflicts);
+    await sleep(Math.min(this.random() * window, Math.max(0, this.budget.remaining() - RESERVE_MS)));
+  }
+
   async failure(): Promise<void> {
     this.conflicts++;
     await this.pause(this.conflicts);
@@ -106,6 +118,10 @@ export class Pacing {
     await sleep(Math.min(jitter(this.policy, n, this.random), Math.max(0, this.budget.remaining() - RESERVE_MS)));
   }
 }
+
+/** The longest pause between two turns on a contended chunk. */
+const CONTENDED_MAX_MS = 1000;
+const CONTENDED_MIN_MS = 50;
 
 export function jitter(policy: RetryPolicy, n: number, random: () => number): number {
   return random() * Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.min(n, 16));

@@ -43,6 +43,7 @@ export async function viewOf(ctx: StoreContext, meta: MetaItem, budget: Budget, 
     pages ??= await readPages(ctx, meta.name, budget);
     cached = ctx.cache.put(meta.name, meta.lver, { type: meta.type, delegate: meta.delegate }, layoutOf(pages, meta.nseg), trimPages(pages, meta.nseg));
   }
+  cached.order = meta.order;
   return { meta, layout: cached.layout, pages: cached.pages, cached };
 }
 
