@@ -198,6 +198,23 @@ describe('the order and the scope as registered', () => {
     expect((await store.allocate({ pool: 'p', owner: 'l' })).allocation.value).toBe(BigInt(lowestFree as number));
   });
 
+  test('a file that changes the order of more pools than one transaction holds is applied through an intent, whole', { timeout: 180_000 }, async () => {
+    const store = await freshStore();
+    const file = (extra: string) => range(0, 120).map((i) => integerPool(`p${i}`, i * 10, i * 10 + 5, extra)).join('');
+    await register(store, file(''));
+    const changed = await register(store, file(LOWEST));
+    expect(changed.result.pools.every((p) => p.action === 'unchanged' && p.added === 0)).toBe(true);
+    const pools = await store.pools();
+    expect(pools.filter((p) => p.order === 'lowest')).toHaveLength(120);
+    const state = await store.registrationState();
+    expect([...state.metas.values()].filter((m) => m.staged !== undefined)).toEqual([]);
+    expect((await store.allocate({ pool: 'p7', owner: 'x' })).allocation.value).toBe(70n);
+    // Once more: nothing to write.
+    const vers = [...state.metas.values()].map((m) => m.ver);
+    await register(store, file(LOWEST));
+    expect([...(await store.registrationState()).metas.values()].map((m) => m.ver)).toEqual(vers);
+  });
+
   test('a pool created lowest can go back to random', async () => {
     const store = await freshStore();
     await register(store, integerPool('p', 0, 100, LOWEST));
