@@ -98,15 +98,17 @@ export class Pacing {
   }
 
   /**
-   * A conflict on a chunk that every caller of a lowest-first pool wants: it backs off like any
-   * conflict, but uses up no attempt. Such callers take turns on one item by design, so a caller is
-   * expected to lose about as often as there are others; only the budget bounds how long it waits.
+   * A conflict on a chunk that every caller of a lowest-first pool wants. Such callers take turns on
+   * one item by design, so a caller is expected to lose about as often as there are others: it uses
+   * up no attempt, and only the budget bounds how long it waits. The pause is random in a window that
+   * first grows (few callers: short waits), then shrinks the longer the call has waited, so that the
+   * calls waiting longest try most often and get their turn first, instead of the newest ones.
    */
   async contended(): Promise<void> {
     this.attempts--;
-    this.conflicts++;
-    const window = Math.max(CONTENDED_MIN_MS, CONTENDED_MAX_MS / this.conflicts);
-    await sleep(Math.min(this.random() * window, Math.max(0, this.budget.remaining() - RESERVE_MS)));
+    const n = ++this.conflicts;
+    const window = n <= CONTENDED_GROWING ? CONTENDED_FIRST_MS * 4 ** (n - 1) : Math.max(CONTENDED_MIN_MS, CONTENDED_MAX_MS / (n - CONTENDED_GROWING));
+    await sleep(Math.min(this.random() * Math.min(window, CONTENDED_MAX_MS), Math.max(0, this.budget.remaining() - RESERVE_MS)));
   }
 
   async failure(): Promise<void> {
@@ -119,7 +121,9 @@ export class Pacing {
   }
 }
 
-/** The longest pause between two turns on a contended chunk. */
+/** Pauses between turns on a contended chunk: 25, 100, 400 ms windows, then 1,000 ms shrinking to 50. */
+const CONTENDED_FIRST_MS = 25;
+const CONTENDED_GROWING = 3;
 const CONTENDED_MAX_MS = 1000;
 const CONTENDED_MIN_MS = 50;
 
