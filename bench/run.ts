@@ -13,6 +13,7 @@ import { fullPoolBench } from './full-pool.js';
 import { args, JSON_OUT, lines, newBench, progress, QUICK } from './harness.js';
 import { historyBench } from './history.js';
 import { httpBench } from './http.js';
+import { orderBench } from './order.js';
 import { chunkSweep, drainBench, registerBench, sizeBench } from './pools.js';
 
 // The SDK warns on Node 20 that its releases after January 2027 will need Node 22. This project
@@ -27,14 +28,14 @@ Runs the allocator against an embedded DynamoDB Local (in memory) and prints, pe
 taken in this one run: allocation throughput as a ratio of the raw DynamoDB ceiling and of a
 single-document allocator, latency percentiles, write units per operation, CPU per operation on
 both sides, a 1,024-value drain, large vs small pool latency, registration cost, a chunk-size sweep,
-/24 blocks against single values, values through batches of 25 against single allocations, the
-HTTP API against the store, a CLI call against a bare node fetch, and allocation throughput with
+/24 blocks against single values, values through batches of 25 against single allocations,
+allocation_order "lowest" against "random" on the same drain, the HTTP API against the store, a CLI call against a bare node fetch, and allocation throughput with
 history on against off. It first loads DynamoDB Local until its throughput settles (45-150 s),
 because its JVM keeps getting faster under load. A full run takes 4-5 minutes.
 
   --json    one JSON object per line instead of tables
   --quick   shorter phases: the whole run stays under a minute
-  --only=a,b  run only these benchmarks (allocate, drain, size, full_pool, register, block, batch, chunk_size, http, cli, history)
+  --only=a,b  run only these benchmarks (allocate, drain, size, full_pool, register, block, batch, order, chunk_size, http, cli, history)
 `);
   process.exit(0);
 }
@@ -63,6 +64,7 @@ function printTables(): void {
     ['block allocated, none overlapping', get('block', 'allocated'), '= 256, 0 overlapping', get('block', 'allocated') === 256 && get('block', 'distinct') === 256 && get('block', 'overlapping') === 0],
     ['block p50_ratio_vs_single', get('block', 'p50_ratio_vs_single'), '<= 1.5', get('block', 'p50_ratio_vs_single') <= 1.5],
     ['batch ratio (values/s of batches of 25 over single allocations)', get('batch', 'ratio'), '>= 3', get('batch', 'ratio') >= 3],
+    ['order lowest_dense (every value once, the lowest ones)', Number(lines.find((l) => l.bench === 'order')?.lowest_dense === true), '= 1', lines.find((l) => l.bench === 'order')?.lowest_dense === true],
     ['cli ratio (of a bare node fetch)', get('cli', 'ratio'), '<= 3', get('cli', 'ratio') <= 3],
     ['history ratio (on / off)', get('history', 'ratio'), '>= 0.8', get('history', 'ratio') >= 0.8],
     ['history entries_found = expected', get('history', 'entries_found'), `= ${get('history', 'entries_expected')}`, get('history', 'entries_found') === get('history', 'entries_expected')],
@@ -86,6 +88,7 @@ try {
   if (runs('register')) await registerBench(await newBench(ddb));
   if (runs('block')) await blockBench(await newBench(ddb));
   if (runs('batch')) await batchBench(await newBench(ddb));
+  if (runs('order')) await orderBench(await newBench(ddb));
   if (runs('chunk_size')) await chunkSweep(bench);
   if (runs('http')) await httpBench(bench);
   if (runs('cli')) await cliBench(bench);

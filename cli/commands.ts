@@ -193,8 +193,10 @@ async function list(opts: ApiOptions): Promise<void> {
   if (opts.json) return printJson(body);
   if (pools.length === 0) return out('No pools yet. Register some with: resource-pool grow -f pools.toml');
   const style = styleFor(process.stdout);
-  const rows = pools.map((p) => [p.name, p.type, String(p.min), String(p.max), count(p.size), usedCell(p, style), count(p.free)]);
-  out(renderTable(['Name', 'Type', 'Min', 'Max', 'Size', 'Used', 'Free'], rows));
+  // A Scope column only once some pool has one: a site with none sees the table it always saw.
+  const scoped = pools.some((p) => p.scope !== null && p.scope !== undefined);
+  const rows = pools.map((p) => [p.name, p.type, ...(scoped ? [p.scope ?? '(default)'] : []), String(p.min), String(p.max), count(p.size), usedCell(p, style), count(p.free)]);
+  out(renderTable(['Name', 'Type', ...(scoped ? ['Scope'] : []), 'Min', 'Max', 'Size', 'Used', 'Free'], rows));
 }
 
 async function show(pool: string, opts: ApiOptions): Promise<void> {
@@ -205,6 +207,8 @@ async function show(pool: string, opts: ApiOptions): Promise<void> {
     ['Name', p.name],
     ['Type', p.type],
     ...(p.delegate_prefix_len === undefined ? [] : [['Delegates', `/${p.delegate_prefix_len} prefixes: each value is one /${p.delegate_prefix_len}`] as [string, string]]),
+    ...(p.scope === null || p.scope === undefined ? [] : [['Scope', p.scope] as [string, string]]),
+    ...(p.allocation_order === undefined ? [] : [['Order', p.allocation_order === 'lowest' ? 'lowest free value first' : 'random'] as [string, string]]),
     ['Size', count(p.size)],
     ['Used', `${count(p.used)} (${percent(p.used, p.size)})`],
     ['Free', `${count(p.free)} (${count(p.auto_assign_free)} auto-assignable)`],

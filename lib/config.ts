@@ -9,6 +9,7 @@ import * as z from 'zod';
 import { MAX_LISTED_ISSUES } from './errors.js';
 import { POOL_NAME_PATTERN, POOL_NAME_RULE } from './names.js';
 import { type IntegerKind, isIntegerKind, KIND_BOUNDS, kindRange, KINDS_TEXT } from './kinds.js';
+import { type AllocationOrder, isAllocationOrder, ORDERS_TEXT } from './orders.js';
 import { cmp, type FlaggedRun, normalize, overlapsSorted, type Run, runSize, subtract } from './runs.js';
 import {
   addressBits,
@@ -57,6 +58,12 @@ export interface PoolSpec {
   kind?: IntegerKind;
   /** Integer pools: whether the file itself gives kind. */
   givesKind?: boolean;
+  /** The namespace the pool's values are unique in, as the file gives it (or, growing a pool, as registered); absent for the family's default. */
+  scope?: string;
+  /** Whether the file itself gives scope. */
+  givesScope?: boolean;
+  /** Which free value an automatic allocation takes, when the file gives it: left out, a new pool allocates at random and a registered one keeps its order. */
+  order?: AllocationOrder;
   prefix?: Prefix;
   hasRanges: boolean;
   /** The values this definition holds (prefix and ranges, exclusions taken out), with their sources. */
@@ -78,7 +85,7 @@ export interface ParseResult extends PoolsFile {
 // In a module of their own, so that the store can check a name without loading the TOML parser.
 export { POOL_NAME_PATTERN, POOL_NAME_RULE };
 
-const POOL_KEYS = ['type', 'kind', 'prefix', 'delegate_prefix_len', 'ranges', 'auto_assign', 'exclude'] as const;
+const POOL_KEYS = ['type', 'kind', 'prefix', 'delegate_prefix_len', 'ranges', 'auto_assign', 'exclude', 'scope', 'allocation_order'] as const;
 const TYPES_TEXT = POOL_TYPES.map((t) => `"${t}"`).join(', ');
 const RANGE_KEYS = ['start', 'end', 'auto_assign'] as const;
 const EXCLUDE_RANGE_KEYS = ['start', 'end'] as const;
@@ -112,15 +119,17 @@ function unknownKeys(t: Table, accepted: readonly string[], path: string, errors
 }
 
 /**
- * What parsing needs of the registered pools: a prefix pool's delegate length and an integer pool's
- * kind, which a growing file may leave out (the kind's bounds still hold for what it adds).
+ * What parsing needs of the registered pools: a prefix pool's delegate length, an integer pool's kind
+ * and a pool's scope, which a growing file may leave out (the kind's bounds still hold for what it
+ * adds, and its values are judged against the other pools of the registered scope).
  */
 export interface Registered {
   delegateOf(pool: string): number | undefined;
   kindOf(pool: string): IntegerKind | undefined;
+  scopeOf(pool: string): string | undefined;
 }
 
-const ALONE: Registered = { delegateOf: () => undefined, kindOf: () => undefined };
+const ALONE: Registered = { delegateOf: () => undefined, kindOf: () => undefined, scopeOf: () => undefined };
 
 /** Parses and validates a pool file, on its own (`validate`) or against what is registered (planning). */
 export function parsePoolsFile(text: string, registered: Registered = ALONE): ParseResult {
@@ -164,7 +173,7 @@ export function parsePoolsFile(text: string, registered: Registered = ALONE): Pa
       errors.push({ path, message: `must be a table with keys ${POOL_KEYS.join(', ')}; got ${describe(raw)}` });
       continue;
     }
-    const spec = buildPool(name, path, raw, errors, warnings, registered.delegateOf(name), registered.kindOf(name));
+    const spec = buildPool(name, path, raw, errors, warnings, registered.delegateOf(name), registered.kindOf(name), registered.scopeOf(name));
     if (spec) specs.push(spec);
   }
   for (const issue of crossPoolOverlaps(specs)) errors.push(issue);
@@ -179,6 +188,7 @@ function buildPool(
   warnings: string[],
   registeredDelegate: number | undefined,
   registeredKind: IntegerKind | undefined,
+  registeredScope: string | undefined,
 ): PoolSpec | undefined {
   const before = errors.length;
   unknownKeys(raw, POOL_KEYS, path, errors);
@@ -200,6 +210,8 @@ function buildPool(
   // Whether the file's kind may differ from the registered one is for planning to say; the bounds of
   // the registered kind hold for what a file adds even when it leaves kind out.
   const kind = givenKind ?? registeredKind;
+  const givenScope = scopeField(raw.scope, path, errors);
+  const order = orderField(raw.allocation_order, path, errors);
   // A prefix pool whose delegate length is not known cannot have its values read.
   if (isPrefixType(type) && delegate === undefined) return undefined;
   const space: ValueSpace = { type, delegate };
@@ -262,6 +274,10 @@ function buildPool(
     givesDelegate: raw.delegate_prefix_len !== undefined,
     kind: type === 'integer' ? kind : undefined,
     givesKind: raw.kind !== undefined,
+    // Whether the file's scope may differ from the registered one is for planning to say.
+    scope: givenScope ?? registeredScope,
+    givesScope: raw.scope !== undefined,
+    order,
     prefix,
     hasRanges: ranges !== undefined,
     parts: subtract(given, excluded),
@@ -304,6 +320,29 @@ function kindField(type: PoolType, raw: unknown, path: string, errors: ConfigIss
   }
   if (!isIntegerKind(raw)) {
     errors.push({ path: at, message: `must be one of ${KINDS_TEXT}, or left out for plain integers; got ${describe(raw)}` });
+    return undefined;
+  }
+  return raw;
+}
+
+/** A pool's scope, when the file gives one: a name written like a pool name. */
+function scopeField(raw: unknown, path: string, errors: ConfigIssue[]): string | undefined {
+  if (raw === undefined) return undefined;
+  if (typeof raw !== 'string' || !POOL_NAME_PATTERN.test(raw)) {
+    errors.push({
+      path: `${path}.scope`,
+      message: `must be a scope name, ${POOL_NAME_RULE} (e.g. "fabric-a"), or left out for the family's default scope; got ${describe(raw)}`,
+    });
+    return undefined;
+  }
+  return raw;
+}
+
+/** A pool's allocation order, when the file gives one. */
+function orderField(raw: unknown, path: string, errors: ConfigIssue[]): AllocationOrder | undefined {
+  if (raw === undefined) return undefined;
+  if (!isAllocationOrder(raw)) {
+    errors.push({ path: `${path}.allocation_order`, message: `must be ${ORDERS_TEXT} (the lowest free value first), or left out; got ${describe(raw)}` });
     return undefined;
   }
   return raw;
@@ -410,13 +449,20 @@ function overlapsWithin(type: ValueSpace, given: readonly SourcedRun[]): ConfigI
 }
 
 /**
- * The space a pool's values live in: pools of one family must not share values. All integer pools form
- * one family, as do all IPv4 pools and all IPv6 pools. This is the one place that says so, for the
- * check inside a file and the one against registered pools alike: a pool's scope, when pools get one,
- * goes into this key and nowhere else.
+ * The space a pool's values live in: pools of one family and scope must not share values. All integer
+ * pools form one family, as do all IPv4 pools and all IPv6 pools; a scope is a namespace inside its
+ * family, and a pool without one is in the family's default scope. This is the one place that says so,
+ * for the check inside a file and the one against registered pools alike. Scope names hold no `/`, so
+ * no scoped key is another family's default.
  */
-export function familyOf(pool: { type: PoolType }): string {
-  return familyOfType(pool.type) ?? 'integer';
+export function familyOf(pool: { type: PoolType; scope?: string }): string {
+  const family = familyOfType(pool.type) ?? 'integer';
+  return pool.scope === undefined ? family : `${family}/${pool.scope}`;
+}
+
+/** Why two pools may not share values, as overlap messages end: the scope is named when there is one. */
+export function sharingRule(pool: { scope?: string }): string {
+  return pool.scope === undefined ? 'pools of the same family must not share values' : `pools of the same family and scope ('${pool.scope}') must not share values`;
 }
 
 /** The family's own type, in whose values overlaps between its pools are judged and shown (addresses for prefix pools). */
@@ -520,7 +566,7 @@ function crossPoolOverlaps(specs: readonly PoolSpec[]): ConfigIssue[] {
     const b = specs[later];
     return {
       path: b.parts[part].path,
-      message: `overlaps pool '${specs[earlier].name}' (both hold ${describeRun(familyType(b.type), shared)}); pools of the same family must not share values`,
+      message: `overlaps pool '${specs[earlier].name}' (both hold ${describeRun(familyType(b.type), shared)}); ${sharingRule(b)}`,
     };
   });
   if (cut) issues.push(moreOverlaps('between pools of this file'));

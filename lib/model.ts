@@ -6,6 +6,7 @@
 import type { ConfigIssue } from './config.js';
 import type { IntegerKind } from './kinds.js';
 import type { LabelFilter, Labels } from './labels.js';
+import type { AllocationOrder } from './orders.js';
 import type { FlaggedRun } from './runs.js';
 import type { ConfigResultJson } from './shapes.js';
 import type { Parsed, PoolType, ValueSpace } from './values.js';
@@ -171,6 +172,10 @@ export interface PoolCounts {
   delegate?: number;
   /** Integer pools: what the numbers are. */
   kind?: IntegerKind;
+  /** The namespace its values are unique in; absent for the family's default. */
+  scope?: string;
+  /** Absent means random, as for a pool registered before orders existed. */
+  order?: AllocationOrder;
   size: number;
   used: number;
   autoAssignSize: number;

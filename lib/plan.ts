@@ -12,9 +12,11 @@ import {
   type PoolsFile,
   type PoolSpec,
   parsePoolsFile,
+  sharingRule,
   type SourcedRun,
 } from './config.js';
 import type { IntegerKind } from './kinds.js';
+import { type AllocationOrder, DEFAULT_ALLOCATION_ORDER } from './orders.js';
 import { cmp, type FlaggedRun, firstEndingAfter, firstStartingFrom, normalize, normalizeFlagged, type Run, runSize, subtract } from './runs.js';
 import { addressRun, familyOfType, type AddressFamily, type PoolType, parsePrefix, prefixSpan, type ValueSpace } from './values.js';
 
@@ -26,6 +28,10 @@ export interface RegisteredPool {
   delegate?: number;
   /** Integer pools: what the numbers are (its bounds), fixed at creation. */
   kind?: IntegerKind;
+  /** The namespace its values are unique in, fixed at creation; absent for the family's default. */
+  scope?: string;
+  /** Which free value an automatic allocation takes; absent means random. */
+  order?: AllocationOrder;
   /** Disjoint, sorted runs with their auto_assign. */
   runs: FlaggedRun[];
   /** The largest prefix registered for the pool, kept to explain shrinks. */
@@ -43,6 +49,17 @@ export interface PoolChange {
   delegate?: number;
   /** Integer pools: what the numbers are. */
   kind?: IntegerKind;
+  scope?: string;
+  /**
+   * The allocation order the file sets: a new pool's, when the file gives one (absent: random), or a
+   * registered pool's new one; absent when a registered pool keeps its order.
+   */
+  order?: AllocationOrder;
+  /**
+   * A registered pool whose allocation order the file changes. That changes no value, so the action
+   * stays what the values say (`unchanged` when none are added), but the definition is written.
+   */
+  reorder?: boolean;
   action: PoolAction;
   /** Exactly the values this file adds, with the auto_assign they get. */
   added: FlaggedRun[];
@@ -139,7 +156,11 @@ function tooLarge(spec: PoolSpec, size: bigint, options: PlanOptions): ConfigIss
  */
 export function planFile(text: string, registered: readonly RegisteredPool[], options: PlanOptions): PlanResult {
   const byName = new Map(registered.map((p) => [p.name, p]));
-  const parsed = parsePoolsFile(text, { delegateOf: (pool) => byName.get(pool)?.delegate, kindOf: (pool) => byName.get(pool)?.kind });
+  const parsed = parsePoolsFile(text, {
+    delegateOf: (pool) => byName.get(pool)?.delegate,
+    kindOf: (pool) => byName.get(pool)?.kind,
+    scopeOf: (pool) => byName.get(pool)?.scope,
+  });
   const planned = planRegistration(registered, parsed, options);
   if (parsed.errors.length === 0) return planned;
   const errors = [...parsed.errors, ...(planned.ok ? [] : planned.errors)];
@@ -161,7 +182,19 @@ function planCreation(spec: PoolSpec, errors: ConfigIssue[]): PoolChange | undef
     errors.push({ path: spec.path, message: 'the definition holds no value (everything is excluded); give it at least one value' });
     return undefined;
   }
-  return { name: spec.name, type: spec.type, delegate: spec.delegate, kind: spec.kind, action: 'created', added, addedCount: size, size, prefix: spec.prefix?.cidr };
+  return {
+    name: spec.name,
+    type: spec.type,
+    delegate: spec.delegate,
+    kind: spec.kind,
+    scope: spec.scope,
+    order: spec.order,
+    action: 'created',
+    added,
+    addedCount: size,
+    size,
+    prefix: spec.prefix?.cidr,
+  };
 }
 
 function planGrowth(existing: RegisteredPool, spec: PoolSpec, errors: ConfigIssue[], ignored: Ignored[]): PoolChange | undefined {
@@ -187,12 +220,24 @@ function planGrowth(existing: RegisteredPool, spec: PoolSpec, errors: ConfigIssu
     });
     return undefined;
   }
+  // As with kind: a scope given to a pool registered without one would move its values into another namespace.
+  if (spec.givesScope && spec.scope !== existing.scope) {
+    errors.push({
+      path: `${spec.path}.scope`,
+      message: `pool '${spec.name}' is registered ${existing.scope === undefined ? "in its family's default scope" : `in scope "${existing.scope}"`}; its scope cannot change (got "${spec.scope}"): ${existing.scope === undefined ? 'leave scope out' : `leave it out or write "${existing.scope}"`}, or use a new pool name`,
+    });
+    return undefined;
+  }
+  // Left out, the registered order stays: a file that only grows a pool does not reset how it allocates.
+  const reorder = spec.order !== undefined && spec.order !== (existing.order ?? DEFAULT_ALLOCATION_ORDER);
   const currentSize = runSize(existing.runs);
   const unchanged: PoolChange = {
     name: spec.name,
     type: spec.type,
     delegate: existing.delegate,
     kind: existing.kind,
+    scope: existing.scope,
+    ...(reorder ? { order: spec.order, reorder } : {}),
     action: 'unchanged',
     added: [],
     addedCount: 0n,
@@ -375,7 +420,7 @@ function overlapsRegistered(
   budget.left -= hits.length;
   return hits.map(({ pool, part, shared }) => ({
     path: spec.parts[part].path,
-    message: `overlaps registered pool '${registered[pool].name}' (both would hold ${describeRun(familyOfType(spec.type) ?? spec.type, shared)}); pools of the same family must not share values`,
+    message: `overlaps registered pool '${registered[pool].name}' (both would hold ${describeRun(familyOfType(spec.type) ?? spec.type, shared)}); ${sharingRule(spec)}`,
   }));
 }
 
@@ -412,13 +457,15 @@ function flagged(runs: readonly FlaggedRun[]): FlaggedRun[] {
 export function applyPlan(registered: readonly RegisteredPool[], plan: Plan): RegisteredPool[] {
   const out = new Map(registered.map((p) => [p.name, p]));
   for (const c of plan.changes) {
-    if (c.action === 'unchanged') continue;
+    if (c.action === 'unchanged' && !c.reorder) continue;
     const before = out.get(c.name);
     out.set(c.name, {
       name: c.name,
       type: c.type,
       delegate: c.delegate,
       kind: c.kind,
+      scope: c.scope,
+      order: c.order ?? before?.order,
       runs: normalizeFlagged([...(before?.runs ?? []), ...c.added]),
       prefix: c.prefix,
       segments: (before ? (before.segments ?? before.runs.length) : 0) + c.added.length,

@@ -3,6 +3,7 @@
  * the CLI and the config-sync handler so that they cannot drift apart.
  */
 import type { IntegerKind } from './kinds.js';
+import { type AllocationOrder, DEFAULT_ALLOCATION_ORDER } from './orders.js';
 import type { Allocation, HistoryEntry, HistoryEvent, PoolCounts } from './model.js';
 import type { Ignored, Plan } from './plan.js';
 import { type FlaggedRun, normalizeFlagged, runSize } from './runs.js';
@@ -73,6 +74,10 @@ export interface PoolJson {
   max_block_size: number;
   /** Integer pools: what the numbers are; null for a plain integer pool and for IP pools. */
   kind: IntegerKind | null;
+  /** The namespace its values are unique in; null for the family's default scope. */
+  scope: string | null;
+  /** Which free value an automatic allocation takes. */
+  allocation_order: AllocationOrder;
   /** Takes no new allocation (PATCH /v1/pools/{pool} with "disabled"); lookups, releases and imports still work. */
   disabled: boolean;
   /** Prefix pools only: the length of every value. */
@@ -100,6 +105,8 @@ export function poolJson(p: PoolCounts): PoolJson {
     updated_at: p.updatedAt,
     max_block_size: p.maxBlockSize,
     kind: p.kind ?? null,
+    scope: p.scope ?? null,
+    allocation_order: p.order ?? DEFAULT_ALLOCATION_ORDER,
     disabled: p.disabled,
     ...(p.delegate === undefined ? {} : { delegate_prefix_len: p.delegate }),
   };

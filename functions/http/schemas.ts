@@ -12,6 +12,7 @@ import { MAX_BATCH_ITEMS, MAX_IMPORT_ITEMS } from '../../lib/model.js';
 import { LEASE_RULE, MAX_LEASE_SECONDS, MIN_LEASE_SECONDS } from '../../lib/leases.js';
 import { LABEL_KEY_RULE, LABEL_VALUE_RULE, labelIssue, MAX_LABELS, parseLabelFilter, tooMany } from '../../lib/labels.js';
 import { INTEGER_KINDS, KINDS_TEXT } from '../../lib/kinds.js';
+import { ALLOCATION_ORDERS } from '../../lib/orders.js';
 import { POOL_NAME_PATTERN, POOL_NAME_RULE } from '../../lib/config.js';
 import { OWNER_PATTERN, OWNER_RULE } from '../../lib/shapes.js';
 import { parseIsoTime } from '../../lib/history.js';
@@ -416,6 +417,13 @@ export const Pool = z
       .enum(INTEGER_KINDS)
       .nullable()
       .meta({ description: `Integer pools: what the numbers are, ${KINDS_TEXT}; fixed at creation. null for a plain integer pool and for IP pools.`, examples: ['vni'] }),
+    scope: z
+      .string()
+      .nullable()
+      .meta({ description: "The namespace inside which the pool's values are unique (pools overlap-check only against pools of the same family and scope); fixed at creation. null for the family's default scope.", examples: ['fabric-a'] }),
+    allocation_order: z
+      .enum(ALLOCATION_ORDERS)
+      .meta({ description: 'Which free value an automatic allocation takes: "random" (spreads concurrent clients over the pool) or "lowest" (the lowest free value or aligned block first). A later pool file may change it.' }),
     disabled: z.boolean().meta({ description: 'The pool takes no new allocation (PATCH /v1/pools/{pool}); lookups, listings, releases and imports still work. Also true while a deletion is under way.' }),
     delegate_prefix_len: z.number().int().min(1).max(128).optional().meta({ description: 'Prefix pools only: the length of every value.' }),
   })

@@ -95,7 +95,8 @@ export async function allocate(ctx: StoreContext, req: AllocationRequest): Promi
         if (creates && outcome.items[pieces.length + 1] !== null) return refusedNow(ctx, pool, owner, rid, wantedValue, size, budget);
         // The chunks as they now stand, handed back by their failed conditions: fresher than reading them again.
         pieces.forEach((p, i) => refresh(claim!.items, p.chunk, outcome.items[i]));
-        await pacing.conflict();
+        if (!wanted && view.meta.order === 'lowest') await pacing.contended();
+        else await pacing.conflict();
       } else {
         unsure ||= outcome.kind === 'unknown';
         // Read again before choosing; a window of blocks is kept (moving on would skip its free blocks).

@@ -333,7 +333,9 @@ export async function allocateBatch(ctx: StoreContext, reqs: readonly Allocation
           for (const item of items) if (item.req.pool === pool && !item.held) failures.push({ index: item.index, error });
         }
         if (failures.length > 0) throw batchFailed(failures, NOTHING);
-        await pacing.conflict();
+        // Automatic items of a lowest-first pool meet every other caller on its lowest chunk by design.
+        if (items.some((i) => !i.held && !i.asked.pieces && i.view.meta.order === 'lowest')) await pacing.contended();
+        else await pacing.conflict();
       } else {
         // Nothing is known to have moved, but the plan is read again, and after a lost answer the owners' records too.
         known.clear();

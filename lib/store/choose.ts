@@ -4,10 +4,16 @@
  * container's candidates or the room index, then (for blocks larger than a chunk) windows of whole
  * chunks. The container's cache of places with room is kept here: forgotten when a place turns out
  * full, swept when never-written chunks keep turning out written.
+ *
+ * A pool's allocation order decides the choices: "random" picks places, bits and windows at random
+ * (spreading concurrent callers over the pool); "lowest" takes the lowest chunk with room (the room
+ * index from the bottom, or the lowest never-written chunk), its lowest free bit or aligned run, and
+ * windows from the bottom, so that each allocation takes the lowest free value as it stands when its
+ * write lands.
  */
 import { log2 } from '../blocks.js';
 import type { AllocationRequest } from '../model.js';
-import { emptyBitmap, freeAlignedRuns, randomClearBit } from './bitmap.js';
+import { emptyBitmap, freeAlignedRuns, lowestClearBit, randomClearBit } from './bitmap.js';
 import { BlockSearch, type BlockWindow, largestFreeInWindow, piecesFree } from './block-search.js';
 import type { StoreContext } from './context.js';
 import { type ChunkItem, decodeChunk } from './items.js';
@@ -16,7 +22,7 @@ import type { Piece } from './layout.js';
 import type { Budget } from './pacing.js';
 import { type CachedPool, CANDIDATES_TTL_MS, type Candidate } from './pool-cache.js';
 import type { PoolView } from './pool-view.js';
-import { findCandidates, pickVirtualChunk, sweepSegment } from './room-search.js';
+import { findCandidates, lowestRoom, lowestVirtualChunk, pickVirtualChunk, sweepSegment } from './room-search.js';
 
 /**
  * Chunks read for one attempt, and how to choose what to take from them as they now stand (after a
@@ -45,6 +51,8 @@ export function earlyChunk(ctx: StoreContext, cached: CachedPool, req: Allocatio
     const size = req.size(cached.space);
     if (!size.ok || size.value !== 1n) return undefined;
   }
+  // The lowest free value is whatever the room index says now: a cached place would be a guess at random.
+  if (cached.order === 'lowest') return undefined;
   if (cached.candidates.length === 0 || Date.now() - cached.candidatesAt > CANDIDATES_TTL_MS) return undefined;
   const from = cached.candidates[Math.floor(ctx.random() * cached.candidates.length)];
   if (from.kind === 'chunk') return from.chunk < cached.layout.chunkCount ? { chunk: from.chunk, from } : undefined;
@@ -97,7 +105,9 @@ export function automaticChooser(
 ): Chooser {
   const order = log2(size);
   const pool = view.meta.name;
-  let first = guess && known.has(guess.chunk) ? guess : undefined;
+  const lowest = view.meta.order === 'lowest';
+  // A guess made before this call's definition was read is a random place: no use to a lowest-first pool.
+  let first = guess && known.has(guess.chunk) && !lowest ? guess : undefined;
   let indexDone = !view.layout.segments.some((s) => s.autoAssign && BigInt(s.chunkBits) >= size);
   let search: BlockSearch | undefined;
   let window: BlockWindow | undefined;
@@ -107,14 +117,15 @@ export function automaticChooser(
       if (first) {
         const { chunk, from } = first;
         first = undefined;
-        return chunkClaim(ctx, view, chunk, known.get(chunk), order, from);
+        return chunkClaim(ctx, view, chunk, known.get(chunk), order, lowest, from);
       }
       if (!indexDone) {
-        const found = await chooseChunk(ctx, view, order, budget, skip);
-        if (found) return chunkClaim(ctx, view, found.chunk, await readChunk(ctx, pool, found.chunk, budget), order, found.from);
+        const found = lowest ? await chooseLowest(ctx, view, order, budget, skip) : await chooseChunk(ctx, view, order, budget, skip);
+        if (found) return chunkClaim(ctx, view, found.chunk, await readChunk(ctx, pool, found.chunk, budget), order, lowest, found.from);
         indexDone = true;
       }
-      search ??= new BlockSearch(ctx, view, size, ctx.random);
+      // Lowest first: the windows from the bottom (random() = 0 starts the round at the first one).
+      search ??= new BlockSearch(ctx, view, size, lowest ? () => 0 : ctx.random);
       for (;;) {
         window = await search.next(budget);
         if (!window) return undefined;
@@ -126,7 +137,8 @@ export function automaticChooser(
               const pieces = view.layout.pieces(start, size);
               return pieces && piecesFree(w.items, pieces) ? [pieces] : [];
             });
-            return free.length === 0 ? undefined : free[Math.floor(ctx.random() * free.length)];
+            // The window's blocks are in value order.
+            return free.length === 0 ? undefined : free[lowest ? 0 : Math.floor(ctx.random() * free.length)];
           },
         };
         if (claim.pick()) return claim;
@@ -137,8 +149,8 @@ export function automaticChooser(
   };
 }
 
-/** A claim on one chunk: a random free value, or a random free aligned run of 2^order values in it. */
-function chunkClaim(ctx: StoreContext, view: PoolView, chunk: number, item: ChunkItem | undefined, order: number, from?: Candidate): Claim {
+/** A claim on one chunk: a free value, or a free aligned run of 2^order values in it, at random or the lowest. */
+function chunkClaim(ctx: StoreContext, view: PoolView, chunk: number, item: ChunkItem | undefined, order: number, lowest: boolean, from?: Candidate): Claim {
   const items = new Map([[chunk, item]]);
   return {
     items,
@@ -149,11 +161,12 @@ function chunkClaim(ctx: StoreContext, view: PoolView, chunk: number, item: Chun
       if (!info) return undefined;
       const bits = items.get(chunk)?.bits ?? emptyBitmap(info.segment.chunkBits);
       if (order === 0) {
-        const bit = randomClearBit(bits, info.from, info.to, ctx.random);
+        const bit = lowest ? lowestClearBit(bits, info.from, info.to) : randomClearBit(bits, info.from, info.to, ctx.random);
         return bit < 0 ? undefined : [{ chunk, bit, count: 1 }];
       }
+      // In bit order: the first is the lowest.
       const runs = freeAlignedRuns(bits, order, info.from, info.to);
-      return runs.length === 0 ? undefined : [{ chunk, bit: runs[Math.floor(ctx.random() * runs.length)], count: 2 ** order }];
+      return runs.length === 0 ? undefined : [{ chunk, bit: runs[lowest ? 0 : Math.floor(ctx.random() * runs.length)], count: 2 ** order }];
     },
   };
 }
@@ -199,6 +212,24 @@ async function chooseChunk(ctx: StoreContext, view: PoolView, order: number, bud
     }
     if (complete) return undefined;
   }
+  return undefined;
+}
+
+/**
+ * The lowest place that may have a free block of 2^order values (allocation_order "lowest"): the
+ * lower of the first chunk the room index lists from the bottom and the lowest chunk the container
+ * knows may never have been written; undefined when the index, read whole, lists neither. The
+ * container's candidates are neither used nor changed: they are places found at random.
+ */
+async function chooseLowest(ctx: StoreContext, view: PoolView, order: number, budget: Budget, skip?: (chunk: number) => boolean): Promise<{ chunk: number; from: Candidate } | undefined> {
+  const found = await lowestRoom(ctx, view, order, budget, skip);
+  // Read whole, the index names every page that still has never-written chunks: only those count.
+  const virtual = lowestVirtualChunk(view.cached, order, skip, found.chunk === undefined ? new Set(found.pages) : undefined);
+  const base = (chunk: number) => view.layout.chunk(chunk)?.base ?? 0n;
+  if (found.chunk !== undefined && (!virtual || base(found.chunk) <= virtual.base)) return { chunk: found.chunk, from: { kind: 'chunk', chunk: found.chunk } };
+  if (virtual) return { chunk: virtual.chunk, from: { kind: 'page', page: virtual.page } };
+  // The whole index, read in this call, lists no chunk with room, and its pages (if any) only segments
+  // this container's sweeps found written through: there is nothing to take.
   return undefined;
 }
 

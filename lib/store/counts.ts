@@ -81,6 +81,8 @@ export async function countsOf(ctx: StoreContext, view: PoolView, budget: Budget
     type: meta.type,
     delegate: meta.delegate,
     kind: meta.kind,
+    scope: meta.scope,
+    order: meta.order,
     size: Number(layout.size),
     used,
     autoAssignSize: Number(layout.autoAssignSize()),

@@ -8,6 +8,7 @@ import type { HistoryEntry, HistoryEvent } from '../model.js';
 import { expiresAt } from '../history.js';
 import { PoolError } from '../errors.js';
 import { type IntegerKind, isIntegerKind } from '../kinds.js';
+import { type AllocationOrder, isAllocationOrder } from '../orders.js';
 import { isPoolType, type PoolType, showValue, valueFromSortKey, valueSortKey } from '../values.js';
 import { chunkFromSk, historyOwnerPk, historyPk, historySk, historyValuePk, holdingKey, intentKey, leasePk, metaKey, type Native, pageFromSk, pageKey, poolPk, syncKey, TABLE_KEYS } from './keys.js';
 import type { Segment } from './layout.js';
@@ -81,6 +82,13 @@ function optKind(item: Native, field: string): IntegerKind | undefined {
   return v;
 }
 
+function optOrder(item: Native, field: string): AllocationOrder | undefined {
+  const v = item[field];
+  if (v === undefined) return undefined;
+  if (!isAllocationOrder(v)) throw new CorruptItem(where(item), field, 'an allocation order');
+  return v;
+}
+
 function poolType(item: Native, field: string): PoolType {
   const v = item[field];
   if (!isPoolType(v)) throw new CorruptItem(where(item), field, 'a pool type');
@@ -117,6 +125,8 @@ export interface StagedGrow {
   lver: number;
   nseg: number;
   prefix?: string;
+  /** A new allocation order, when the registration changes it. */
+  order?: AllocationOrder;
   updatedAt: string;
 }
 
@@ -131,6 +141,10 @@ export interface MetaItem {
   delegate?: number;
   /** Integer pools: `kind`, fixed at creation. */
   kind?: IntegerKind;
+  /** The namespace its values are unique in (`scope`), fixed at creation; absent for the family's default. */
+  scope?: string;
+  /** `allocation_order` (`ord`): absent for a pool registered before it existed, which allocates at random. */
+  order?: AllocationOrder;
   /** Layout version: grows with every registration that adds segments. */
   lver: number;
   /** How many segments the layout has. */
@@ -157,6 +171,8 @@ export function encodeMeta(m: MetaItem): Native {
     type: m.type,
     dlen: m.delegate,
     kind: m.kind,
+    scope: m.scope,
+    ord: m.order,
     lver: m.lver,
     nseg: m.nseg,
     prefix: m.prefix,
@@ -174,6 +190,8 @@ export function decodeMeta(item: Native): MetaItem {
     type: poolType(item, 'type'),
     delegate: optNum(item, 'dlen'),
     kind: optKind(item, 'kind'),
+    scope: optStr(item, 'scope'),
+    order: optOrder(item, 'ord'),
     lver: num(item, 'lver'),
     nseg: num(item, 'nseg'),
     prefix: optStr(item, 'prefix'),
@@ -188,13 +206,13 @@ export function decodeMeta(item: Native): MetaItem {
 }
 
 export function encodeStaged(s: StagedGrow): Native {
-  return { intent: s.intent, lver: s.lver, nseg: s.nseg, prefix: s.prefix, updated_at: s.updatedAt };
+  return { intent: s.intent, lver: s.lver, nseg: s.nseg, prefix: s.prefix, ord: s.order, updated_at: s.updatedAt };
 }
 
 function decodeStaged(item: Native, v: unknown): StagedGrow {
   if (typeof v !== 'object' || v === null) throw new CorruptItem(where(item), 'staged', 'a map');
   const s = { ...(v as Native), pk: item.pk, sk: `${String(item.sk)}.staged` };
-  return { intent: str(s, 'intent'), lver: num(s, 'lver'), nseg: num(s, 'nseg'), prefix: optStr(s, 'prefix'), updatedAt: str(s, 'updated_at') };
+  return { intent: str(s, 'intent'), lver: num(s, 'lver'), nseg: num(s, 'nseg'), prefix: optStr(s, 'prefix'), order: optOrder(s, 'ord'), updatedAt: str(s, 'updated_at') };
 }
 
 // ---------------------------------------------------------------- layout pages

@@ -97,6 +97,20 @@ export class Pacing {
     if (this.conflicts > 2) await this.pause(this.conflicts - 2);
   }
 
+  /**
+   * A conflict on a chunk that every caller of a lowest-first pool wants. Such callers take turns on
+   * one item by design, so a caller is expected to lose about as often as there are others: it uses
+   * up no attempt, and only the budget bounds how long it waits. The pause is random in a window that
+   * first grows (few callers: short waits), then shrinks the longer the call has waited, so that the
+   * calls waiting longest try most often and get their turn first, instead of the newest ones.
+   */
+  async contended(): Promise<void> {
+    this.attempts--;
+    const n = ++this.conflicts;
+    const window = n <= CONTENDED_GROWING ? CONTENDED_FIRST_MS * 4 ** (n - 1) : Math.max(CONTENDED_MIN_MS, CONTENDED_MAX_MS / (n - CONTENDED_GROWING));
+    await sleep(Math.min(this.random() * Math.min(window, CONTENDED_MAX_MS), Math.max(0, this.budget.remaining() - RESERVE_MS)));
+  }
+
   async failure(): Promise<void> {
     this.conflicts++;
     await this.pause(this.conflicts);
@@ -106,6 +120,12 @@ export class Pacing {
     await sleep(Math.min(jitter(this.policy, n, this.random), Math.max(0, this.budget.remaining() - RESERVE_MS)));
   }
 }
+
+/** Pauses between turns on a contended chunk: 25, 100, 400 ms windows, then 1,000 ms shrinking to 50. */
+const CONTENDED_FIRST_MS = 25;
+const CONTENDED_GROWING = 3;
+const CONTENDED_MAX_MS = 1000;
+const CONTENDED_MIN_MS = 50;
 
 export function jitter(policy: RetryPolicy, n: number, random: () => number): number {
   return random() * Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.min(n, 16));

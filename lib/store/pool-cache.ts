@@ -7,6 +7,7 @@
  */
 import type { Layout } from './layout.js';
 import type { PageItem } from './items.js';
+import type { AllocationOrder } from '../orders.js';
 import type { ValueSpace } from '../values.js';
 
 /** Where a free auto_assign value may be: a chunk that had room, or a page with never-written chunks. */
@@ -18,6 +19,11 @@ export interface CachedPool {
   space: ValueSpace;
   layout: Layout;
   pages: PageItem[];
+  /**
+   * The allocation order of the definition last read: only a hint for choosing before this call's
+   * definition is read (a later file may change it), never what an allocation goes by.
+   */
+  order?: AllocationOrder;
   /** From the last room-index query, dropped one by one as reads find them without room. */
   candidates: Candidate[];
   /** When the candidates were found (epoch ms). */

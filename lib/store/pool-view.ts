@@ -43,6 +43,7 @@ export async function viewOf(ctx: StoreContext, meta: MetaItem, budget: Budget, 
     pages ??= await readPages(ctx, meta.name, budget);
     cached = ctx.cache.put(meta.name, meta.lver, { type: meta.type, delegate: meta.delegate }, layoutOf(pages, meta.nseg), trimPages(pages, meta.nseg));
   }
+  cached.order = meta.order;
   return { meta, layout: cached.layout, pages: cached.pages, cached };
 }
 
@@ -78,7 +79,7 @@ export async function effectiveMeta(ctx: StoreContext, meta: MetaItem, budget: B
   if (meta.staged) {
     const s = meta.staged;
     if (committed(await intentStatus(ctx, s.intent, budget))) {
-      return { ...meta, lver: s.lver, nseg: s.nseg, prefix: s.prefix ?? meta.prefix, updatedAt: s.updatedAt, staged: undefined };
+      return { ...meta, lver: s.lver, nseg: s.nseg, prefix: s.prefix ?? meta.prefix, order: s.order ?? meta.order, updatedAt: s.updatedAt, staged: undefined };
     }
     return { ...meta, staged: undefined };
   }

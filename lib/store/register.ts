@@ -60,7 +60,17 @@ export async function registrationState(ctx: StoreContext, budget: Budget = ctx.
   const pages = await readAllPages(ctx, [...metas.values()], budget);
   const pools = [...metas.values()].map((meta) => {
     const layout = layoutOf(pages.get(meta.name) ?? [], meta.nseg);
-    return { name: meta.name, type: meta.type, delegate: meta.delegate, kind: meta.kind, runs: layout.runs(), prefix: meta.prefix, segments: meta.nseg };
+    return {
+      name: meta.name,
+      type: meta.type,
+      delegate: meta.delegate,
+      kind: meta.kind,
+      scope: meta.scope,
+      order: meta.order,
+      runs: layout.runs(),
+      prefix: meta.prefix,
+      segments: meta.nseg,
+    };
   });
   return { pools, registry, metas, pages };
 }
@@ -104,7 +114,8 @@ async function readAllPages(ctx: StoreContext, metas: readonly MetaItem[], budge
  */
 export async function applyPlan(ctx: StoreContext, plan: Plan, state: RegistrationState, sync?: SyncRecord, budget: Budget = ctx.budget()): Promise<void> {
   const at = ctx.isoNow();
-  const changes = plan.changes.filter((c) => c.action !== 'unchanged');
+  // A pool whose order alone changes is written like a grow that adds no segment.
+  const changes = plan.changes.filter((c) => c.action !== 'unchanged' || c.reorder);
   const created = changes.filter((c) => !state.metas.has(c.name));
   if (created.length > 0) await clearOrphans(ctx, created.map((c) => c.name), budget);
   const added = new Map<string, PoolType>(created.map((c) => [c.name, c.type]));
@@ -121,7 +132,7 @@ export async function applyPlan(ctx: StoreContext, plan: Plan, state: Registrati
   if (sync) ctx.events.synced?.(sync);
 }
 
-/** The definition and page writes of one created or grown pool; staged under `intent` when given. */
+/** The definition and page writes of one created, grown or reordered pool; staged under `intent` when given. */
 export function poolWrites(ctx: StoreContext, c: PoolChange, state: RegistrationState, at: string, intent: string | undefined): Write[] {
   const meta = state.metas.get(c.name);
   const raw = state.pages.get(c.name) ?? [];
@@ -129,7 +140,8 @@ export function poolWrites(ctx: StoreContext, c: PoolChange, state: Registration
   const segments = appendSegments(before, c.added, ctx.targetChunks);
   const firstTouched = Math.floor(before.length / SEGMENTS_PER_PAGE);
   const writes: Write[] = [];
-  for (let p = firstTouched; p < pageCount(segments.length); p++) {
+  // A reorder adds no segment: no page changes.
+  for (let p = firstTouched; c.added.length > 0 && p < pageCount(segments.length); p++) {
     const after = (old?: PageItem) => pageOf(c, p, segments, old ? trimPages([old], before.length)[0] : undefined);
     // A page holding committed segments is replaced on its version (a sweep may be settling it); one
     // past them holds nothing that counts (at most what an aborted registration left) and is written
@@ -142,10 +154,31 @@ export function poolWrites(ctx: StoreContext, c: PoolChange, state: Registration
     }
   }
   if (!meta) {
-    const fresh: MetaItem = { name: c.name, type: c.type, delegate: c.delegate, kind: c.kind, lver: 1, nseg: segments.length, prefix: c.prefix, createdAt: at, updatedAt: at, ver: 1, pendingIntent: intent };
+    const fresh: MetaItem = {
+      name: c.name,
+      type: c.type,
+      delegate: c.delegate,
+      kind: c.kind,
+      scope: c.scope,
+      order: c.order,
+      lver: 1,
+      nseg: segments.length,
+      prefix: c.prefix,
+      createdAt: at,
+      updatedAt: at,
+      ver: 1,
+      pendingIntent: intent,
+    };
     return [metaPut(fresh), ...writes];
   }
-  const next = { lver: meta.lver + 1, nseg: segments.length, prefix: c.prefix !== meta.prefix ? c.prefix : undefined, updatedAt: at };
+  // The layout version moves only with the layout, so that a reorder leaves every container's cached layout current.
+  const next = {
+    lver: c.added.length > 0 ? meta.lver + 1 : meta.lver,
+    nseg: segments.length,
+    prefix: c.prefix !== meta.prefix ? c.prefix : undefined,
+    order: c.reorder ? c.order : undefined,
+    updatedAt: at,
+  };
   return [intent ? metaStage(meta, { intent, ...next }) : metaGrow(meta, next), ...writes];
 }
 

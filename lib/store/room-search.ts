@@ -20,6 +20,8 @@ import { pageWrite } from './writes.js';
 const CANDIDATES_PER_QUERY = 40;
 /** Index keys in one read unit (4 KB): a block search reads at least this many at a time. */
 const ENTRIES_PER_READ_UNIT = 50;
+/** Index keys one look for the lowest single value reads at a time. */
+const LOWEST_PER_QUERY = 8;
 
 /**
  * Chunks and pages with a free block of at least 2^order values, starting at a random value of the
@@ -145,18 +147,81 @@ export async function largestRoom(ctx: StoreContext, view: PoolView, budget: Bud
   return best;
 }
 
-/** The lowest chunk that a page's virtual segments may not have written yet (allocation_order "lowest"). */
-export function lowestVirtualChunk(view: CachedPool, page: number): number | undefined {
-  let best: { chunk: number; base: bigint } | undefined;
-  for (const i of virtualSegments(view, page)) {
-    const s = view.layout.segments[i];
-    const known = view.virtualChunks.get(i);
-    const chunk = known ? known[0] : s.firstChunk;
-    if (chunk === undefined) continue;
-    const info = view.layout.chunk(chunk) as ChunkInfo;
-    if (!best || info.base < best.base) best = { chunk, base: info.base };
+/**
+ * The lowest chunk, by value, that the virtual segments of every page may not have written yet and
+ * that can hold a block of 2^order values (and is not `passOver`), with its page (allocation_order
+ * "lowest"). A segment never swept offers its first chunk, the lowest it may lack; a swept one its
+ * never-written chunks as the sweep found them: chunks are never deleted, so no chunk below the lowest
+ * of them can be missing now. Either may since have been written, which reading it shows. `onPages`
+ * limits the look to those pages (the ones the room index lists).
+ */
+export function lowestVirtualChunk(
+  view: CachedPool,
+  order = 0,
+  passOver?: (chunk: number) => boolean,
+  onPages?: ReadonlySet<number>,
+): { chunk: number; page: number; base: bigint } | undefined {
+  let best: { chunk: number; page: number; base: bigint } | undefined;
+  for (const p of view.pages) {
+    if (onPages && !onPages.has(p.page)) continue;
+    for (const i of virtualSegments(view, p.page, order)) {
+      const s = view.layout.segments[i];
+      const chunks = view.virtualChunks.get(i);
+      const count = chunks ? chunks.length : segmentChunks(s);
+      // Chunks of a segment rise with its values: the first that fits is its lowest.
+      for (let k = 0; k < count; k++) {
+        const chunk = chunks ? chunks[k] : s.firstChunk + k;
+        const info = view.layout.chunk(chunk);
+        if (!info || passOver?.(chunk) || (order > 0 && !holdsBlock(info, order))) continue;
+        if (!best || info.base < best.base) best = { chunk, page: p.page, base: info.base };
+        break;
+      }
+    }
   }
-  return best?.chunk;
+  return best;
+}
+
+/**
+ * The lowest chunk with a free block of at least 2^order values (not `passOver`), from the room
+ * index read strongly consistent from the bottom (allocation_order "lowest"), with the layout pages
+ * whose keys came before it; undefined when the whole index holds none, `pages` then being every page
+ * it lists. Keys sort by the chunk's first value, so the first chunk key is the lowest chunk with room.
+ */
+export async function lowestRoom(
+  ctx: StoreContext,
+  view: PoolView,
+  order: number,
+  budget: Budget,
+  passOver?: (chunk: number) => boolean,
+): Promise<{ chunk?: number; pages: number[] }> {
+  const pages: number[] = [];
+  let startKey: Page['last'];
+  do {
+    const page = await ctx.table.query(
+      {
+        IndexName: TABLE_KEYS.roomIndex,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': poolPk(view.meta.name) },
+        ConsistentRead: true,
+        // The first key is usually the one: a few more cover the pages and full-for-this-block chunks before it.
+        Limit: order > 0 ? ENTRIES_PER_READ_UNIT : LOWEST_PER_QUERY,
+      },
+      budget,
+      startKey,
+    );
+    for (const item of page.items) {
+      const sk = String(item.sk);
+      if (sk.startsWith(LAYOUT_PREFIX)) {
+        pages.push(pageFromSk(sk));
+        continue;
+      }
+      if (!sk.startsWith(CHUNK_PREFIX) || decodeRoom(String(item[TABLE_KEYS.roomIndexSortKey])).order < order) continue;
+      const chunk = chunkFromSk(sk);
+      if (view.layout.chunk(chunk) && !passOver?.(chunk)) return { chunk, pages };
+    }
+    startKey = page.last;
+  } while (startKey);
+  return { pages };
 }
 
 function range(first: number, count: number): number[] {

@@ -6,6 +6,7 @@
 import { type ChunkItem, encodeHistory, encodeHolding, encodeIntent, encodeMeta, encodePage, encodeStaged, encodeSync, type HoldingItem, type IntentItem, type IntentStatus, type MetaItem, type PageItem, type RegistryItem, type StagedGrow } from './items.js';
 import { holdingKey, intentKey, type ItemKey, leasePk, metaKey, type Native, REGISTRY_KEY, chunkKey, pageKey, TABLE_KEYS } from './keys.js';
 import type { PoolType } from '../values.js';
+import type { AllocationOrder } from '../orders.js';
 import type { HistoryEntry } from '../model.js';
 
 /** A transaction's write with plain JavaScript attribute values. */
@@ -213,15 +214,23 @@ export function metaPut(meta: MetaItem): Write {
 /** Clean definition (no staged grow, no pending creation): a registration must not stack on another one. */
 const SETTLED = 'attribute_not_exists(staged) AND attribute_not_exists(pending)';
 
-/** A grown pool's definition, on the version the registration read. */
-export function metaGrow(before: MetaItem, after: { lver: number; nseg: number; prefix?: string; updatedAt: string }): Write {
+/** A grown (or reordered) pool's definition, on the version the registration read; the fields it does not set stay as they are. */
+export function metaGrow(before: MetaItem, after: { lver: number; nseg: number; prefix?: string; order?: AllocationOrder; updatedAt: string }): Write {
   return {
     Update: {
       Key: metaKey(before.name),
-      UpdateExpression: `SET lver = :lver, nseg = :nseg, updated_at = :at, #ver = :next${after.prefix ? ', prefix = :prefix' : ''}`,
+      UpdateExpression: `SET lver = :lver, nseg = :nseg, updated_at = :at, #ver = :next${after.prefix ? ', prefix = :prefix' : ''}${after.order ? ', ord = :ord' : ''}`,
       ConditionExpression: `${UNCHANGED} AND ${SETTLED}`,
       ExpressionAttributeNames: { '#ver': 'ver' },
-      ExpressionAttributeValues: { ':lver': after.lver, ':nseg': after.nseg, ':at': after.updatedAt, ':next': before.ver + 1, ':seen': before.ver, ...(after.prefix ? { ':prefix': after.prefix } : {}) },
+      ExpressionAttributeValues: {
+        ':lver': after.lver,
+        ':nseg': after.nseg,
+        ':at': after.updatedAt,
+        ':next': before.ver + 1,
+        ':seen': before.ver,
+        ...(after.prefix ? { ':prefix': after.prefix } : {}),
+        ...(after.order ? { ':ord': after.order } : {}),
+      },
     },
   };
 }
@@ -244,10 +253,18 @@ export function metaSettleStaged(pool: string, staged: StagedGrow): Write {
   return {
     Update: {
       Key: metaKey(pool),
-      UpdateExpression: `SET lver = :lver, nseg = :nseg, updated_at = :at, #ver = #ver + :one${staged.prefix ? ', prefix = :prefix' : ''} REMOVE staged`,
+      UpdateExpression: `SET lver = :lver, nseg = :nseg, updated_at = :at, #ver = #ver + :one${staged.prefix ? ', prefix = :prefix' : ''}${staged.order ? ', ord = :ord' : ''} REMOVE staged`,
       ConditionExpression: 'staged.intent = :intent',
       ExpressionAttributeNames: { '#ver': 'ver' },
-      ExpressionAttributeValues: { ':lver': staged.lver, ':nseg': staged.nseg, ':at': staged.updatedAt, ':one': 1, ':intent': staged.intent, ...(staged.prefix ? { ':prefix': staged.prefix } : {}) },
+      ExpressionAttributeValues: {
+        ':lver': staged.lver,
+        ':nseg': staged.nseg,
+        ':at': staged.updatedAt,
+        ':one': 1,
+        ':intent': staged.intent,
+        ...(staged.prefix ? { ':prefix': staged.prefix } : {}),
+        ...(staged.order ? { ':ord': staged.order } : {}),
+      },
     },
   };
 }

@@ -95,7 +95,7 @@ describe('resource-pool against the API', () => {
     expect(body.pools.map((p: { name: string }) => p.name)).toEqual(['lo-ip', 'vpc-vni', 'vtep-v6']);
     expect(body.pools[1]).toMatchObject({ name: 'vpc-vni', type: 'integer', size: 1000, used: 3, free: 997, min: 2024500, max: 2025499 });
     expect(Object.keys(body.pools[1]).sort()).toEqual(
-      ['auto_assign_free', 'created_at', 'free', 'kind', 'max', 'max_block_size', 'min', 'name', 'ranges', 'size', 'type', 'updated_at', 'used', 'utilization'].sort(),
+      ['allocation_order', 'auto_assign_free', 'created_at', 'free', 'kind', 'max', 'max_block_size', 'min', 'name', 'ranges', 'scope', 'size', 'type', 'updated_at', 'used', 'utilization'].sort(),
     );
   });
 
@@ -118,6 +118,8 @@ describe('resource-pool against the API', () => {
     ]);
     expect(shown.code).toBe(0);
     expect(shown.stdout).toMatch(/Size:\s+255/);
+    expect(shown.stdout).toMatch(/^Order:\s+random$/m);
+    expect(shown.stdout).not.toMatch(/^Scope:/m);
     expect(shown.stdout).toContain('2001:db8:0:1::100');
     expect(JSON.parse(json.stdout)).toMatchObject({ name: 'vpc-vni', size: 1000, ranges: [{ start: 2024500, end: 2025500, auto_assign: true, size: 1000 }] });
 
@@ -415,5 +417,32 @@ describe('SigV4 signing', () => {
     expect(signingTarget('https://pools.example.com', { sign: true, env: { AWS_REGION: 'us-west-2' } })).toEqual({ region: 'us-west-2', service: 'execute-api' });
     expect(() => signingTarget('https://pools.example.com', { sign: true, env: {} })).toThrow(/AWS_REGION/);
     expect(signingTarget('https://x.execute-api.cn-north-1.amazonaws.com.cn')).toEqual({ region: 'cn-north-1', service: 'execute-api' });
+  });
+});
+
+describe('resource-pool list and show with scopes', () => {
+  let server: Server | undefined;
+  afterAll(async () => {
+    server?.closeAllConnections();
+    await new Promise((r) => server?.close(r));
+  });
+
+  test('list gets a Scope column once a pool has a scope; show names the scope and the order', async () => {
+    const store = await freshStore();
+    await register(
+      store,
+      '[pools.fabric-a-vlans]\ntype = "integer"\nkind = "vlan"\nscope = "fabric-a"\nallocation_order = "lowest"\nranges = [{ start = 100, end = 200 }]\n[pools.plain]\ntype = "integer"\nranges = [{ start = 100, end = 200 }]\n',
+    );
+    let url: string;
+    ({ url, server } = await serve(store));
+    const [table, shown] = await Promise.all([cli(url, 'list'), cli(url, 'show', 'fabric-a-vlans')]);
+    expect(table.code).toBe(0);
+    const rows = tableRows(table.stdout);
+    expect(rows[0]).toEqual(['NAME', 'TYPE', 'SCOPE', 'MIN', 'MAX', 'SIZE', 'USED', 'FREE']);
+    expect(rows).toContainEqual(['fabric-a-vlans', 'integer', 'fabric-a', '100', '199', '100', '0 (0%)', '100']);
+    expect(rows).toContainEqual(['plain', 'integer', '(default)', '100', '199', '100', '0 (0%)', '100']);
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toMatch(/^Scope:\s+fabric-a$/m);
+    expect(shown.stdout).toMatch(/^Order:\s+lowest free value first$/m);
   });
 });

@@ -36,4 +36,21 @@ describe('HTTP API on DynamoDB Local', () => {
     }
     expectError(await call(app, 'GET', `/v1/pools/${'p'.repeat(5000)}`), 'POOL_NOT_FOUND');
   });
+
+  test('a Pool shows its scope (null for the default) and its allocation_order (random unless set)', async () => {
+    const lo = parsed(schemas.Pool, await call(app, 'GET', '/v1/pools/lo'), 200);
+    expect(lo).toMatchObject({ scope: null, allocation_order: 'random' });
+    const registered = await call(app, 'POST', '/v1/config', {
+      body: '[pools.fabric-a-vlans]\ntype = "integer"\nkind = "vlan"\nscope = "fabric-a"\nallocation_order = "lowest"\nranges = [{ start = 100, end = 200 }]\n[pools.fabric-b-vlans]\ntype = "integer"\nkind = "vlan"\nscope = "fabric-b"\nranges = [{ start = 100, end = 200 }]\n',
+      headers: { 'content-type': 'application/toml' },
+    });
+    expect(registered.status, JSON.stringify(registered.body)).toBe(200);
+    const a = parsed(schemas.Pool, await call(app, 'GET', '/v1/pools/fabric-a-vlans'), 200);
+    expect(a).toMatchObject({ scope: 'fabric-a', allocation_order: 'lowest', kind: 'vlan', size: 100, min: 100 });
+    const { pools } = parsed(schemas.PoolList, await call(app, 'GET', '/v1/pools'), 200);
+    expect(pools.find((p) => p.name === 'fabric-b-vlans')).toMatchObject({ scope: 'fabric-b', allocation_order: 'random' });
+    // Lowest first, through the API as through the store.
+    const first = await call(app, 'POST', '/v1/pools/fabric-a-vlans/allocations', { json: { owner: 'leaf-1' } });
+    expect([first.status, (first.body as { value: number }).value]).toEqual([201, 100]);
+  });
 });

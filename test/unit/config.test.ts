@@ -130,7 +130,7 @@ describe('every error names its place and what is accepted', () => {
     ['missing type', '[pools.x]\nranges = [{ start = 1, end = 2 }]', [{ path: 'pools.x.type', message: 'required: one of "ipv4", "ipv6", "integer", "ipv4-prefix", "ipv6-prefix"' }]],
     ['unknown type', '[pools.x]\ntype = "ipv5"\nranges = []', [{ path: 'pools.x.type', message: 'must be one of "ipv4", "ipv6", "integer", "ipv4-prefix", "ipv6-prefix"; got the string "ipv5"' }]],
     ['unknown key', '[pools.x]\ntype = "integer"\nrange = [{ start = 1, end = 2 }]', [
-      { path: 'pools.x.range', message: "unknown key 'range'; accepted keys: type, kind, prefix, delegate_prefix_len, ranges, auto_assign, exclude" },
+      { path: 'pools.x.range', message: "unknown key 'range'; accepted keys: type, kind, prefix, delegate_prefix_len, ranges, auto_assign, exclude, scope, allocation_order" },
     ]],
     ['unknown key in a range', '[pools.x]\ntype = "integer"\nranges = [{ start = 1, end = 2, auto = true }]', [
       { path: 'pools.x.ranges[0].auto', message: "unknown key 'auto'; accepted keys: start, end, auto_assign" },
