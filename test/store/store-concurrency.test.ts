@@ -5,6 +5,7 @@ import { describe, expect, test } from 'vitest';
 import { isPoolError } from '../../lib/errors.js';
 import { PoolStore } from '../../lib/store/index.js';
 import { freshStore, register, storeOn, testClient } from '../support/store.js';
+import { spread } from '../support/concurrency.js';
 
 /** Independent store instances on the same table, each with its own client, as separate Lambdas. */
 function instances(store: PoolStore, n: number): PoolStore[] {
@@ -20,27 +21,12 @@ async function outcome<T>(p: Promise<T>): Promise<{ ok: true; value: T } | { ok:
   }
 }
 
-/** Runs `work` on `clients` workers pulling from one queue of jobs. */
-async function pool<J, R>(jobs: J[], clients: PoolStore[], work: (s: PoolStore, j: J) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(jobs.length);
-  let next = 0;
-  await Promise.all(
-    clients.map(async (s) => {
-      while (next < jobs.length) {
-        const i = next++;
-        results[i] = await work(s, jobs[i]);
-      }
-    }),
-  );
-  return results;
-}
-
 describe('allocation under concurrency', () => {
   test('exact-size pool: 200 requests from 50 clients on 150 values → 150 distinct values, 50 RESOURCE_EXHAUSTED', async () => {
     const store = await freshStore();
     await register(store, '[pools.p]\ntype = "integer"\nranges = [{ start = 1000, end = 1150 }]');
     const owners = Array.from({ length: 200 }, (_, i) => `owner-${i}`);
-    const results = await pool(owners, instances(store, 50), (s, o) => outcome(s.allocate({ pool: 'p', owner: o })));
+    const results = await spread(owners, instances(store, 50), (s, o) => outcome(s.allocate({ pool: 'p', owner: o })));
     const values = results.flatMap((r) => (r.ok ? [r.value.allocation.value] : []));
     const codes = results.flatMap((r) => (r.ok ? [] : [r.code]));
     expect(values.length).toBe(150);
@@ -55,11 +41,11 @@ describe('allocation under concurrency', () => {
     await register(store, '[pools.p]\ntype = "ipv4"\nranges = [{ start = "10.1.0.0", end = "10.1.4.0" }]');
     const clients = instances(store, 32);
     const owners = Array.from({ length: 1024 }, (_, i) => `dpu-${i}`);
-    const allocated = await pool(owners, clients, async (s, o) => (await s.allocate({ pool: 'p', owner: o })).allocation);
+    const allocated = await spread(owners, clients, async (s, o) => (await s.allocate({ pool: 'p', owner: o })).allocation);
     expect(new Set(allocated.map((a) => a.value)).size).toBe(1024);
     expect(await outcome(store.allocate({ pool: 'p', owner: 'one-too-many' }))).toEqual({ ok: false, code: 'RESOURCE_EXHAUSTED' });
     expect((await store.check()).ok).toBe(true);
-    await pool(allocated, clients, (s, a) => s.release({ pool: 'p', owner: a.owner }));
+    await spread(allocated, clients, (s, a) => s.release({ pool: 'p', owner: a.owner }));
     expect(await store.pool('p')).toMatchObject({ used: 0, autoAssignUsed: 0 });
     const report = await store.check();
     expect(report.pools[0].problems).toEqual([]);

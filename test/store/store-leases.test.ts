@@ -13,6 +13,7 @@ import type { PoolStore } from '../../lib/store/index.js';
 import { interceptedClient } from '../support/faults.js';
 import { type RecordedHistory, recordHistory } from '../support/history.js';
 import { blockOf, freshStore, register, storeOn } from '../support/store.js';
+import { codeOf, spread } from '../support/concurrency.js';
 
 const POOL = '[pools.p]\ntype = "integer"\nranges = [{ start = 10000, end = 11024 }]';
 const T0 = Date.now() - 3_600_000;
@@ -22,31 +23,6 @@ const at = (seconds: number) => new Date(T0 + seconds * 1000);
 function clock() {
   let seconds = 0;
   return { now: () => at(seconds), set: (s: number) => void (seconds = s) };
-}
-
-async function code(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'ok';
-  } catch (e) {
-    if (isPoolError(e)) return e.code;
-    throw e;
-  }
-}
-
-/** Runs `work` on every job, `clients` at a time, each client pulling from one queue. */
-async function spread<J, R>(jobs: J[], clients: PoolStore[], work: (s: PoolStore, j: J) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(jobs.length);
-  let next = 0;
-  await Promise.all(
-    clients.map(async (s) => {
-      while (next < jobs.length) {
-        const i = next++;
-        results[i] = await work(s, jobs[i]);
-      }
-    }),
-  );
-  return results;
 }
 
 /** Sweeps until a run says it left nothing, as the scheduled runs would. */
@@ -93,9 +69,9 @@ describe('leases', () => {
       const e = await store.allocate({ pool: 'p', owner: 'bad', leaseSeconds: bad }).catch((x: unknown) => x);
       expect(isPoolError(e, 'INVALID_ARGUMENT')).toBe(true);
       expect((e as Error).message).toContain('lease_seconds must be a whole number of seconds from 60 to 31,536,000');
-      expect(await code(store.relabel({ pool: 'p', owner: 'vm-1', leaseSeconds: bad }))).toBe('INVALID_ARGUMENT');
+      expect(await codeOf(store.relabel({ pool: 'p', owner: 'vm-1', leaseSeconds: bad }))).toBe('INVALID_ARGUMENT');
     }
-    expect(await code(store.relabel({ pool: 'p', owner: 'nobody', leaseSeconds: 60 }))).toBe('NOT_ALLOCATED');
+    expect(await codeOf(store.relabel({ pool: 'p', owner: 'nobody', leaseSeconds: 60 }))).toBe('NOT_ALLOCATED');
     expect((await store.pool('p')).used).toBe(2);
   });
 
@@ -127,8 +103,8 @@ describe('leases', () => {
     expect(expired.map((a) => a.owner).sort()).toEqual(unrenewed.sort());
     expect(await sweepAll(store, at(400))).toEqual([]);
 
-    for (const owner of unrenewed) expect(await code(store.findByOwner('p', owner))).toBe('NOT_ALLOCATED');
-    for (const owner of [...renewedOwners, 'plain-0', 'plain-1', 'plain-2']) expect(await code(store.findByOwner('p', owner))).toBe('ok');
+    for (const owner of unrenewed) expect(await codeOf(store.findByOwner('p', owner))).toBe('NOT_ALLOCATED');
+    for (const owner of [...renewedOwners, 'plain-0', 'plain-1', 'plain-2']) expect(await codeOf(store.findByOwner('p', owner))).toBe('ok');
     expect((await store.pool('p')).used).toBe(103);
     const report = await store.check();
     expect(report.pools[0].problems).toEqual([]);
@@ -162,7 +138,7 @@ describe('leases', () => {
         // Spread over the sweep's own time, so that renewals land before, during and after its writes.
         Promise.all(owners.map(async (owner, i) => {
           await new Promise((r) => setTimeout(r, Math.random() * 250));
-          return code(renewers[i % renewers.length].relabel({ pool: 'p', owner, leaseSeconds: 60 }));
+          return codeOf(renewers[i % renewers.length].relabel({ pool: 'p', owner, leaseSeconds: 60 }));
         })),
       ]);
       expect(a.failed + b.failed).toBe(0);
@@ -170,7 +146,7 @@ describe('leases', () => {
       // A lease is released once, by one sweep.
       expect(new Set(swept).size).toBe(swept.length);
       for (const [i, owner] of owners.entries()) {
-        const held = await code(store.findByOwner('p', owner));
+        const held = await codeOf(store.findByOwner('p', owner));
         if (outcomes[i] === 'ok') {
           expect([owner, held, swept.includes(owner)]).toEqual([owner, 'ok', false]);
           expect((await store.findByOwner('p', owner)).expiresAt).toBe(at(170).toISOString());
@@ -226,7 +202,7 @@ describe('leases', () => {
         return send();
       }),
     });
-    expect(await code(renewer.relabel({ pool: 'p', owner: 'vm', leaseSeconds: 60 }))).toBe('NOT_ALLOCATED');
+    expect(await codeOf(renewer.relabel({ pool: 'p', owner: 'vm', leaseSeconds: 60 }))).toBe('NOT_ALLOCATED');
     expect(swept?.map((a) => a.owner)).toEqual(['vm']);
     expect((await store.findByOwner('p', 'vm')).expiresAt).toBeUndefined();
     expect((await store.pool('p')).used).toBe(1);

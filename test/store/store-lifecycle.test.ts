@@ -6,8 +6,8 @@
 import { QueryCommand } from '@aws-sdk/client-dynamodb';
 import { describe, expect, test } from 'vitest';
 import { holdingPk, OWNER_SHARDS, poolPk } from '../../lib/store/keys.js';
-import { isPoolError } from '../../lib/errors.js';
 import { freshStore, register, storeOn, testClient, val } from '../support/store.js';
+import { codeOf } from '../support/concurrency.js';
 
 const TWO = `
 [pools.a]
@@ -28,16 +28,6 @@ async function itemsOf(tableName: string, pool: string): Promise<string[]> {
     for (const item of page.Items ?? []) out.push(`${item.pk.S} ${item.sk.S}`);
   }
   return out;
-}
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'ok';
-  } catch (e) {
-    if (isPoolError(e)) return e.code;
-    throw e;
-  }
 }
 
 describe('disable and enable', () => {

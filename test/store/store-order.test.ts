@@ -8,6 +8,7 @@ import { isPoolError } from '../../lib/errors.js';
 import type { Allocation } from '../../lib/model.js';
 import { PoolStore } from '../../lib/store/index.js';
 import { blockOf, freshStore, register, storeOn, val } from '../support/store.js';
+import { spread } from '../support/concurrency.js';
 
 const LOWEST = 'allocation_order = "lowest"\n';
 
@@ -17,21 +18,6 @@ function integerPool(name: string, start: number, end: number, extra = ''): stri
 
 function instances(store: PoolStore, n: number): PoolStore[] {
   return Array.from({ length: n }, () => storeOn(store.tableName));
-}
-
-/** Runs `work` on `clients` workers pulling from one queue of jobs. */
-async function drain<J, R>(jobs: J[], clients: PoolStore[], work: (s: PoolStore, j: J) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(jobs.length);
-  let next = 0;
-  await Promise.all(
-    clients.map(async (s) => {
-      while (next < jobs.length) {
-        const i = next++;
-        results[i] = await work(s, jobs[i]);
-      }
-    }),
-  );
-  return results;
 }
 
 const values = (as: readonly Allocation[]) => as.map((a) => Number(a.value));
@@ -136,7 +122,7 @@ describe('allocation_order "lowest" under concurrency', () => {
     await register(store, integerPool('p', 5000, 5128, LOWEST));
     const clients = instances(store, 32);
     const owners = range(0, 128).map((i) => `o-${i}`);
-    const got = values(await drain(owners, clients, async (s, o) => (await s.allocate({ pool: 'p', owner: o })).allocation));
+    const got = values(await spread(owners, clients, async (s, o) => (await s.allocate({ pool: 'p', owner: o })).allocation));
     expect(ascending(got)).toEqual(range(5000, 128));
     expect(await exhausted(store.allocate({ pool: 'p', owner: 'late' }))).toBe(true);
     expect((await store.check()).ok).toBe(true);
@@ -145,7 +131,7 @@ describe('allocation_order "lowest" under concurrency', () => {
   test('32 clients take 100 values of a 1,024-value pool: the 100 lowest, no hole below the highest', { timeout: 180_000 }, async () => {
     const store = await freshStore();
     await register(store, integerPool('p', 0, 1024, LOWEST));
-    const got = values(await drain(range(0, 100).map((i) => `o-${i}`), instances(store, 32), async (s, o) => (await s.allocate({ pool: 'p', owner: o })).allocation));
+    const got = values(await spread(range(0, 100).map((i) => `o-${i}`), instances(store, 32), async (s, o) => (await s.allocate({ pool: 'p', owner: o })).allocation));
     expect(ascending(got)).toEqual(range(0, 100));
     // And one at a time afterwards, the next lowest.
     expect((await store.allocate({ pool: 'p', owner: 'after' })).allocation.value).toBe(100n);
@@ -157,14 +143,14 @@ describe('allocation_order "lowest" under concurrency', () => {
     for (let i = 0; i < 60; i++) await store.allocate({ pool: 'p', owner: `o-${i}` });
     const freed = [3, 17, 18, 40, 59];
     for (const v of freed) await store.release({ pool: 'p', owner: `o-${v}` });
-    const got = values(await drain(range(0, 10).map((i) => `n-${i}`), instances(store, 10), async (s, o) => (await s.allocate({ pool: 'p', owner: o })).allocation));
+    const got = values(await spread(range(0, 10).map((i) => `n-${i}`), instances(store, 10), async (s, o) => (await s.allocate({ pool: 'p', owner: o })).allocation));
     expect(ascending(got)).toEqual([...freed, 60, 61, 62, 63, 64]);
   });
 
   test('concurrent blocks: distinct, aligned, and the lowest ones', async () => {
     const store = await freshStore();
     await register(store, integerPool('p', 0, 512, LOWEST));
-    const got = await drain(range(0, 24).map((i) => `b-${i}`), instances(store, 12), async (s, o) => (await s.allocate({ pool: 'p', owner: o, size: blockOf(4) })).allocation);
+    const got = await spread(range(0, 24).map((i) => `b-${i}`), instances(store, 12), async (s, o) => (await s.allocate({ pool: 'p', owner: o, size: blockOf(4) })).allocation);
     expect(ascending(values(got))).toEqual(range(0, 24).map((i) => i * 4));
     expect((await store.check()).ok).toBe(true);
   });

@@ -14,6 +14,7 @@ import { encodeHolding } from '../../lib/store/items.js';
 import { chunkKey, holdingKey } from '../../lib/store/keys.js';
 import type { PoolStore, RepairReport } from '../../lib/store/index.js';
 import { freshStore, register, storeOn, testClient, val } from '../support/store.js';
+import { codeOf } from '../support/concurrency.js';
 
 const LAG = { indexLagMs: 50 };
 // 8 values a chunk: the manual range's 1000-1007 is chunk 128. `hot` is two chunks that the load keeps writing.
@@ -59,13 +60,6 @@ async function untilSeen(run: () => Promise<RepairReport>, count: number): Promi
   const seen = new Map<string, RepairReport['repaired'][number]>();
   for (let call = 0; call < 5 && seen.size < count; call++) for (const r of (await run()).repaired) seen.set(r.problem, r);
   return [...seen.values()];
-}
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  return p.then(
-    () => 'ok',
-    (e: unknown) => (isPoolError(e) ? e.code : Promise.reject(e)),
-  );
 }
 
 describe('repair next to the load', () => {
