@@ -14,7 +14,8 @@ import { type ChunkInfo, Layout } from '../lib/store/layout.js';
 import { Budget, DEFAULT_BUDGET_MS, DEFAULT_RETRY } from '../lib/store/pacing.js';
 import { chunkRoom } from '../lib/store/room.js';
 import { Table } from '../lib/store/table.js';
-import { chunkWrite, holdingPut } from '../lib/store/writes.js';
+import { chunkWrite, holdingPut, metaOpen } from '../lib/store/writes.js';
+import { metaKey } from '../lib/store/keys.js';
 
 /**
  * The raw ceiling: the very write an allocation makes in its usual case, with the reads and the
@@ -22,7 +23,8 @@ import { chunkWrite, holdingPut } from '../lib/store/writes.js';
  * 250,000-value pool) on its version and creates an allocation record, built by the store's own write
  * builders (lib/store/writes.ts) and sent through the store's own table adapter, so the items, their
  * attributes (the room key included) and conditions are the allocator's. A chunk's first write is made
- * on `attribute_not_exists`, as the allocator's is. Each client writes only chunks of its own, spread
+ * on `attribute_not_exists`, with the check on the pool's definition that an allocation creating a
+ * chunk item carries, as the allocator's is. Each client writes only chunks of its own, spread
  * over about as many chunks as the 250,000-value pool has, so it knows their versions and bits without
  * reading, and nothing ever conflicts.
  */
@@ -32,6 +34,8 @@ export class RawCeiling {
   private readonly tables: Table[];
   private readonly layout: Layout;
   private serial = 0;
+  /** The definition the first write of each chunk checks, written once. */
+  private definition?: Promise<void>;
 
   constructor(
     clients: readonly DynamoDBClient[],
@@ -64,10 +68,12 @@ export class RawCeiling {
     const before = state.ver > 0 ? { chunk: chunkNo, bits: state.bits, used: used - 1, ver: state.ver } : undefined;
     const owner = `raw-${this.serial++}`;
     const now = new Date();
+    if (!before) await (this.definition ??= this.tables[client].write({ Put: { Item: { ...metaKey(this.pool), name: this.pool } } }, Budget.of(DEFAULT_BUDGET_MS)));
     await this.tables[client].transact(
       [
         chunkWrite(this.pool, chunkNo, before, { bits, used, room: chunkRoom('integer', info, bits), at: now.getTime() }),
         holdingPut({ pool: this.pool, type: 'integer', owner, value: info.base + BigInt(bit), size: 1, at: now.toISOString(), rid: randomUUID() }),
+        ...(before ? [] : [metaOpen(this.pool)]),
       ],
       randomUUID(),
       Budget.of(DEFAULT_BUDGET_MS),

@@ -95,7 +95,7 @@ describe('resource-pool against the API', () => {
     expect(body.pools.map((p: { name: string }) => p.name)).toEqual(['lo-ip', 'vpc-vni', 'vtep-v6']);
     expect(body.pools[1]).toMatchObject({ name: 'vpc-vni', type: 'integer', size: 1000, used: 3, free: 997, min: 2024500, max: 2025499 });
     expect(Object.keys(body.pools[1]).sort()).toEqual(
-      ['allocation_order', 'auto_assign_free', 'created_at', 'free', 'kind', 'max', 'max_block_size', 'min', 'name', 'ranges', 'scope', 'size', 'type', 'updated_at', 'used', 'utilization'].sort(),
+      ['allocation_order', 'auto_assign_free', 'created_at', 'disabled', 'free', 'kind', 'max', 'max_block_size', 'min', 'name', 'ranges', 'scope', 'size', 'type', 'updated_at', 'used', 'utilization'].sort(),
     );
   });
 

@@ -27,7 +27,7 @@ function recordingClient() {
 function shape(items: TransactWriteItem[]) {
   return items.map((item) => {
     const [kind, write] = Object.entries(item)[0] as [string, Record<string, unknown>];
-    const attributes = (write.Item ?? write.ExpressionAttributeValues) as Record<string, AttributeValue>;
+    const attributes = (write.Item ?? write.ExpressionAttributeValues ?? {}) as Record<string, AttributeValue>;
     return {
       kind,
       update: write.UpdateExpression,
