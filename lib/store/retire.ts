@@ -28,8 +28,8 @@ import type { Piece, ValueRun } from './layout.js';
 import type { Budget } from './pacing.js';
 import { type PoolView, readPages, readPool } from './pool-view.js';
 import { chunkRoom } from './room.js';
-import { poolNotFound, unavailable, valueNotInPool } from './store-errors.js';
-import { chunkWrite, metaGrow, pageWrite, type Write } from './writes.js';
+import { poolDisabled, poolNotFound, unavailable, valueNotInPool } from './store-errors.js';
+import { chunkWrite, metaGrow, metaOpen, pageWrite, type Write } from './writes.js';
 import { type Parsed, showValue } from '../values.js';
 
 /** The most chunks one retirement writes: a /16 of an IPv4 pool is 256 of 256 values. */
@@ -54,6 +54,7 @@ export async function retire(ctx: StoreContext, req: RetireRequest, opts: { dryR
   const budget = ctx.budget();
   const { view } = await readPool(ctx, pool, budget);
   if (!view) throw poolNotFound(pool);
+  if (view.meta.deleting) throw poolDisabled(pool, view.meta);
   const wanted = merged(runsOf(view, req));
   if (wanted.length === 0) throw new PoolError('INVALID_ARGUMENT', 'name the values to retire: ranges, values, or both');
   const pieces: Piece[] = [];
@@ -77,8 +78,15 @@ export async function retire(ctx: StoreContext, req: RetireRequest, opts: { dryR
   const fenced: number[] = [];
   const order = [...byChunk.keys()].sort((a, b) => a - b);
   for (let i = 0; i < order.length; ) {
-    const part = order.slice(i, i + MAX_TRANSACTION_ITEMS);
-    const outcome = await ctx.tx(part.map((c) => fenceWrite(ctx, view, c, chunks.get(c), byChunk.get(c) as Piece[], true)), budget);
+    // Room for the definition check that creating a chunk item carries: a deletion must not miss it.
+    const part = order.slice(i, i + MAX_TRANSACTION_ITEMS - 1);
+    const creates = part.some((c) => chunks.get(c) === undefined);
+    const outcome = await ctx.tx([...part.map((c) => fenceWrite(ctx, view, c, chunks.get(c), byChunk.get(c) as Piece[], true)), ...(creates ? [metaOpen(pool)] : [])], budget);
+    if (outcome.kind === 'conflict' && creates && outcome.items[part.length] !== null) {
+      await unfence(ctx, view, fenced, byChunk, budget);
+      const { view: now } = await readPool(ctx, pool, budget);
+      throw now ? poolDisabled(pool, now.meta) : poolNotFound(pool);
+    }
     if (outcome.kind === 'ok') {
       for (const c of part) chunks.set(c, fencedChunk(view, c, chunks.get(c), byChunk.get(c) as Piece[], true));
       fenced.push(...part);
