@@ -167,6 +167,20 @@ describe('docs/OPERATIONS.md', () => {
           expect(JSON.parse(readFileSync(join(cwd, 'vpc-vni-allocations.json'), 'utf8'))).toHaveProperty('allocations');
         },
       },
+      { line: 'npx resource-pool check --repair --dry-run', check: async (out) => expect(out).toContain('Nothing to repair') },
+      { line: 'npx resource-pool enable tenant-vlan', check: async () => expect((await get<{ disabled: boolean }>('/v1/pools/tenant-vlan')).body.disabled).toBe(false) },
+      { line: 'retire lab-vlan --range 50000-50100 --yes', check: async (out) => {
+        expect(out).toContain('retired 100 values from lab-vlan; size 200 -> 100');
+        expect((await pool('lab-vlan')).size).toBe(100);
+      } },
+      { line: 'npx resource-pool delete lab-vlan --yes', check: async () => expect((await get('/v1/pools/lab-vlan')).status).toBe(404) },
+      {
+        line: 'again: already held as given',
+        check: async (out) => {
+          expect(out).toContain('already held as given');
+          expect((await get<{ owner: string; allocated_at: string }>('/v1/pools/lo-ip/allocations/10.180.62.10')).body).toMatchObject({ owner: 'dpu-1', allocated_at: '2025-06-01T08:00:00.000Z' });
+        },
+      },
     ];
 
     mkdirSync(join(ROOT, '.data'), { recursive: true });
