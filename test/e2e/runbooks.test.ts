@@ -195,7 +195,8 @@ describe('docs/OPERATIONS.md', () => {
     for (const block of [setup, ...rest]) {
       const script = block === setup ? local(setup.text) : `${definitions}\n${local(block.text)}`;
       const { code, output } = await run(script, cwd);
-      expect({ line: block.line, code, output }).toMatchObject({ line: block.line, code: 0 });
+      // The block's output in the message: a failure says what the commands printed.
+      expect(code, `docs/OPERATIONS.md line ${block.line}:\n${output}`).toBe(0);
       for (const promise of promises.filter((x) => block.text.includes(x.line))) {
         await promise.check(output);
         kept.add(promise.line);
