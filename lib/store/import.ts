@@ -24,10 +24,10 @@ import { chunkBitsWrite } from './chunk-bits.js';
 import type { StoreContext } from './context.js';
 import { holdingAnswer } from './holdings.js';
 import { type ChunkItem, decodeChunk, decodeHolding, type HoldingItem } from './items.js';
-import { chunkKey, holdingKey, itemWithKey } from './keys.js';
+import { holdingKey, itemWithKey } from './keys.js';
 import type { Piece } from './layout.js';
 import { type PoolView, readPool } from './pool-view.js';
-import { release } from './release.js';
+import { readChunks, release } from './release.js';
 import { poolDisabled, poolNotFound, valueInUse } from './store-errors.js';
 import { holdingPut, metaOpen, type Write } from './writes.js';
 
@@ -76,7 +76,7 @@ export async function importAllocations(ctx: StoreContext, pool: string, items: 
 
   const rid = randomUUID();
   const holdings = await readRecords(ctx, pool, planned, budget);
-  const chunks = await readChunks(ctx, pool, planned, budget);
+  const chunks = await readChunks(ctx, pool, chunksOf(planned), budget);
   const fresh = judge(view, planned, holdings, chunks, rid, failures);
   if (failures.length > 0) throw batchFailed(failures, NOTHING);
   const result = { imported: fresh.length, unchanged: planned.length - fresh.length };
@@ -122,7 +122,7 @@ export async function importAllocations(ctx: StoreContext, pool: string, items: 
         continue;
       }
       // Busy, or the answer lost: the group's records say whether it landed; its chunks are read again either way.
-      for (const [c, item] of await readChunks(ctx, pool, group, budget)) chunks.set(c, item);
+      for (const [c, item] of await readChunks(ctx, pool, chunksOf(group), budget)) chunks.set(c, item);
       const now = await readRecords(ctx, pool, group, budget);
       if (group.every((p) => now.get(p.item.owner)?.rid === rid)) {
         written.push(...records);
@@ -161,6 +161,11 @@ export async function importAllocations(ctx: StoreContext, pool: string, items: 
 /** Transactions of one import in flight at once. */
 const GROUPS_AT_ONCE = 4;
 
+/** The chunks the items' values lie in. */
+function chunksOf(planned: readonly Planned[]): number[] {
+  return [...new Set(planned.flatMap((p) => p.asked.pieces.map((x) => x.chunk)))];
+}
+
 /** Items whose values overlap an earlier item's: a file that names one value twice is wrong. */
 function overlapsWithin(planned: Planned[], failures: ItemFailure[]): void {
   const sorted = [...planned].sort((a, b) => (a.asked.value < b.asked.value ? -1 : a.asked.value > b.asked.value ? 1 : a.index - b.index));
@@ -183,16 +188,6 @@ async function readRecords(ctx: StoreContext, pool: string, planned: readonly Pl
     const item = itemWithKey(got, holdingKey(pool, p.item.owner));
     return item ? [[p.item.owner, decodeHolding(item)]] : [];
   }));
-}
-
-async function readChunks(ctx: StoreContext, pool: string, planned: readonly Planned[], budget: ReturnType<StoreContext['budget']>): Promise<Map<number, ChunkItem | undefined>> {
-  const numbers = [...new Set(planned.flatMap((p) => p.asked.pieces.map((x) => x.chunk)))];
-  const chunks = new Map<number, ChunkItem | undefined>(numbers.map((c) => [c, undefined]));
-  for (const item of await ctx.table.batchGet(numbers.map((c) => chunkKey(pool, c)), budget)) {
-    const c = decodeChunk(item);
-    chunks.set(c.chunk, c);
-  }
-  return chunks;
 }
 
 /**

@@ -128,6 +128,13 @@ export function releasedEntry(h: HoldingItem, how: { at: string; by: string; req
   return { pool: h.pool, type: h.type, delegate: h.delegate, value: h.value, size: h.size, owner: h.owner, event, labels: h.labels ?? {}, ...how };
 }
 
+/** The chunks, read now (a never-written one is wholly free: undefined). */
+export async function readChunks(ctx: StoreContext, pool: string, numbers: readonly number[], budget: Budget): Promise<Map<number, ChunkItem | undefined>> {
+  const chunks = new Map<number, ChunkItem | undefined>();
+  await readMissing(ctx, pool, chunks, numbers, budget);
+  return chunks;
+}
+
 /** Reads the chunks not read yet (a never-written one is wholly free: undefined). */
 export async function readMissing(ctx: StoreContext, pool: string, chunks: Map<number, ChunkItem | undefined>, wanted: readonly number[], budget: Budget): Promise<void> {
   const missing = [...new Set(wanted)].filter((c) => !chunks.has(c));

@@ -23,10 +23,11 @@ import { MAX_TRANSACTION_ITEMS } from './batch.js';
 import type { StoreContext } from './context.js';
 import { countsOf } from './counts.js';
 import { type ChunkItem, decodeChunk, type PageItem } from './items.js';
-import { chunkKey, SEGMENTS_PER_PAGE } from './keys.js';
+import { SEGMENTS_PER_PAGE } from './keys.js';
 import type { Piece, ValueRun } from './layout.js';
 import type { Budget } from './pacing.js';
 import { type PoolView, readPages, readPool } from './pool-view.js';
+import { readChunks } from './release.js';
 import { chunkRoom } from './room.js';
 import { poolDisabled, poolNotFound, unavailable, valueNotInPool } from './store-errors.js';
 import { chunkWrite, metaGrow, metaOpen, pageWrite, type Write } from './writes.js';
@@ -156,15 +157,6 @@ function merged(runs: readonly ValueRun[]): ValueRun[] {
 function notAllInPool(view: PoolView, r: ValueRun): PoolError {
   for (let v = r.start; v < r.end; v++) if (view.layout.segmentIndexOf(v) < 0) return valueNotInPool(view.meta.name, view.cached.space, v);
   return valueNotInPool(view.meta.name, view.cached.space, r.start, Number(r.end - r.start));
-}
-
-async function readChunks(ctx: StoreContext, pool: string, numbers: readonly number[], budget: Budget): Promise<Map<number, ChunkItem | undefined>> {
-  const out = new Map<number, ChunkItem | undefined>(numbers.map((c) => [c, undefined]));
-  for (const item of await ctx.table.batchGet(numbers.map((c) => chunkKey(pool, c)), budget)) {
-    const c = decodeChunk(item);
-    out.set(c.chunk, c);
-  }
-  return out;
 }
 
 /** The values among the pieces whose bits are set, in value order. */
