@@ -16,6 +16,8 @@ export interface ChunkBitsWrite {
   /** The room key the new bits call for: undefined when the chunk has no auto_assign value left. */
   room: string | undefined;
   write: Write;
+  /** The chunk as the write leaves it, for a caller that writes it again in the same call. */
+  after: ChunkItem;
 }
 
 /** `pieces` (bits of this chunk) set (`on`) or cleared in the chunk as read. */
@@ -30,5 +32,6 @@ export function chunkBitsWrite(ctx: StoreContext, view: PoolView, chunk: number,
   }
   const used = on ? (before?.used ?? 0) + count : Math.max(0, (before?.used ?? 0) - count);
   const room = chunkRoom(view.cached.space, info, bits);
-  return { chunk, room, write: chunkWrite(view.meta.name, chunk, before, { bits, used, room, at: ctx.now().getTime() }) };
+  const at = ctx.now().getTime();
+  return { chunk, room, write: chunkWrite(view.meta.name, chunk, before, { bits, used, room, at }), after: { chunk, bits, used, ver: (before?.ver ?? 0) + 1, room, at } };
 }

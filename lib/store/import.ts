@@ -17,7 +17,6 @@ import { randomUUID } from 'node:crypto';
 import { batchFailed, type ItemFailure, PoolError } from '../errors.js';
 import { type AllocationRequest, type ImportResult, MAX_IMPORT_ITEMS } from '../model.js';
 import { type Asked, askedOf } from './allocate.js';
-import { emptyBitmap, withBits } from './bitmap.js';
 import { MAX_TRANSACTION_ITEMS } from './batch.js';
 import { firstHeld, piecesFree } from './block-search.js';
 import { chunkBitsWrite } from './chunk-bits.js';
@@ -253,11 +252,7 @@ function groupWrites(ctx: StoreContext, view: PoolView, group: readonly Planned[
     const before = chunks.get(chunk);
     creates ||= before === undefined;
     const w = chunkBitsWrite(ctx, view, chunk, before, pieces, true);
-    const info = view.layout.chunk(chunk);
-    let bits = before?.bits ?? emptyBitmap(info?.segment.chunkBits ?? 0);
-    for (const piece of pieces) bits = withBits(bits, piece.bit, piece.count, true);
-    const used = (before?.used ?? 0) + pieces.reduce((n, piece) => n + piece.count, 0);
-    out.push({ chunk, write: w.write, after: { chunk, bits, used, ver: (before?.ver ?? 0) + 1, room: w.room } });
+    out.push({ chunk, write: w.write, after: w.after });
   }
   if (creates) out.push({ chunk: -1, write: metaOpen(view.meta.name) });
   return out;
