@@ -30,6 +30,7 @@ import { metaKey } from '../lib/store/keys.js';
  */
 export class RawCeiling {
   private readonly pool = `raw-${randomUUID().slice(0, 8)}`;
+  private readonly born = new Date().toISOString();
   private readonly chunks: { ver: number; bits: Uint8Array }[][];
   private readonly tables: Table[];
   private readonly layout: Layout;
@@ -68,12 +69,12 @@ export class RawCeiling {
     const before = state.ver > 0 ? { chunk: chunkNo, bits: state.bits, used: used - 1, ver: state.ver } : undefined;
     const owner = `raw-${this.serial++}`;
     const now = new Date();
-    if (!before) await (this.definition ??= this.tables[client].write({ Put: { Item: { ...metaKey(this.pool), name: this.pool } } }, Budget.of(DEFAULT_BUDGET_MS)));
+    if (!before) await (this.definition ??= this.tables[client].write({ Put: { Item: { ...metaKey(this.pool), name: this.pool, created_at: this.born } } }, Budget.of(DEFAULT_BUDGET_MS)));
     await this.tables[client].transact(
       [
-        chunkWrite(this.pool, chunkNo, before, { bits, used, room: chunkRoom('integer', info, bits), at: now.getTime() }),
+        chunkWrite({ name: this.pool, createdAt: this.born }, chunkNo, before, { bits, used, room: chunkRoom('integer', info, bits), at: now.getTime() }),
         holdingPut({ pool: this.pool, type: 'integer', owner, value: info.base + BigInt(bit), size: 1, at: now.toISOString(), rid: randomUUID() }),
-        ...(before ? [] : [metaOpen(this.pool)]),
+        ...(before ? [] : [metaOpen({ name: this.pool, createdAt: this.born })]),
       ],
       randomUUID(),
       Budget.of(DEFAULT_BUDGET_MS),

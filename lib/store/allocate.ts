@@ -21,9 +21,9 @@ import { type ChunkItem, decodeChunk, decodeHolding, type HoldingItem } from './
 import { chunkKey, itemWithKey, type Native } from './keys.js';
 import { MAX_BLOCK_CHUNKS, type Piece } from './layout.js';
 import { type Budget, finalCheck, Pacing } from './pacing.js';
-import { type PoolView, readPool, refusesAllocations } from './pool-view.js';
+import { closedSince, ofAnotherIncarnation, type PoolView, readPool, refusesAllocations } from './pool-view.js';
 import { largestRoom } from './room-search.js';
-import { blockExhausted, blockTooLarge, blockTooLargeHere, exhausted, outcomeUnknown, poolDisabled, poolNotFound, undecided, unavailable, valueInUse, valueNotInPool } from './store-errors.js';
+import { blockExhausted, blockTooLarge, blockTooLargeHere, exhausted, outcomeUnknown, poolDisabled, poolNotFound, poolReplaced, undecided, unavailable, valueInUse, valueNotInPool } from './store-errors.js';
 import { holdingPut, metaOpen } from './writes.js';
 import { chunkBitsWrite } from './chunk-bits.js';
 
@@ -81,7 +81,7 @@ export async function allocate(ctx: StoreContext, req: AllocationRequest): Promi
       const writes = pieces.map((p) => takeWrite(ctx, view, p, claim!.items.get(p.chunk)));
       const holding: HoldingItem = { pool, type: space.type, delegate: space.delegate, owner, value: valueOf(view, pieces[0]), size: Number(size), at: ctx.isoNow(), rid, labels: req.labels, by: req.by, expires: leaseOf(ctx, req) };
       const creates = pieces.some((p) => claim!.items.get(p.chunk) === undefined);
-      const outcome = await ctx.tx([...writes.map((w) => w.write), holdingPut(holding), ...(creates ? [metaOpen(pool)] : [])], budget);
+      const outcome = await ctx.tx([...writes.map((w) => w.write), holdingPut(holding), ...(creates ? [metaOpen(view.meta)] : [])], budget);
       if (outcome.kind === 'ok') {
         // This allocation took the chunk's last free value: no need to find that out by reading it again.
         for (const w of writes) if (!w.room) forgetChunk(view.cached, w.chunk);
@@ -92,9 +92,16 @@ export async function allocate(ctx: StoreContext, req: AllocationRequest): Promi
         unsure ||= outcome.maybeLanded;
         const holdingNow = outcome.items[pieces.length];
         if (holdingNow) return answerHolding(ctx, decodeHolding(holdingNow), rid, wantedValue, size, started);
-        if (creates && outcome.items[pieces.length + 1] !== null) return refusedNow(ctx, pool, owner, rid, wantedValue, size, budget);
+        if (creates && outcome.items[pieces.length + 1] !== null) {
+          const answer = await refusedNow(ctx, view, owner, rid, wantedValue, size, budget);
+          if (answer) return answer;
+          claim = undefined;
+          pacing.reread();
+          continue;
+        }
         // The chunks as they now stand, handed back by their failed conditions: fresher than reading them again.
         pieces.forEach((p, i) => refresh(claim!.items, p.chunk, outcome.items[i]));
+        if (pieces.some((p) => ofAnotherIncarnation(view, claim!.items.get(p.chunk)))) throw poolReplaced(pool);
         if (!wanted && view.meta.order === 'lowest') await pacing.contended();
         else await pacing.conflict();
       } else {
@@ -206,11 +213,18 @@ async function refused(ctx: StoreContext, view: PoolView, owner: string, rid: st
   throw poolDisabled(view.meta.name, view.meta);
 }
 
-/** The pool's definition changed under a transaction that created a chunk item: deleted, or being deleted. */
-async function refusedNow(ctx: StoreContext, pool: string, owner: string, rid: string, wanted: bigint | undefined, size: bigint, budget: Budget): Promise<Allocated> {
-  const { view } = await readPool(ctx, pool, budget);
-  if (!view) throw poolNotFound(pool);
-  return refused(ctx, view, owner, rid, wanted, size, budget);
+/**
+ * The pool's definition changed under a transaction that created a chunk item: deleted, being deleted
+ * (the owner's holding, if any, is still the answer), or registered again. Undefined when the pool is
+ * open again: the caller tries again.
+ */
+async function refusedNow(ctx: StoreContext, read: PoolView, owner: string, rid: string, wanted: bigint | undefined, size: bigint, budget: Budget): Promise<Allocated | undefined> {
+  const closed = await closedSince(ctx, read.meta, budget);
+  if (!closed) return undefined;
+  if (closed.code !== 'POOL_DISABLED') throw closed;
+  const held = await getHolding(ctx, read.meta.name, owner, budget);
+  if (held) return holdingAnswer(held, rid, wanted, size);
+  throw closed;
 }
 
 /** The explicit value (block) is taken: by this owner (the idempotent retry), or by someone else. */

@@ -29,9 +29,9 @@ import { type ChunkItem, decodeChunk, decodeHolding, type HoldingItem } from './
 import type { Native } from './keys.js';
 import type { Piece } from './layout.js';
 import { finalCheck, Pacing } from './pacing.js';
-import { type PoolView, readPool, refusesAllocations } from './pool-view.js';
+import { closedSince, ofAnotherIncarnation, type PoolView, refusesAllocations } from './pool-view.js';
 import { readMissing } from './release.js';
-import { outcomeUnknown, poolDisabled, poolNotFound, transactionTooLarge, undecided, unavailable, valueInUse } from './store-errors.js';
+import { outcomeUnknown, poolDisabled, transactionTooLarge, undecided, unavailable, valueInUse } from './store-errors.js';
 import { holdingPut, holdingStill, metaOpen, type Write } from './writes.js';
 
 const NOTHING = 'nothing was allocated';
@@ -290,7 +290,7 @@ export async function allocateBatch(ctx: StoreContext, reqs: readonly Allocation
         }
         if ([...chunks.values()].some((t) => t.before === undefined)) {
           parts.push({ kind: 'open', pool });
-          writes.push(metaOpen(pool));
+          writes.push(metaOpen(view.meta));
         }
       }
       const fresh = new Map<Item, HoldingItem>();
@@ -324,12 +324,16 @@ export async function allocateBatch(ctx: StoreContext, reqs: readonly Allocation
           if (now === null) return;
           const part = parts[i];
           if (part.kind === 'open') closed.push(part.pool);
-          else if (part.kind === 'chunk') knownIn(part.pool).set(part.chunk, now ? decodeChunk(now) : undefined);
-          else learn(part.item, now ? decodeHolding(now as Native) : undefined);
+          else if (part.kind === 'chunk') {
+            const chunk = now ? decodeChunk(now) : undefined;
+            knownIn(part.pool).set(part.chunk, chunk);
+            if (ofAnotherIncarnation(read.views.get(part.pool) as PoolView, chunk)) closed.push(part.pool);
+          } else learn(part.item, now ? decodeHolding(now as Native) : undefined);
         });
-        for (const pool of closed) {
-          const { view } = await readPool(ctx, pool, budget);
-          const error = view ? poolDisabled(pool, view.meta) : poolNotFound(pool);
+        for (const pool of new Set(closed)) {
+          const error = await closedSince(ctx, (read.views.get(pool) as PoolView).meta, budget);
+          // Open again (a deletion undone): the next attempt tries it again.
+          if (!error) continue;
           for (const item of items) if (item.req.pool === pool && !item.held) failures.push({ index: item.index, error });
         }
         if (failures.length > 0) throw batchFailed(failures, NOTHING);

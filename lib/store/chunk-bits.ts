@@ -33,5 +33,5 @@ export function chunkBitsWrite(ctx: StoreContext, view: PoolView, chunk: number,
   const used = on ? (before?.used ?? 0) + count : Math.max(0, (before?.used ?? 0) - count);
   const room = chunkRoom(view.cached.space, info, bits);
   const at = ctx.now().getTime();
-  return { chunk, room, write: chunkWrite(view.meta.name, chunk, before, { bits, used, room, at }), after: { chunk, bits, used, ver: (before?.ver ?? 0) + 1, room, at } };
+  return { chunk, room, write: chunkWrite(view.meta, chunk, before, { bits, used, room, at }), after: { chunk, bits, used, ver: (before?.ver ?? 0) + 1, room, at, born: view.meta.createdAt } };
 }

@@ -46,7 +46,7 @@ export async function allViews(ctx: StoreContext, budget: Budget): Promise<PoolV
     const meta = item && (await effectiveMeta(ctx, decodeMeta(item), budget));
     if (meta) metas.push(meta);
   }
-  const stale = metas.filter((m) => ctx.cache.get(m.name)?.lver !== m.lver);
+  const stale = metas.filter((m) => !ctx.cache.current(m.name, { born: m.createdAt, lver: m.lver }));
   const pages = new Map<string, PageItem[]>();
   for (const item of await ctx.table.batchGet(stale.flatMap((m) => Array.from({ length: pageCount(m.nseg) }, (_, p) => pageKey(m.name, p))), budget)) {
     const pool = String(item.pk).slice(poolPk('').length);

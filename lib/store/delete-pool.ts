@@ -51,7 +51,7 @@ export async function deletePool(ctx: StoreContext, pool: string): Promise<void>
 
   for (let i = 0; i < chunks.length; i += MAX_TRANSACTION_ITEMS) {
     const part = chunks.slice(i, i + MAX_TRANSACTION_ITEMS);
-    const outcome = await ctx.tx(part.map((c) => chunkDelete(pool, c)), budget);
+    const outcome = await ctx.tx(part.map((c) => chunkDelete(view.meta, c)), budget);
     if (outcome.kind === 'ok') continue;
     if (outcome.kind === 'conflict' && outcome.items.some((now) => now && Number(now.used ?? 0) > 0)) {
       return undo(ctx, view, deleting, i > 0, await holdingsCount(ctx, pool, budget), budget);

@@ -25,9 +25,9 @@ import { holdingAnswer } from './holdings.js';
 import { type ChunkItem, decodeChunk, decodeHolding, type HoldingItem } from './items.js';
 import { holdingKey, itemWithKey } from './keys.js';
 import type { Piece } from './layout.js';
-import { type PoolView, readPool } from './pool-view.js';
+import { closedSince, ofAnotherIncarnation, type PoolView, readPool } from './pool-view.js';
 import { readChunks, release } from './release.js';
-import { poolDisabled, poolNotFound, valueInUse } from './store-errors.js';
+import { poolDisabled, poolNotFound, poolReplaced, valueInUse } from './store-errors.js';
 import { holdingPut, metaOpen, type Write } from './writes.js';
 
 /** An item to import: an explicit allocation, and when it was made. */
@@ -99,9 +99,9 @@ export async function importAllocations(ctx: StoreContext, pool: string, items: 
         return undefined;
       }
       if (outcome.kind === 'conflict' && writes.some((w, i) => !w.after && outcome.items[i] !== null)) {
-        // The pool went, or began to go, under the import.
-        const { view: now } = await readPool(ctx, pool, budget);
-        return now ? poolDisabled(pool, now.meta) : poolNotFound(pool);
+        // The pool went, or began to go, under the import (or a deletion was undone: try again).
+        const closed = await closedSince(ctx, view.meta, budget);
+        if (closed) return closed;
       }
       if (outcome.kind === 'conflict') {
         // The chunks and records as they now stand: what moved decides whether the import still holds.
@@ -109,6 +109,7 @@ export async function importAllocations(ctx: StoreContext, pool: string, items: 
           const now = outcome.items[i];
           if (now !== null && w.after) chunks.set(w.chunk, now ? decodeChunk(now) : undefined);
         });
+        if (writes.some((w) => ofAnotherIncarnation(view, chunks.get(w.chunk)))) return poolReplaced(pool);
         const moved = new Map<string, HoldingItem>();
         group.forEach((p, i) => {
           const now = outcome.items[writes.length + i];
@@ -254,7 +255,7 @@ function groupWrites(ctx: StoreContext, view: PoolView, group: readonly Planned[
     const w = chunkBitsWrite(ctx, view, chunk, before, pieces, true);
     out.push({ chunk, write: w.write, after: w.after });
   }
-  if (creates) out.push({ chunk: -1, write: metaOpen(view.meta.name) });
+  if (creates) out.push({ chunk: -1, write: metaOpen(view.meta) });
   return out;
 }
 

@@ -269,6 +269,8 @@ export interface ChunkItem {
   room?: string;
   /** When it was last written (epoch ms): how long the by-value index has had to catch up. */
   at?: number;
+  /** The incarnation of the pool that last wrote it (its definition's created_at); absent on chunks written before chunks carried it. */
+  born?: string;
 }
 
 export function decodeChunk(item: Native): ChunkItem {
@@ -279,6 +281,7 @@ export function decodeChunk(item: Native): ChunkItem {
     ver: num(item, 'ver'),
     room: optStr(item, 'room'),
     at: item.at === undefined ? undefined : num(item, 'at'),
+    born: optStr(item, 'born'),
   };
 }
 

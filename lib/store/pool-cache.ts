@@ -1,6 +1,6 @@
 /**
- * The per-container cache: each pool's layout as last read (keyed by its layout version, which every
- * call reads fresh), and hints about where free values are. Layouts only ever grow, so a cached layout
+ * The per-container cache: each pool's layout as last read (keyed by its incarnation and layout
+ * version, which every call reads fresh), and hints about where free values are. Layouts only ever grow, so a cached layout
  * is never wrong about the values it has, only maybe short of new ones; every answer that depends on
  * it is checked against the pool's definition read in the same call. Hints are only ever a place to
  * look first: what is written is decided by a fresh read and a conditional write.
@@ -14,6 +14,11 @@ import type { ValueSpace } from '../values.js';
 export type Candidate = { kind: 'chunk'; chunk: number } | { kind: 'page'; page: number };
 
 export interface CachedPool {
+  /**
+   * The incarnation: when the definition was created. A pool deleted and registered again under its
+   * name starts again at layout version 1, so the version alone cannot tell its layout from the old one.
+   */
+  born: string;
   lver: number;
   /** A pool's type (and delegate length) never change. */
   space: ValueSpace;
@@ -46,9 +51,15 @@ export class PoolCache {
     return this.pools.get(pool);
   }
 
-  put(pool: string, lver: number, space: ValueSpace, layout: Layout, pages: PageItem[]): CachedPool {
+  /** The entry for this incarnation and layout version of the pool, if that is what is cached. */
+  current(pool: string, version: { born: string; lver: number }): CachedPool | undefined {
+    const entry = this.pools.get(pool);
+    return entry && entry.born === version.born && entry.lver === version.lver ? entry : undefined;
+  }
+
+  put(pool: string, version: { born: string; lver: number }, space: ValueSpace, layout: Layout, pages: PageItem[]): CachedPool {
     if (this.pools.size >= MAX_POOLS_CACHED) this.pools.clear();
-    const entry: CachedPool = { lver, space, layout, pages, candidates: [], candidatesAt: 0, virtualChunks: new Map(), virtualMisses: new Map() };
+    const entry: CachedPool = { born: version.born, lver: version.lver, space, layout, pages, candidates: [], candidatesAt: 0, virtualChunks: new Map(), virtualMisses: new Map() };
     this.pools.set(pool, entry);
     return entry;
   }

@@ -4,12 +4,14 @@
  * matches, else from its layout pages. Also where a registration larger than one transaction is
  * resolved for readers: its staged items count only once its intent is committed.
  */
-import { decodeIntent, decodeMeta, decodePage, type IntentStatus, type MetaItem, type PageItem } from './items.js';
+import { type ChunkItem, decodeIntent, decodeMeta, decodePage, type IntentStatus, type MetaItem, type PageItem } from './items.js';
 import { intentKey, itemWithKey, type ItemKey, LAYOUT_PREFIX, metaKey, type Native, poolPk, SEGMENTS_PER_PAGE } from './keys.js';
 import type { StoreContext } from './context.js';
 import { Layout } from './layout.js';
 import type { Budget } from './pacing.js';
 import type { CachedPool } from './pool-cache.js';
+import type { PoolError } from '../errors.js';
+import { poolDisabled, poolNotFound, poolReplaced } from './store-errors.js';
 
 export interface PoolView {
   /** The definition as it counts: a committed staged grow applied, markers of uncommitted ones ignored. */
@@ -38,10 +40,11 @@ export async function readPool(ctx: StoreContext, pool: string, budget: Budget, 
  * are cut off; pages read before it could hold such leftovers where a grow since has put others.
  */
 export async function viewOf(ctx: StoreContext, meta: MetaItem, budget: Budget, pages?: PageItem[]): Promise<PoolView> {
-  let cached = ctx.cache.get(meta.name);
-  if (!cached || cached.lver !== meta.lver) {
+  const version = { born: meta.createdAt, lver: meta.lver };
+  let cached = ctx.cache.current(meta.name, version);
+  if (!cached) {
     pages ??= await readPages(ctx, meta.name, budget);
-    cached = ctx.cache.put(meta.name, meta.lver, { type: meta.type, delegate: meta.delegate }, layoutOf(pages, meta.nseg), trimPages(pages, meta.nseg));
+    cached = ctx.cache.put(meta.name, version, { type: meta.type, delegate: meta.delegate }, layoutOf(pages, meta.nseg), trimPages(pages, meta.nseg));
   }
   cached.order = meta.order;
   return { meta, layout: cached.layout, pages: cached.pages, cached };
@@ -89,6 +92,27 @@ export async function effectiveMeta(ctx: StoreContext, meta: MetaItem, budget: B
 /** A disabled pool, or one being deleted, takes no new allocation; everything else still works. */
 export function refusesAllocations(meta: MetaItem): boolean {
   return meta.disabled === true || meta.deleting !== undefined;
+}
+
+/**
+ * Why a transaction that created a chunk item of the pool as `read` failed its definition check
+ * (writes.ts, metaOpen), read afresh: the pool is gone, another pool now has its name, or a deletion
+ * has begun. Undefined when it is the same pool and open again (a deletion undone): try again.
+ */
+export async function closedSince(ctx: StoreContext, read: MetaItem, budget: Budget): Promise<PoolError | undefined> {
+  const { view } = await readPool(ctx, read.name, budget);
+  if (!view) return poolNotFound(read.name);
+  if (view.meta.createdAt !== read.createdAt) return poolReplaced(read.name);
+  if (view.meta.deleting) return poolDisabled(read.name, view.meta);
+  return undefined;
+}
+
+/**
+ * A chunk written by another pool of the same name (deleted and registered again since `view` was
+ * read): a write on the view's incarnation fails on it however often it is tried.
+ */
+export function ofAnotherIncarnation(view: PoolView, chunk: ChunkItem | undefined): boolean {
+  return chunk?.born !== undefined && chunk.born !== view.meta.createdAt;
 }
 
 export const committed = (status: IntentStatus): boolean => status === 'committed' || status === 'settled';

@@ -115,7 +115,7 @@ async function mend(ctx: StoreContext, group: Repair[], by: string, requestId: s
   const chunkBits = info.segment.chunkBits;
   const clean = withBits(withBits(bits.slice(0, emptyBitmap(chunkBits).length), 0, info.from, false), info.to, chunkBits - info.to, false);
   const room = chunkRoom(space, info, clean);
-  const write = chunkWrite(first.pool, chunk, before, { bits: clean, used: popcount(clean, info.from, info.to), room, at: ctx.now().getTime() });
+  const write = chunkWrite(view.meta, chunk, before, { bits: clean, used: popcount(clean, info.from, info.to), room, at: ctx.now().getTime() });
   const outcome = await ctx.tx([write, ...entries.map((e) => historyPut(e, ctx.historyDays))], budget);
   if (outcome.kind === 'ok') ctx.cache.forget(first.pool);
   return outcome.kind === 'ok';

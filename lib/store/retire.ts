@@ -26,10 +26,10 @@ import { type ChunkItem, decodeChunk, type PageItem } from './items.js';
 import { SEGMENTS_PER_PAGE } from './keys.js';
 import type { Piece, ValueRun } from './layout.js';
 import type { Budget } from './pacing.js';
-import { type PoolView, readPages, readPool } from './pool-view.js';
+import { closedSince, ofAnotherIncarnation, type PoolView, readPages, readPool } from './pool-view.js';
 import { readChunks } from './release.js';
 import { chunkRoom } from './room.js';
-import { poolDisabled, poolNotFound, unavailable, valueNotInPool } from './store-errors.js';
+import { poolDisabled, poolNotFound, poolReplaced, unavailable, valueNotInPool } from './store-errors.js';
 import { chunkWrite, metaGrow, metaOpen, pageWrite, type Write } from './writes.js';
 import { type Parsed, showValue } from '../values.js';
 
@@ -82,11 +82,13 @@ export async function retire(ctx: StoreContext, req: RetireRequest, opts: { dryR
     // Room for the definition check that creating a chunk item carries: a deletion must not miss it.
     const part = order.slice(i, i + MAX_TRANSACTION_ITEMS - 1);
     const creates = part.some((c) => chunks.get(c) === undefined);
-    const outcome = await ctx.tx([...part.map((c) => fenceWrite(ctx, view, c, chunks.get(c), byChunk.get(c) as Piece[], true)), ...(creates ? [metaOpen(pool)] : [])], budget);
+    const outcome = await ctx.tx([...part.map((c) => fenceWrite(ctx, view, c, chunks.get(c), byChunk.get(c) as Piece[], true)), ...(creates ? [metaOpen(view.meta)] : [])], budget);
     if (outcome.kind === 'conflict' && creates && outcome.items[part.length] !== null) {
-      await unfence(ctx, view, fenced, byChunk, budget);
-      const { view: now } = await readPool(ctx, pool, budget);
-      throw now ? poolDisabled(pool, now.meta) : poolNotFound(pool);
+      const closed = await closedSince(ctx, view.meta, budget);
+      if (closed) {
+        await unfence(ctx, view, fenced, byChunk, budget);
+        throw closed;
+      }
     }
     if (outcome.kind === 'ok') {
       for (const c of part) chunks.set(c, fencedChunk(view, c, chunks.get(c), byChunk.get(c) as Piece[], true));
@@ -99,6 +101,10 @@ export async function retire(ctx: StoreContext, req: RetireRequest, opts: { dryR
         const now = outcome.items[k];
         if (now !== null) chunks.set(c, now ? decodeChunk(now) : undefined);
       });
+      if (part.some((c) => ofAnotherIncarnation(view, chunks.get(c)))) {
+        await unfence(ctx, view, fenced, byChunk, budget);
+        throw poolReplaced(pool);
+      }
       const taken = heldValues(view, new Map(part.map((c) => [c, byChunk.get(c) as Piece[]])), chunks);
       if (taken.length > 0) {
         await unfence(ctx, view, fenced, byChunk, budget);
@@ -189,7 +195,7 @@ function fencedChunk(view: PoolView, chunk: number, before: ChunkItem | undefine
 
 function fenceWrite(ctx: StoreContext, view: PoolView, chunk: number, before: ChunkItem | undefined, pieces: readonly Piece[], on: boolean): Write {
   const after = fencedChunk(view, chunk, before, pieces, on);
-  return chunkWrite(view.meta.name, chunk, before, { bits: after.bits, used: after.used, room: after.room, at: ctx.now().getTime() });
+  return chunkWrite(view.meta, chunk, before, { bits: after.bits, used: after.used, room: after.room, at: ctx.now().getTime() });
 }
 
 /** Clears the bits a retirement set before it met a held value, each chunk on its version as it now stands. */

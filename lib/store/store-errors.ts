@@ -11,6 +11,13 @@ export function poolNotFound(pool: string): PoolError {
   return new PoolError('POOL_NOT_FOUND', `no pool named '${pool}'`);
 }
 
+/** The pool a call read was deleted and another registered under its name while the call ran. */
+export function poolReplaced(pool: string): PoolError {
+  return new PoolError('UNAVAILABLE', `pool '${pool}' was deleted and registered again while this call ran; nothing was changed, retry (the retry goes by the new definition)`, {
+    retryAfterSeconds: 1,
+  });
+}
+
 /** A new allocation in a pool that refuses them: disabled, or being deleted. */
 export function poolDisabled(pool: string, meta: { deleting?: string }): PoolError {
   if (meta.deleting) return new PoolError('POOL_DISABLED', `pool '${pool}' is being deleted (since ${meta.deleting}) and takes no new allocation; deleting it again finishes the deletion`);

@@ -24,6 +24,17 @@ const ABSENT = 'attribute_not_exists(pk)';
 const EXISTS = 'attribute_exists(pk)';
 /** The item is still the version we read: nobody changed it between our read and our write. */
 const UNCHANGED = '#ver = :seen';
+/**
+ * A chunk item belongs to the incarnation of the pool we read (its definition's created_at). Timeline
+ * it guards against: we read chunk 3 at version 2, the pool is deleted (chunk 3 with it) and
+ * registered again under its name with another layout, a new allocation creates chunk 3 and writes
+ * it once, to version 2, our write arrives: the version matches, but the bits mean other values. A
+ * chunk written before chunks carried their incarnation has none and passes: every write stamps it.
+ */
+const SAME_POOL = '(#born = :born OR attribute_not_exists(#born))';
+
+/** Which incarnation of a pool a write is for: its name and when its definition was created. */
+export type PoolIncarnation = Pick<MetaItem, 'name' | 'createdAt'>;
 
 // ---------------------------------------------------------------- chunks
 
@@ -42,16 +53,17 @@ export interface ChunkChange {
  * chunk back as it now stands (ALL_OLD), so the next choice needs no read. A chunk never written is
  * created on the condition that it still does not exist.
  */
-export function chunkWrite(pool: string, chunk: number, before: ChunkItem | undefined, after: ChunkChange): Write {
-  const set = ['bits = :bits', 'used = :used', '#ver = :next', '#at = :at', ...(after.room ? ['#room = :room'] : [])];
+export function chunkWrite(pool: PoolIncarnation, chunk: number, before: ChunkItem | undefined, after: ChunkChange): Write {
+  const set = ['bits = :bits', 'used = :used', '#ver = :next', '#at = :at', '#born = :born', ...(after.room ? ['#room = :room'] : [])];
   const remove = after.room ? '' : ' REMOVE #room';
   return {
     Update: {
-      Key: chunkKey(pool, chunk),
+      Key: chunkKey(pool.name, chunk),
       UpdateExpression: `SET ${set.join(', ')}${remove}`,
-      ConditionExpression: before ? UNCHANGED : ABSENT,
-      ExpressionAttributeNames: { '#ver': 'ver', '#at': 'at', '#room': TABLE_KEYS.roomIndexSortKey },
+      ConditionExpression: before ? `${UNCHANGED} AND ${SAME_POOL}` : ABSENT,
+      ExpressionAttributeNames: { '#ver': 'ver', '#at': 'at', '#born': 'born', '#room': TABLE_KEYS.roomIndexSortKey },
       ExpressionAttributeValues: {
+        ':born': pool.createdAt,
         ':bits': after.bits,
         ':used': after.used,
         ':at': after.at,
@@ -316,8 +328,11 @@ export function metaSwitch(pool: string, disabled: boolean, at: string): Write {
   };
 }
 
-/** A deletion of the pool has not begun (nor the pool gone): what an allocation creating a chunk item checks. */
-const OPEN = `${EXISTS} AND attribute_not_exists(deleting)`;
+/**
+ * The incarnation read is still the pool and no deletion of it has begun: what an allocation creating
+ * a chunk item checks. A pool deleted and registered again under its name has another created_at.
+ */
+const OPEN = 'created_at = :born AND attribute_not_exists(deleting)';
 
 /**
  * The pool is not being deleted, checked in the transaction of an allocation that creates a chunk
@@ -327,8 +342,8 @@ const OPEN = `${EXISTS} AND attribute_not_exists(deleting)`;
  * a deleted pool. A write to an existing chunk needs no check: a deletion deletes that chunk on its
  * version, and one of the two conditions fails.
  */
-export function metaOpen(pool: string): Write {
-  return { ConditionCheck: { Key: metaKey(pool), ConditionExpression: OPEN, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' } };
+export function metaOpen(pool: PoolIncarnation): Write {
+  return { ConditionCheck: { Key: metaKey(pool.name), ConditionExpression: OPEN, ExpressionAttributeValues: { ':born': pool.createdAt }, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' } };
 }
 
 /** Marks a pool as being deleted, on the version read: from then on it takes no new allocation. */
@@ -370,13 +385,13 @@ export function metaDelete(before: MetaItem): Write {
 }
 
 /** Deletes an empty chunk item of a pool being deleted, on the version read: an allocation since then fails it. */
-export function chunkDelete(pool: string, chunk: ChunkItem): Write {
+export function chunkDelete(pool: PoolIncarnation, chunk: ChunkItem): Write {
   return {
     Delete: {
-      Key: chunkKey(pool, chunk.chunk),
-      ConditionExpression: `${UNCHANGED} AND used = :zero`,
-      ExpressionAttributeNames: { '#ver': 'ver' },
-      ExpressionAttributeValues: { ':seen': chunk.ver, ':zero': 0 },
+      Key: chunkKey(pool.name, chunk.chunk),
+      ConditionExpression: `${UNCHANGED} AND ${SAME_POOL} AND used = :zero`,
+      ExpressionAttributeNames: { '#ver': 'ver', '#born': 'born' },
+      ExpressionAttributeValues: { ':seen': chunk.ver, ':born': pool.createdAt, ':zero': 0 },
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     },
   };

@@ -1,13 +1,16 @@
 /**
  * Pool lifecycle on DynamoDB Local: disabling and enabling, deleting an empty pool (and refusing a
  * pool that holds anything), and a deletion racing allocations: either the pool held nothing and is
- * gone, or it refuses; never an acknowledged allocation in a deleted pool.
+ * gone, or it refuses; never an acknowledged allocation in a deleted pool. A pool deleted and
+ * registered again under its name is another pool to every store, however stale its view.
  */
 import { QueryCommand } from '@aws-sdk/client-dynamodb';
 import { describe, expect, test } from 'vitest';
 import { holdingPk, OWNER_SHARDS, poolPk } from '../../lib/store/keys.js';
 import { freshStore, register, storeOn, testClient, val } from '../support/store.js';
 import { codeOf } from '../support/concurrency.js';
+import { interceptedClient, latch } from '../support/faults.js';
+import type { PoolStore } from '../../lib/store/index.js';
 
 const TWO = `
 [pools.a]
@@ -151,5 +154,110 @@ describe('delete', () => {
     expect(refused).toBeGreaterThan(0);
     expect(disabledSeen).toBeGreaterThan(0);
     expect((await store.check({ indexLagMs: 50 })).ok).toBe(true);
+  });
+});
+
+const ONE = (from: number, to: number) => `[pools.a]\ntype = "integer"\nranges = [{ start = ${from}, end = ${to} }]`;
+
+/** A store on the table whose next transaction waits at the door until `go` opens; `reached` opens when it gets there. */
+function stallingStore(tableName: string) {
+  const reached = latch();
+  const go = latch();
+  let armed = false;
+  const store = storeOn(tableName, {
+    client: interceptedClient(async (command, _input, send) => {
+      if (armed && command === 'TransactWriteItemsCommand') {
+        armed = false;
+        reached.open();
+        await go.opened;
+      }
+      return send();
+    }),
+  });
+  return { store, reached: reached.opened, go: go.open, arm: () => void (armed = true) };
+}
+
+/** Every allocation the pool answers lies in it, and check finds the table consistent. */
+async function expectSound(store: PoolStore, from: number, to: number) {
+  for (const h of (await store.allocations('a', { limit: 1000 })).allocations) expect(h.value >= BigInt(from) && h.value < BigInt(to)).toBe(true);
+  expect((await store.check({ indexLagMs: 50 })).ok).toBe(true);
+}
+
+describe('a pool deleted and registered again under its name', () => {
+  test('a store that cached the old layout (same layout version) allocates from the new one', async () => {
+    const store = await freshStore();
+    await register(store, ONE(100, 200));
+    const other = storeOn(store.tableName);
+    await other.allocate({ pool: 'a', owner: 'warm' });
+    await other.release({ pool: 'a', owner: 'warm' });
+    await store.deletePool('a');
+    await register(store, ONE(500, 510));
+
+    const got = await other.allocate({ pool: 'a', owner: 'o' });
+    expect(got.allocation.value >= 500n && got.allocation.value < 510n).toBe(true);
+    expect(await other.pool('a')).toMatchObject({ size: 10, used: 1 });
+    await expectSound(store, 500, 510);
+  });
+
+  test('an allocation that read the old pool and creates a chunk item lands in neither: UNAVAILABLE, and its retry goes by the new pool', async () => {
+    const store = await freshStore();
+    await register(store, ONE(100, 200));
+    const slow = stallingStore(store.tableName);
+    slow.arm();
+    const late = codeOf(slow.store.allocate({ pool: 'a', owner: 'late' }));
+    await slow.reached;
+    await store.deletePool('a');
+    await register(store, ONE(500, 510));
+    slow.go();
+
+    expect(await late).toBe('UNAVAILABLE');
+    expect(await store.pool('a')).toMatchObject({ size: 10, used: 0 });
+    const retried = await slow.store.allocate({ pool: 'a', owner: 'late' });
+    expect(retried.allocation.value >= 500n && retried.allocation.value < 510n).toBe(true);
+    await expectSound(store, 500, 510);
+  });
+
+  test('an allocation that read an old chunk lands in neither, even when the new pool brought that chunk to the same version', async () => {
+    const store = await freshStore();
+    await register(store, ONE(100, 200));
+    // Chunk 0 written twice: version 2, empty, so the deletion may go ahead.
+    await store.allocate({ pool: 'a', owner: 'w', value: val(150) });
+    await store.release({ pool: 'a', owner: 'w' });
+    const slow = stallingStore(store.tableName);
+    slow.arm();
+    const late = codeOf(slow.store.allocate({ pool: 'a', owner: 'late', value: val(150) }));
+    await slow.reached;
+    await store.deletePool('a');
+    await register(store, ONE(300, 400));
+    // The new pool's chunk 0, written twice: version 2 again.
+    await store.allocate({ pool: 'a', owner: 'n', value: val(350) });
+    await store.release({ pool: 'a', owner: 'n' });
+    slow.go();
+
+    expect(await late).toBe('UNAVAILABLE');
+    expect(await store.pool('a')).toMatchObject({ size: 100, used: 0 });
+    await expect(slow.store.allocate({ pool: 'a', owner: 'late', value: val(150) })).rejects.toMatchObject({ code: 'VALUE_NOT_IN_POOL' });
+    await expectSound(store, 300, 400);
+  });
+
+  test('a batch and an import that read the old pool land in neither: UNAVAILABLE, nothing written', async () => {
+    const store = await freshStore();
+    for (const call of [
+      (s: PoolStore) => s.allocateBatch([{ pool: 'a', owner: 'b1' }, { pool: 'a', owner: 'b2', value: val(150) }]),
+      (s: PoolStore) => s.importAllocations('a', [{ pool: 'a', owner: 'i1', value: val(120) }]),
+    ]) {
+      await register(store, ONE(100, 200));
+      const slow = stallingStore(store.tableName);
+      slow.arm();
+      const late = codeOf(call(slow.store));
+      await slow.reached;
+      await store.deletePool('a');
+      await register(store, ONE(500, 510));
+      slow.go();
+      expect(await late).toBe('UNAVAILABLE');
+      expect(await store.pool('a')).toMatchObject({ size: 10, used: 0 });
+      await expectSound(store, 500, 510);
+      await store.deletePool('a');
+    }
   });
 });

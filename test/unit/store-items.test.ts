@@ -71,23 +71,24 @@ describe('items round-trip field by field', () => {
 });
 
 describe('write builders', () => {
-  test('a chunk write: on its version, or on its absence; the room key set or removed with the bits', () => {
-    const created = chunkWrite('p', 5, undefined, { bits: new Uint8Array([1]), used: 1, room: '2x', at: 10 });
+  test('a chunk write: on its version and incarnation, or on its absence; the room key set or removed with the bits', () => {
+    const pool = { name: 'p', createdAt: '2026-01-01T00:00:00.000Z' };
+    const created = chunkWrite(pool, 5, undefined, { bits: new Uint8Array([1]), used: 1, room: '2x', at: 10 });
     expect(created).toEqual({
       Update: {
         Key: { pk: 'POOL#p', sk: 'CHUNK#00000005' },
-        UpdateExpression: 'SET bits = :bits, used = :used, #ver = :next, #at = :at, #room = :room',
+        UpdateExpression: 'SET bits = :bits, used = :used, #ver = :next, #at = :at, #born = :born, #room = :room',
         ConditionExpression: 'attribute_not_exists(pk)',
-        ExpressionAttributeNames: { '#ver': 'ver', '#at': 'at', '#room': 'room' },
-        ExpressionAttributeValues: { ':bits': new Uint8Array([1]), ':used': 1, ':at': 10, ':next': 1, ':room': '2x' },
+        ExpressionAttributeNames: { '#ver': 'ver', '#at': 'at', '#born': 'born', '#room': 'room' },
+        ExpressionAttributeValues: { ':born': pool.createdAt, ':bits': new Uint8Array([1]), ':used': 1, ':at': 10, ':next': 1, ':room': '2x' },
         ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
       },
     });
-    const full = chunkWrite('p', 5, { chunk: 5, bits: new Uint8Array([254]), used: 7, ver: 4 }, { bits: new Uint8Array([255]), used: 8, room: undefined, at: 11 });
+    const full = chunkWrite(pool, 5, { chunk: 5, bits: new Uint8Array([254]), used: 7, ver: 4 }, { bits: new Uint8Array([255]), used: 8, room: undefined, at: 11 });
     if (!('Update' in full)) throw new Error('not an update');
-    expect(full.Update.UpdateExpression).toBe('SET bits = :bits, used = :used, #ver = :next, #at = :at REMOVE #room');
-    expect(full.Update.ConditionExpression).toBe('#ver = :seen');
-    expect(full.Update.ExpressionAttributeValues).toMatchObject({ ':seen': 4, ':next': 5 });
+    expect(full.Update.UpdateExpression).toBe('SET bits = :bits, used = :used, #ver = :next, #at = :at, #born = :born REMOVE #room');
+    expect(full.Update.ConditionExpression).toBe('#ver = :seen AND (#born = :born OR attribute_not_exists(#born))');
+    expect(full.Update.ExpressionAttributeValues).toMatchObject({ ':seen': 4, ':next': 5, ':born': pool.createdAt });
   });
 
   test('an allocation record: created on its absence, deleted on its request id; both hand the record back on failure', () => {

@@ -127,7 +127,7 @@ describe('picking a never-written chunk from the cache', () => {
     { start: 0n, end: 64n, autoAssign: true, firstChunk: 0, chunkBits: 8 },
     { start: 64n, end: 72n, autoAssign: false, firstChunk: 8, chunkBits: 8 },
   ]);
-  const entry = cache.put('p', 1, { type: 'integer' }, layout, [{ page: 0, segments: [...layout.segments], virtual: [true, true], ver: 1 }]);
+  const entry = cache.put('p', { born: '2026-01-01T00:00:00.000Z', lver: 1 }, { type: 'integer' }, layout, [{ page: 0, segments: [...layout.segments], virtual: [true, true], ver: 1 }]);
 
   test('only virtual auto_assign segments count, and the chunks a sweep found missing', () => {
     expect(virtualSegments(entry, 0)).toEqual([0]);
