@@ -159,22 +159,32 @@ describe('delete', () => {
 
 const ONE = (from: number, to: number) => `[pools.a]\ntype = "integer"\nranges = [{ start = ${from}, end = ${to} }]`;
 
-/** A store on the table whose next transaction waits at the door until `go` opens; `reached` opens when it gets there. */
-function stallingStore(tableName: string) {
+/**
+ * Runs `call` on a store of its own whose first transaction is held at the door while pool 'a' is
+ * deleted, registered again as `replacement` and given `meanwhile`; then lets it through. Its code, and the store.
+ */
+async function acrossReplacement(tableName: string, replacement: string, call: (s: PoolStore) => Promise<unknown>, meanwhile = async (_s: PoolStore) => {}) {
   const reached = latch();
   const go = latch();
-  let armed = false;
-  const store = storeOn(tableName, {
+  let held = false;
+  const slow = storeOn(tableName, {
     client: interceptedClient(async (command, _input, send) => {
-      if (armed && command === 'TransactWriteItemsCommand') {
-        armed = false;
+      if (!held && command === 'TransactWriteItemsCommand') {
+        held = true;
         reached.open();
         await go.opened;
       }
       return send();
     }),
   });
-  return { store, reached: reached.opened, go: go.open, arm: () => void (armed = true) };
+  const store = storeOn(tableName);
+  const code = codeOf(call(slow));
+  await reached.opened;
+  await store.deletePool('a');
+  await register(store, replacement);
+  await meanwhile(store);
+  go.open();
+  return { code: await code, slow };
 }
 
 /** Every allocation the pool answers lies in it, and check finds the table consistent. */
@@ -202,17 +212,11 @@ describe('a pool deleted and registered again under its name', () => {
   test('an allocation that read the old pool and creates a chunk item lands in neither: UNAVAILABLE, and its retry goes by the new pool', async () => {
     const store = await freshStore();
     await register(store, ONE(100, 200));
-    const slow = stallingStore(store.tableName);
-    slow.arm();
-    const late = codeOf(slow.store.allocate({ pool: 'a', owner: 'late' }));
-    await slow.reached;
-    await store.deletePool('a');
-    await register(store, ONE(500, 510));
-    slow.go();
+    const { code, slow } = await acrossReplacement(store.tableName, ONE(500, 510), (s) => s.allocate({ pool: 'a', owner: 'late' }));
 
-    expect(await late).toBe('UNAVAILABLE');
+    expect(code).toBe('UNAVAILABLE');
     expect(await store.pool('a')).toMatchObject({ size: 10, used: 0 });
-    const retried = await slow.store.allocate({ pool: 'a', owner: 'late' });
+    const retried = await slow.allocate({ pool: 'a', owner: 'late' });
     expect(retried.allocation.value >= 500n && retried.allocation.value < 510n).toBe(true);
     await expectSound(store, 500, 510);
   });
@@ -223,20 +227,15 @@ describe('a pool deleted and registered again under its name', () => {
     // Chunk 0 written twice: version 2, empty, so the deletion may go ahead.
     await store.allocate({ pool: 'a', owner: 'w', value: val(150) });
     await store.release({ pool: 'a', owner: 'w' });
-    const slow = stallingStore(store.tableName);
-    slow.arm();
-    const late = codeOf(slow.store.allocate({ pool: 'a', owner: 'late', value: val(150) }));
-    await slow.reached;
-    await store.deletePool('a');
-    await register(store, ONE(300, 400));
-    // The new pool's chunk 0, written twice: version 2 again.
-    await store.allocate({ pool: 'a', owner: 'n', value: val(350) });
-    await store.release({ pool: 'a', owner: 'n' });
-    slow.go();
+    const { code, slow } = await acrossReplacement(store.tableName, ONE(300, 400), (s) => s.allocate({ pool: 'a', owner: 'late', value: val(150) }), async (s) => {
+      // The new pool's chunk 0, written twice: version 2 again.
+      await s.allocate({ pool: 'a', owner: 'n', value: val(350) });
+      await s.release({ pool: 'a', owner: 'n' });
+    });
 
-    expect(await late).toBe('UNAVAILABLE');
+    expect(code).toBe('UNAVAILABLE');
     expect(await store.pool('a')).toMatchObject({ size: 100, used: 0 });
-    await expect(slow.store.allocate({ pool: 'a', owner: 'late', value: val(150) })).rejects.toMatchObject({ code: 'VALUE_NOT_IN_POOL' });
+    await expect(slow.allocate({ pool: 'a', owner: 'late', value: val(150) })).rejects.toMatchObject({ code: 'VALUE_NOT_IN_POOL' });
     await expectSound(store, 300, 400);
   });
 
@@ -247,14 +246,7 @@ describe('a pool deleted and registered again under its name', () => {
       (s: PoolStore) => s.importAllocations('a', [{ pool: 'a', owner: 'i1', value: val(120) }]),
     ]) {
       await register(store, ONE(100, 200));
-      const slow = stallingStore(store.tableName);
-      slow.arm();
-      const late = codeOf(call(slow.store));
-      await slow.reached;
-      await store.deletePool('a');
-      await register(store, ONE(500, 510));
-      slow.go();
-      expect(await late).toBe('UNAVAILABLE');
+      expect((await acrossReplacement(store.tableName, ONE(500, 510), call)).code).toBe('UNAVAILABLE');
       expect(await store.pool('a')).toMatchObject({ size: 10, used: 0 });
       await expectSound(store, 500, 510);
       await store.deletePool('a');
