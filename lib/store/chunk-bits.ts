@@ -20,8 +20,19 @@ export interface ChunkBitsWrite {
   after: ChunkItem;
 }
 
-/** `pieces` (bits of this chunk) set (`on`) or cleared in the chunk as read. */
-export function chunkBitsWrite(ctx: StoreContext, view: PoolView, chunk: number, before: ChunkItem | undefined, pieces: readonly { bit: number; count: number }[], on: boolean): ChunkBitsWrite {
+/**
+ * `pieces` (bits of this chunk) set (`on`) or cleared in the chunk as read. `counted: false` leaves
+ * the chunk's count alone: a retirement's fence, whose values are not used values.
+ */
+export function chunkBitsWrite(
+  ctx: StoreContext,
+  view: PoolView,
+  chunk: number,
+  before: ChunkItem | undefined,
+  pieces: readonly { bit: number; count: number }[],
+  on: boolean,
+  counted = true,
+): ChunkBitsWrite {
   const info = view.layout.chunk(chunk);
   if (!info) throw new PoolError('INTERNAL', `chunk ${chunk} lies outside pool '${view.meta.name}'`);
   let bits = before?.bits ?? emptyBitmap(info.segment.chunkBits);
@@ -30,7 +41,8 @@ export function chunkBitsWrite(ctx: StoreContext, view: PoolView, chunk: number,
     bits = withBits(bits, p.bit, p.count, on);
     count += p.count;
   }
-  const used = on ? (before?.used ?? 0) + count : Math.max(0, (before?.used ?? 0) - count);
+  const was = before?.used ?? 0;
+  const used = !counted ? was : on ? was + count : Math.max(0, was - count);
   const room = chunkRoom(view.cached.space, info, bits);
   const at = ctx.now().getTime();
   return { chunk, room, write: chunkWrite(view.meta, chunk, before, { bits, used, room, at }), after: { chunk, bits, used, ver: (before?.ver ?? 0) + 1, room, at, born: view.meta.createdAt } };

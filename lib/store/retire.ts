@@ -18,8 +18,9 @@
  */
 import { PoolError } from '../errors.js';
 import type { PoolCounts, SizeInput, ValueInput } from '../model.js';
-import { emptyBitmap, getBit, withBits } from './bitmap.js';
+import { getBit } from './bitmap.js';
 import { MAX_TRANSACTION_ITEMS } from './batch.js';
+import { type ChunkBitsWrite, chunkBitsWrite } from './chunk-bits.js';
 import type { StoreContext } from './context.js';
 import { countsOf } from './counts.js';
 import { type ChunkItem, decodeChunk, type PageItem } from './items.js';
@@ -28,9 +29,8 @@ import type { Piece, ValueRun } from './layout.js';
 import type { Budget } from './pacing.js';
 import { closedSince, ofAnotherIncarnation, type PoolView, readPages, readPool } from './pool-view.js';
 import { readChunks } from './release.js';
-import { chunkRoom } from './room.js';
 import { poolDisabled, poolNotFound, poolReplaced, unavailable, valueNotInPool } from './store-errors.js';
-import { chunkWrite, metaGrow, metaOpen, pageWrite, type Write } from './writes.js';
+import { metaGrow, metaOpen, pageWrite } from './writes.js';
 import { type Parsed, showValue } from '../values.js';
 
 /** The most chunks one retirement writes: a /16 of an IPv4 pool is 256 of 256 values. */
@@ -82,7 +82,8 @@ export async function retire(ctx: StoreContext, req: RetireRequest, opts: { dryR
     // Room for the definition check that creating a chunk item carries: a deletion must not miss it.
     const part = order.slice(i, i + MAX_TRANSACTION_ITEMS - 1);
     const creates = part.some((c) => chunks.get(c) === undefined);
-    const outcome = await ctx.tx([...part.map((c) => fenceWrite(ctx, view, c, chunks.get(c), byChunk.get(c) as Piece[], true)), ...(creates ? [metaOpen(view.meta)] : [])], budget);
+    const writes = part.map((c) => fenceWrite(ctx, view, c, chunks.get(c), byChunk.get(c) as Piece[], true));
+    const outcome = await ctx.tx([...writes.map((w) => w.write), ...(creates ? [metaOpen(view.meta)] : [])], budget);
     if (outcome.kind === 'conflict' && creates && outcome.items[part.length] !== null) {
       const closed = await closedSince(ctx, view.meta, budget);
       if (closed) {
@@ -91,7 +92,7 @@ export async function retire(ctx: StoreContext, req: RetireRequest, opts: { dryR
       }
     }
     if (outcome.kind === 'ok') {
-      for (const c of part) chunks.set(c, fencedChunk(view, c, chunks.get(c), byChunk.get(c) as Piece[], true));
+      for (const w of writes) chunks.set(w.chunk, w.after);
       fenced.push(...part);
       i += part.length;
       continue;
@@ -186,16 +187,8 @@ function inUse(view: PoolView, held: readonly bigint[]): PoolError {
 }
 
 /** The chunk with the pieces' bits set (or cleared again); its count is left alone: retired values are not used values. */
-function fencedChunk(view: PoolView, chunk: number, before: ChunkItem | undefined, pieces: readonly Piece[], on: boolean): ChunkItem {
-  const info = view.layout.chunk(chunk);
-  let bits = before?.bits ?? emptyBitmap(info?.segment.chunkBits ?? 0);
-  for (const p of pieces) bits = withBits(bits, p.bit, p.count, on);
-  return { chunk, bits, used: before?.used ?? 0, ver: (before?.ver ?? 0) + 1, room: info ? chunkRoom(view.cached.space, info, bits) : undefined };
-}
-
-function fenceWrite(ctx: StoreContext, view: PoolView, chunk: number, before: ChunkItem | undefined, pieces: readonly Piece[], on: boolean): Write {
-  const after = fencedChunk(view, chunk, before, pieces, on);
-  return chunkWrite(view.meta, chunk, before, { bits: after.bits, used: after.used, room: after.room, at: ctx.now().getTime() });
+function fenceWrite(ctx: StoreContext, view: PoolView, chunk: number, before: ChunkItem | undefined, pieces: readonly Piece[], on: boolean): ChunkBitsWrite {
+  return chunkBitsWrite(ctx, view, chunk, before, pieces, on, false);
 }
 
 /** Clears the bits a retirement set before it met a held value, each chunk on its version as it now stands. */
@@ -206,7 +199,7 @@ async function unfence(ctx: StoreContext, view: PoolView, fenced: readonly numbe
     const next: number[] = [];
     for (let i = 0; i < open.length; i += MAX_TRANSACTION_ITEMS) {
       const part = open.slice(i, i + MAX_TRANSACTION_ITEMS);
-      const outcome = await ctx.tx(part.map((c) => fenceWrite(ctx, view, c, now.get(c), byChunk.get(c) as Piece[], false)), budget);
+      const outcome = await ctx.tx(part.map((c) => fenceWrite(ctx, view, c, now.get(c), byChunk.get(c) as Piece[], false).write), budget);
       if (outcome.kind !== 'ok') next.push(...part);
     }
     open = next;
