@@ -239,11 +239,12 @@ describe('a pool deleted and registered again under its name', () => {
     await expectSound(store, 300, 400);
   });
 
-  test('a batch and an import that read the old pool land in neither: UNAVAILABLE, nothing written', async () => {
+  test('a batch, an import and a retirement that read the old pool land in neither: UNAVAILABLE, nothing written', async () => {
     const store = await freshStore();
     for (const call of [
       (s: PoolStore) => s.allocateBatch([{ pool: 'a', owner: 'b1' }, { pool: 'a', owner: 'b2', value: val(150) }]),
       (s: PoolStore) => s.importAllocations('a', [{ pool: 'a', owner: 'i1', value: val(120) }]),
+      (s: PoolStore) => s.retire({ pool: 'a', values: [{ value: val(130) }] }),
     ]) {
       await register(store, ONE(100, 200));
       expect((await acrossReplacement(store.tableName, ONE(500, 510), call)).code).toBe('UNAVAILABLE');
