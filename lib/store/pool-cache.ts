@@ -1,9 +1,10 @@
 /**
  * The per-container cache: each pool's layout as last read (keyed by its incarnation and layout
- * version, which every call reads fresh), and hints about where free values are. Layouts only ever grow, so a cached layout
- * is never wrong about the values it has, only maybe short of new ones; every answer that depends on
- * it is checked against the pool's definition read in the same call. Hints are only ever a place to
- * look first: what is written is decided by a fresh read and a conditional write.
+ * version, which every call reads fresh), and hints about where free values are. A pool's layout
+ * only ever grows, so a cached layout is never wrong about the values it has, only maybe short of
+ * new ones; every answer that depends on it is checked against the pool's definition read in the
+ * same call. Hints are only ever a place to look first: what is written is decided by a fresh read
+ * and a conditional write.
  */
 import type { Layout } from './layout.js';
 import type { PageItem } from './items.js';
