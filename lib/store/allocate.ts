@@ -79,7 +79,8 @@ export async function allocate(ctx: StoreContext, req: AllocationRequest): Promi
       }
 
       const writes = pieces.map((p) => takeWrite(ctx, view, p, claim!.items.get(p.chunk)));
-      const holding: HoldingItem = { pool, type: space.type, delegate: space.delegate, owner, value: valueOf(view, pieces[0]), size: Number(size), at: ctx.isoNow(), rid, labels: req.labels, by: req.by, expires: leaseOf(ctx, req) };
+      const takenAt = ctx.now();
+      const holding: HoldingItem = { pool, type: space.type, delegate: space.delegate, owner, value: valueOf(view, pieces[0]), size: Number(size), at: takenAt.toISOString(), rid, labels: req.labels, by: req.by, expires: leaseOf(req, takenAt) };
       const creates = pieces.some((p) => claim!.items.get(p.chunk) === undefined);
       const outcome = await ctx.tx([...writes.map((w) => w.write), holdingPut(holding), ...(creates ? [metaOpen(view.meta)] : [])], budget);
       if (outcome.kind === 'ok') {
@@ -121,9 +122,9 @@ export async function allocate(ctx: StoreContext, req: AllocationRequest): Promi
   throw unavailable(`allocation in pool '${pool}'`);
 }
 
-/** When the lease asked for ends, counted from this attempt. */
-export function leaseOf(ctx: StoreContext, req: AllocationRequest): string | undefined {
-  return req.leaseSeconds === undefined ? undefined : leaseEnd(ctx.now(), req.leaseSeconds);
+/** When the lease asked for ends, counted from the attempt's time (the record's `at`: one clock reading, so it lasts exactly what was asked). */
+export function leaseOf(req: AllocationRequest, at: Date): string | undefined {
+  return req.leaseSeconds === undefined ? undefined : leaseEnd(at, req.leaseSeconds);
 }
 
 function parsed<T>(p: { ok: true; value: T } | { ok: false; message: string }): T {

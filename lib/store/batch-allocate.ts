@@ -275,7 +275,8 @@ export async function allocateBatch(ctx: StoreContext, reqs: readonly Allocation
       }
       if (placed.size === 0) return answer([]);
 
-      const at = ctx.isoNow();
+      const takenAt = ctx.now();
+      const at = takenAt.toISOString();
       const parts: Part[] = [];
       const writes: Write[] = [];
       /** Chunks this attempt fills: no longer places with room. */
@@ -299,7 +300,7 @@ export async function allocateBatch(ctx: StoreContext, reqs: readonly Allocation
         const value = view.layout.valueAt(pieces[0]);
         if (value === undefined) throw new PoolError('INTERNAL', `chunk ${pieces[0].chunk} bit ${pieces[0].bit} lies outside pool '${view.meta.name}'`);
         const space = view.cached.space;
-        const holding: HoldingItem = { pool: req.pool, type: space.type, delegate: space.delegate, owner: req.owner, value, size: Number(item.asked.size), at, rid, labels: req.labels, by: req.by, expires: leaseOf(ctx, req) };
+        const holding: HoldingItem = { pool: req.pool, type: space.type, delegate: space.delegate, owner: req.owner, value, size: Number(item.asked.size), at, rid, labels: req.labels, by: req.by, expires: leaseOf(req, takenAt) };
         fresh.set(item, holding);
         parts.push({ kind: 'record', item });
         writes.push(holdingPut(holding));
